@@ -1,0 +1,1 @@
+"""RLPD learner and actor: core, nodes, demos from rosbag2."""

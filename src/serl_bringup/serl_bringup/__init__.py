@@ -1,0 +1,1 @@
+"""The serl-ros2 node graph described once, and its launchers."""

@@ -1,0 +1,1 @@
+"""Cartesian impedance controller with SERL reference limiting and its node."""

@@ -1,0 +1,1 @@
+"""Reward from camera images: success classifier, VICE, active queries; node."""
