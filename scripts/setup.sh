@@ -92,6 +92,9 @@ EOF
 fi
 cat >> "$ROOT/env.sh" <<EOF
 if [ -f "$ROOT/install/setup.bash" ]; then source "$ROOT/install/setup.bash"; fi
+# Without ros2cli there is no \`ros2 run\`: put the packages' executables (serl_launch, ...) on PATH.
+for _serl_bin in "$ROOT"/install/serl_*/lib/serl_*; do PATH="\$_serl_bin:\$PATH"; done
+unset _serl_bin
 EOF
 
 # --- 4. build -----------------------------------------------------------------------------------

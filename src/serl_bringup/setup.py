@@ -21,6 +21,7 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
+            'serl_launch = serl_bringup.launcher:main',
         ],
     },
 )

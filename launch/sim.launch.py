@@ -1,0 +1,15 @@
+"""Launch MuJoCo FR3 sim with controller, reward, actor and learner.
+
+    ros2 launch launch/sim.launch.py --show-args
+
+The graph itself lives in serl_bringup.graph, which `serl_launch sim` reads too (for machines
+without launch_ros), so both start the same nodes with the same parameters.
+"""
+
+from pathlib import Path
+
+from serl_bringup.launch_description import graph_launch_description
+
+
+def generate_launch_description():
+    return graph_launch_description('sim', Path(__file__).resolve().parent.parent / 'config')

@@ -1,0 +1,247 @@
+"""
+The serl-ros2 node graphs, described once.
+
+Both ways of starting the system read this module, so they cannot drift apart:
+
+- ``launch/*.launch.py`` turn each :class:`NodeSpec` into a ``launch_ros.actions.Node``
+  (:mod:`serl_bringup.launch_description`), for machines with a full ROS 2 install;
+- ``serl_launch`` turns each :class:`NodeSpec` into a process command line
+  (:mod:`serl_bringup.command_line`), for machines without launch_ros.
+
+A graph is a list of launch arguments and a function from resolved arguments to node specs.
+Parameter files are named relative to the project's ``config/`` directory.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Tuple, Union
+
+ParameterValue = Union[bool, int, float, str, List[float], List[str]]
+
+
+@dataclass(frozen=True)
+class Argument:
+    """A launch argument: ``name:=value`` on the command line of either launcher."""
+
+    name: str
+    default: str
+    description: str
+    choices: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """
+    One node of a graph, in the terms ``launch_ros.actions.Node`` uses.
+
+    :ivar package: ROS package that installs the executable.
+    :ivar executable: executable name under ``lib/<package>``.
+    :ivar name: node name (overrides the name given in code).
+    :ivar parameter_files: YAML parameter files, absolute paths, applied in order.
+    :ivar parameters: parameter overrides applied after the files, as ``(name, value)`` pairs.
+    :ivar remappings: topic/service remappings ``(from, to)``.
+    :ivar required: when this node exits, the launcher stops the whole graph.
+
+    """
+
+    package: str
+    executable: str
+    name: str
+    parameter_files: Tuple[str, ...] = ()
+    parameters: Tuple[Tuple[str, ParameterValue], ...] = ()
+    remappings: Tuple[Tuple[str, str], ...] = ()
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A named graph: its arguments and the function that builds its nodes."""
+
+    name: str
+    description: str
+    arguments: Tuple[Argument, ...]
+    build: Callable[[Mapping[str, str], Path], List[NodeSpec]] = field(compare=False)
+
+    def resolve(self, given: Mapping[str, str]) -> Dict[str, str]:
+        """
+        Return every argument's value: the given one, else its default.
+
+        :raises ValueError: for an argument the graph does not declare, or a value outside the
+            argument's choices.
+
+        """
+        known = {a.name: a for a in self.arguments}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(
+                f"graph '{self.name}' has no argument(s) {', '.join(unknown)}; "
+                f"it takes: {', '.join(known)}")
+        values = {}
+        for arg in self.arguments:
+            value = given.get(arg.name, arg.default)
+            if arg.choices and value not in arg.choices:
+                raise ValueError(
+                    f"argument {arg.name}:={value} is not one of {', '.join(arg.choices)}")
+            values[arg.name] = value
+        return values
+
+    def nodes(self, given: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
+        """Resolve the arguments and build the node specs (see :meth:`resolve`)."""
+        return self.build(self.resolve(given), Path(config_dir))
+
+
+def _flag(value: str) -> bool:
+    return value.lower() in ('true', '1', 'yes')
+
+
+TASKS = ('PandaPickCube-v0', 'PandaPickCubeVision-v0', 'PandaPegInsert-v0')
+BOOL = ('true', 'false')
+
+_ROBOT_ARGS = (
+    Argument('rviz', 'false', 'start robot_state_publisher and rviz2 (full ROS install)', BOOL),
+)
+_AGENT_ARGS = (
+    Argument('run_dir', 'runs/default', 'learner run directory (resumed when it exists)'),
+    Argument('demos', '', 'demo bag path(s), comma-separated, for the demo buffer'),
+    Argument('reward', 'classifier', 'reward source', ('classifier', 'ground_truth')),
+    Argument('reward_model', 'runs/default/reward_classifier.pt',
+             'reward classifier model file (reward:=classifier)'),
+)
+
+
+def _viz_nodes(config_dir: Path) -> List[NodeSpec]:
+    return [
+        NodeSpec('robot_state_publisher', 'robot_state_publisher', 'robot_state_publisher'),
+        NodeSpec('rviz2', 'rviz2', 'rviz2', parameters=(
+            ('use_sim_time', True),)),
+    ]
+
+
+def _controller(config_dir: Path) -> NodeSpec:
+    return NodeSpec('serl_controller', 'cartesian_impedance_controller',
+                    'cartesian_impedance_controller',
+                    parameter_files=(str(config_dir / 'controller.yaml'),), required=True)
+
+
+def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[NodeSpec]:
+    agent_yaml = (str(config_dir / 'agent_nodes.yaml'),)
+    demos = [d for d in args['demos'].split(',') if d]
+    nodes = []
+    if args['reward'] == 'classifier':
+        nodes.append(NodeSpec('serl_reward', 'reward_node', 'reward_node',
+                              parameter_files=(str(config_dir / 'reward.yaml'),),
+                              parameters=(('model_path', args['reward_model']),),
+                              required=True))
+    nodes.append(NodeSpec('serl_agent', 'actor_node', 'actor_node',
+                          parameter_files=agent_yaml,
+                          parameters=(('reward_source', args['reward']), ('robot', robot)),
+                          required=True))
+    learner_params = (('run_dir', args['run_dir']),)
+    if demos:  # an empty list has no type a ROS parameter can take
+        learner_params += (('demo_paths', demos),)
+    nodes.append(NodeSpec('serl_agent', 'learner_node', 'learner_node',
+                          parameter_files=agent_yaml, parameters=learner_params,
+                          required=True))
+    return nodes
+
+
+def _sim_node(args: Mapping[str, str], config_dir: Path) -> NodeSpec:
+    return NodeSpec('serl_sim', 'sim_node', 'sim_node',
+                    parameter_files=(str(config_dir / 'sim.yaml'),),
+                    parameters=(('task', args['task']), ('headless', _flag(args['headless']))),
+                    required=True)
+
+
+def _build_sim(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
+    nodes = [_sim_node(args, config_dir), _controller(config_dir)]
+    if _flag(args['agent']):
+        nodes += _agent_nodes(args, config_dir, robot='sim')
+    if _flag(args['rviz']):
+        nodes += _viz_nodes(config_dir)
+    return nodes
+
+
+def _build_real(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
+    controller = _controller(config_dir)
+    controller = NodeSpec(
+        controller.package, controller.executable, controller.name,
+        parameter_files=controller.parameter_files + (str(config_dir / 'real.yaml'),),
+        required=True)
+    nodes = [controller] + _agent_nodes(args, config_dir, robot='real')
+    if _flag(args['rviz']):
+        nodes += _viz_nodes(config_dir)
+    return nodes
+
+
+def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
+    nodes = [_sim_node(args, config_dir), _controller(config_dir)]
+    nodes.append(NodeSpec('serl_agent', 'actor_node', 'actor_node',
+                          parameter_files=(str(config_dir / 'agent_nodes.yaml'),),
+                          parameters=(('policy', 'expert'), ('reward_source', 'ground_truth'),
+                                      ('robot', 'sim'),
+                                      ('max_episodes', int(args['episodes']))),
+                          required=True))
+    nodes.append(NodeSpec('serl_agent', 'demo_recorder', 'demo_recorder',
+                          parameter_files=(str(config_dir / 'demos.yaml'),),
+                          parameters=(('output', args['output']),), required=True))
+    if _flag(args['rviz']):
+        nodes += _viz_nodes(config_dir)
+    return nodes
+
+
+_TASK_ARGS = (
+    Argument('task', 'PandaPickCube-v0', 'simulated task', TASKS),
+    Argument('headless', 'true', 'run the simulator without a viewer window', BOOL),
+)
+
+GRAPHS: Dict[str, Graph] = {
+    'sim': Graph(
+        'sim', 'MuJoCo FR3 with the controller, reward, actor and learner nodes',
+        _TASK_ARGS + _ROBOT_ARGS + _AGENT_ARGS + (
+            Argument('agent', 'true', 'start reward, actor and learner (false: robot only)',
+                     BOOL),),
+        _build_sim),
+    'real': Graph(
+        'real', 'the FR3 under franka_ros2 with the controller, reward, actor and learner nodes',
+        _ROBOT_ARGS + _AGENT_ARGS, _build_real),
+    'record_demos': Graph(
+        'record_demos', 'the scripted expert drives the sim; transitions are recorded to a bag',
+        _TASK_ARGS + _ROBOT_ARGS + (
+            Argument('episodes', '20', 'number of demonstration episodes to record'),
+            Argument('output', 'bags/demos', 'output bag directory (MCAP)'),
+        ),
+        _build_record_demos),
+}
+
+
+def get_graph(name: str) -> Graph:
+    """
+    Return the graph called ``name``.
+
+    :raises KeyError: naming the graphs there are, when ``name`` is not one of them.
+
+    """
+    try:
+        return GRAPHS[name]
+    except KeyError:
+        raise KeyError(f"no graph '{name}'; graphs: {', '.join(GRAPHS)}") from None
+
+
+def default_config_dir() -> Path:
+    """
+    Return the project's ``config/`` directory.
+
+    ``$SERL_ROOT/config`` when ``SERL_ROOT`` is set (``env.sh`` sets it), else the ``config/``
+    directory found by walking up from this file (a ``--symlink-install`` build).
+
+    :raises FileNotFoundError: when neither exists.
+
+    """
+    import os
+    root = os.environ.get('SERL_ROOT')
+    if root and (Path(root) / 'config').is_dir():
+        return Path(root) / 'config'
+    for parent in Path(__file__).resolve().parents:
+        if (parent / 'config').is_dir() and (parent / 'launch').is_dir():
+            return parent / 'config'
+    raise FileNotFoundError('cannot find the serl-ros2 config/ directory: set SERL_ROOT')

@@ -1,0 +1,170 @@
+"""
+``serl_launch``: start a serl-ros2 graph on a machine without launch_ros.
+
+Usage, mirroring ``ros2 launch``::
+
+    serl_launch sim task:=PandaPickCube-v0 reward:=ground_truth
+    serl_launch sim --show-args
+    serl_launch sim --dry-run        # print the command lines, start nothing
+
+Every node of the graph (:mod:`serl_bringup.graph`) runs as its own process, started with the
+same command line launch_ros would use (:mod:`serl_bringup.command_line`). The launcher reports
+a node that exits, stops the whole graph when a ``required`` node dies, and on Ctrl-C (SIGINT)
+or SIGTERM stops every node: SIGINT first, then SIGTERM, then SIGKILL after a grace period.
+Exit status: 0 after a clean stop, 1 when a required node died, 2 on a usage error.
+"""
+
+import argparse
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+from serl_bringup.command_line import command_line
+from serl_bringup.graph import default_config_dir, get_graph, GRAPHS, NodeSpec
+
+
+def parse_launch_arguments(items: Sequence[str]) -> Dict[str, str]:
+    """
+    Parse ``name:=value`` items.
+
+    :raises ValueError: for an item without ``:=``.
+
+    """
+    values = {}
+    for item in items:
+        name, sep, value = item.partition(':=')
+        if not sep or not name:
+            raise ValueError(f"launch arguments are name:=value, got '{item}'")
+        values[name] = value
+    return values
+
+
+def _print_status(message: str) -> None:
+    print(f'[serl_launch] {message}', file=sys.stderr, flush=True)
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+class GraphProcesses:
+    """
+    The processes of one running graph.
+
+    :param specs: the nodes to start.
+    :param grace_period: seconds each stop signal is given before the next, stronger one.
+    :param log: where status lines go (default: stderr).
+
+    """
+
+    def __init__(self, specs: List[NodeSpec], grace_period: float = 10.0, log=None):
+        self._specs = specs
+        self._grace = grace_period
+        self.log = log or _print_status
+        self._procs: Dict[str, subprocess.Popen] = {}
+        self._reported: set = set()
+
+    def start(self, env: Optional[Dict[str, str]] = None) -> None:
+        """Start every node (command lines are built first, so a missing one starts none)."""
+        commands = [(spec, command_line(spec)) for spec in self._specs]
+        for spec, argv in commands:
+            self._procs[spec.name] = subprocess.Popen(argv, env=env)
+            self.log(f'started {spec.name} (pid {self._procs[spec.name].pid})')
+
+    def poll(self) -> Optional[str]:
+        """
+        Report nodes that exited since the last call.
+
+        :return: the name of a required node that exited, else None.
+
+        """
+        for spec in self._specs:
+            proc = self._procs.get(spec.name)
+            if proc is None or spec.name in self._reported or proc.poll() is None:
+                continue
+            self._reported.add(spec.name)
+            code = proc.returncode
+            self.log(f'node {spec.name} died (exit code {code})' if code
+                     else f'node {spec.name} exited')
+            if spec.required:
+                return spec.name
+        return None
+
+    def running(self) -> List[str]:
+        """Names of the nodes still running."""
+        return [name for name, p in self._procs.items() if p.poll() is None]
+
+    def stop(self) -> None:
+        """Stop every node: SIGINT, then SIGTERM, then SIGKILL, each after the grace period."""
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            alive = [p for p in self._procs.values() if p.poll() is None]
+            if not alive:
+                return
+            for proc in alive:
+                proc.send_signal(sig)
+            deadline = time.monotonic() + self._grace
+            while time.monotonic() < deadline and any(p.poll() is None for p in alive):
+                time.sleep(0.05)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``serl_launch``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog='serl_launch', description='Start a serl-ros2 graph without launch_ros.')
+    parser.add_argument('graph', choices=sorted(GRAPHS), help='graph to start')
+    parser.add_argument('arguments', nargs='*', help='launch arguments, name:=value')
+    parser.add_argument('--show-args', action='store_true', help='list the graph arguments')
+    parser.add_argument('--dry-run', action='store_true', help='print command lines only')
+    parser.add_argument('--config-dir', default=None, help='config directory')
+    parser.add_argument('--grace-period', type=float, default=10.0,
+                        help='seconds per stop signal before the next (default 10)')
+    opts = parser.parse_args(argv)
+    graph = get_graph(opts.graph)
+    if opts.show_args:
+        for arg in graph.arguments:
+            choices = ' (' + '|'.join(arg.choices) + ')' if arg.choices else ''
+            print(f'{arg.name}:={arg.default!r}{choices}\n    {arg.description}')
+        return 0
+    try:
+        config_dir = opts.config_dir or default_config_dir()
+        specs = graph.nodes(parse_launch_arguments(opts.arguments), config_dir)
+        if opts.dry_run:
+            for spec in specs:
+                print(shlex.join(command_line(spec)))
+            return 0
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        print(f'serl_launch: error: {exc}', file=sys.stderr)
+        return 2
+    env = dict(os.environ)
+    env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    processes = GraphProcesses(specs, grace_period=opts.grace_period)
+    # SIGTERM (e.g. from a supervisor) stops the graph like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    status = 0
+    try:
+        processes.start(env)
+        while processes.running():
+            died = processes.poll()
+            if died is not None:
+                processes.log(f'required node {died} died: stopping the graph')
+                status = 1
+                break
+            time.sleep(0.1)
+        processes.poll()
+    except KeyboardInterrupt:
+        processes.log('stopping the graph')
+    except FileNotFoundError as exc:
+        print(f'serl_launch: error: {exc}', file=sys.stderr)
+        status = 2
+    finally:
+        processes.stop()
+        processes.poll()
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())

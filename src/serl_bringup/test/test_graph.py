@@ -1,0 +1,53 @@
+"""The graph description: argument resolution and the node specs every graph builds."""
+
+from pathlib import Path
+
+import pytest
+from serl_bringup.graph import default_config_dir, get_graph, GRAPHS
+
+
+def test_unknown_argument_is_named():
+    with pytest.raises(ValueError, match='no argument.*colour'):
+        get_graph('sim').resolve({'colour': 'red'})
+
+
+def test_value_outside_choices_is_named():
+    with pytest.raises(ValueError, match='task:=Pong'):
+        get_graph('sim').resolve({'task': 'Pong'})
+
+
+def test_unknown_graph_lists_graphs():
+    with pytest.raises(KeyError, match='graphs: sim'):
+        get_graph('moon')
+
+
+def test_defaults_fill_missing_arguments():
+    values = get_graph('sim').resolve({'task': 'PandaPegInsert-v0'})
+    assert values['task'] == 'PandaPegInsert-v0'
+    assert values['reward'] == 'classifier'
+
+
+@pytest.mark.parametrize('name', sorted(GRAPHS))
+def test_every_parameter_file_exists(name):
+    config_dir = default_config_dir()
+    for spec in GRAPHS[name].nodes({}, config_dir):
+        for path in spec.parameter_files:
+            assert Path(path).is_file(), f'{spec.name}: {path}'
+
+
+def test_node_names_are_unique_in_every_graph():
+    for graph in GRAPHS.values():
+        names = [spec.name for spec in graph.nodes({'rviz': 'true'}, Path('/c'))]
+        assert len(names) == len(set(names)), graph.name
+
+
+def test_ground_truth_reward_drops_the_reward_node():
+    with_classifier = {s.name for s in get_graph('sim').nodes({}, Path('/c'))}
+    without = {s.name for s in get_graph('sim').nodes({'reward': 'ground_truth'}, Path('/c'))}
+    assert with_classifier - without == {'reward_node'}
+
+
+def test_real_graph_has_no_simulator():
+    names = {s.name for s in get_graph('real').nodes({}, Path('/c'))}
+    assert 'sim_node' not in names
+    assert {'cartesian_impedance_controller', 'actor_node', 'learner_node'} <= names
