@@ -11,7 +11,11 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/models',
+         ['serl_sim/models/fr3.xml', 'serl_sim/models/fr3.urdf']),
+        ('share/' + package_name + '/config', ['../../config/sim.yaml']),
     ],
+    package_data={package_name: ['models/*.xml', 'models/*.urdf']},
     install_requires=['setuptools'],
     zip_safe=True,
     maintainer='serl-ros2 maintainers',
