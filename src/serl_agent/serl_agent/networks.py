@@ -1,0 +1,341 @@
+"""
+Networks of the RLPD agent: observation encoder, critic ensemble, tanh-Gaussian policy.
+
+Shapes: B = batch, E = ensemble size, D = feature size, A = action size. All float32.
+
+- ``observation_spec(space)``: a JSON-able description of a Gymnasium ``Box`` or ``Dict``
+  observation space (state arrays, flattened, and uint8 HxWxC images).
+- ``ObservationEncoder``: state arrays concatenated in sorted key order, plus one DrQ-style conv
+  encoder per image key (Kostrikov et al. 2020, arXiv 2004.13649), output (B, D).
+- ``CriticEnsemble``: E LayerNorm MLPs held as stacked weights (E, in, out) and evaluated with
+  one batched matmul per layer (RLPD, Ball et al. 2023, Sec. 4.2: LayerNorm + ensemble).
+- ``TanhGaussianActor``: SAC's squashed Gaussian policy (Haarnoja et al. 2018, arXiv 1812.05905,
+  App. C, Eq. 21 for the log-density of the tanh transform).
+- ``Policy`` = encoder + actor head: what the learner publishes and an actor runs;
+  ``build_policy(policy_config)`` makes one from ``RLPDAgent.policy_config()``.
+"""
+
+import math
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+Obs = Union[torch.Tensor, Dict[str, torch.Tensor]]
+LOG2 = math.log(2.0)
+
+
+def _is_image(box: gym.spaces.Box) -> bool:
+    return box.dtype == np.uint8 and len(box.shape) == 3
+
+
+def observation_spec(space: gym.Space) -> dict:
+    """
+    Describe an observation space as JSON-able dict.
+
+    ``Box`` -> ``{'type': 'box', 'shape': [...]}`` (float state, flattened by the encoder).
+    ``Dict`` of ``Box`` -> ``{'type': 'dict', 'state': {key: shape}, 'images': {key: [H, W, C]}}``;
+    a uint8 ``Box`` of rank 3 is an image (HxWxC), anything else a state array.
+    Raises ``ValueError`` for other spaces (nested dicts, Discrete, image-only ``Box``).
+    """
+    if isinstance(space, gym.spaces.Box):
+        if _is_image(space):
+            raise ValueError('a bare image Box observation is not supported: wrap it in a Dict '
+                             'space, e.g. Dict(pixels=Box(0, 255, (H, W, C), uint8))')
+        return {'type': 'box', 'shape': [int(s) for s in space.shape]}
+    if isinstance(space, gym.spaces.Dict):
+        state, images = {}, {}
+        for key, sub in space.spaces.items():
+            if not isinstance(sub, gym.spaces.Box):
+                raise ValueError(f'observation key {key!r}: only Box sub-spaces are supported, '
+                                 f'got {type(sub).__name__}')
+            if _is_image(sub):
+                images[key] = [int(s) for s in sub.shape]
+            else:
+                state[key] = [int(s) for s in sub.shape]
+        return {'type': 'dict', 'state': dict(sorted(state.items())),
+                'images': dict(sorted(images.items()))}
+    raise ValueError(f'unsupported observation space {space!r}: use Box or Dict of Box')
+
+
+def random_shift(images: torch.Tensor, pad: int,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """
+    Shift images randomly (DrQ augmentation, Kostrikov et al. 2020, Sec. 3.1; RLPD Table 1: 4 px).
+
+    Each image is padded by ``pad`` pixels with its edge values (replicate) and cropped back at
+    a random offset in [0, 2 pad], i.e. shifted by up to ``pad`` pixels in x and y. Implemented
+    as clamped index gathering, so it works on uint8 without a padded copy.
+
+    images: (B, H, W, C) any dtype -> same shape and dtype.
+    """
+    if pad == 0:
+        return images
+    b, h, w, _ = images.shape
+    dev = images.device
+    offsets = torch.randint(0, 2 * pad + 1, (b, 2), device=dev, generator=generator) - pad
+    rows = (torch.arange(h, device=dev)[None, :] + offsets[:, :1]).clamp_(0, h - 1)
+    cols = (torch.arange(w, device=dev)[None, :] + offsets[:, 1:]).clamp_(0, w - 1)
+    batch = torch.arange(b, device=dev)[:, None, None]
+    return images[batch, rows[:, :, None], cols[:, None, :]]
+
+
+class ImageEncoder(nn.Module):
+    """
+    Conv encoder for one camera: (B, H, W, C) uint8 -> (B, latent) float32.
+
+    Four 3x3 convs with ``filters`` channels, strides 2, 2, 2, 1, ReLU; then Linear ->
+    LayerNorm -> tanh to ``latent_dim`` (DrQ's encoder head, Kostrikov et al. 2020, App. A).
+    Pixels are scaled to [0, 1].
+    """
+
+    def __init__(self, image_shape: Sequence[int], filters: int = 32, latent_dim: int = 50):
+        super().__init__()
+        h, w, c = image_shape
+        self.convs = nn.Sequential(
+            nn.Conv2d(c, filters, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(filters, filters, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(filters, filters, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(filters, filters, 3, stride=1), nn.ReLU(),
+            nn.Flatten())
+        with torch.no_grad():
+            n = self.convs(torch.zeros(1, c, h, w)).shape[1]
+        self.head = nn.Sequential(nn.Linear(n, latent_dim), nn.LayerNorm(latent_dim), nn.Tanh())
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Encode (B, H, W, C) images (uint8 0..255 or float 0..1) to (B, latent)."""
+        x = images.permute(0, 3, 1, 2)
+        x = x.float() / 255.0 if images.dtype == torch.uint8 else x.float()
+        return self.head(self.convs(x))
+
+
+class ObservationEncoder(nn.Module):
+    """
+    Observation -> feature vector (B, D).
+
+    State arrays are flattened and concatenated in sorted key order (no parameters); each image
+    key has its own ``ImageEncoder``. For a ``box`` spec the observation is a (B, ...) tensor.
+    """
+
+    def __init__(self, spec: dict, filters: int = 32, latent_dim: int = 50):
+        super().__init__()
+        self.spec = spec
+        if spec['type'] == 'box':
+            self.state_keys = []
+            self.state_dim = int(np.prod(spec['shape']))
+            self.images = nn.ModuleDict()
+        else:
+            self.state_keys = list(spec['state'])
+            self.state_dim = int(sum(np.prod(s) for s in spec['state'].values()))
+            self.images = nn.ModuleDict({k: ImageEncoder(s, filters, latent_dim)
+                                         for k, s in spec['images'].items()})
+        self.feature_dim = self.state_dim + latent_dim * len(self.images)
+
+    @property
+    def has_images(self) -> bool:
+        """Whether there are image keys (with trainable conv encoders)."""
+        return len(self.images) > 0
+
+    def forward(self, obs: Obs) -> torch.Tensor:
+        """Encode a batch of observations (tensor or dict of tensors) to (B, D) float32."""
+        if self.spec['type'] == 'box':
+            return obs.reshape(obs.shape[0], -1).float()
+        parts = [obs[k].reshape(obs[k].shape[0], -1).float() for k in self.state_keys]
+        parts += [enc(obs[k]) for k, enc in self.images.items()]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+
+class CriticEnsemble(nn.Module):
+    """
+    E independent Q-networks MLP(in -> hidden... -> 1), stacked as (E, in, out) tensors.
+
+    Each hidden layer is Linear -> LayerNorm (per-critic affine) -> ReLU (RLPD Sec. 4.2). One
+    ``torch.baddbmm`` per layer evaluates all E critics (or a subset given by ``indices``).
+    Initialisation per critic as ``nn.Linear``: U(-1/sqrt(in), 1/sqrt(in)).
+    """
+
+    def __init__(self, in_dim: int, hidden_dims: Sequence[int], num_critics: int,
+                 layer_norm: bool = True):
+        super().__init__()
+        self.num_critics = num_critics
+        self.layer_norm = layer_norm
+        dims = [in_dim, *hidden_dims, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self.ln_weights = nn.ParameterList()
+        self.ln_biases = nn.ParameterList()
+        for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+            bound = 1.0 / math.sqrt(d_in)
+            self.weights.append(nn.Parameter(
+                torch.empty(num_critics, d_in, d_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(
+                torch.empty(num_critics, 1, d_out).uniform_(-bound, bound)))
+            if layer_norm and i < len(dims) - 2:
+                self.ln_weights.append(nn.Parameter(torch.ones(num_critics, 1, d_out)))
+                self.ln_biases.append(nn.Parameter(torch.zeros(num_critics, 1, d_out)))
+
+    def forward(self, features: torch.Tensor, actions: torch.Tensor,
+                indices: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """
+        Q-values of all critics, or of the critics ``indices`` (Z,) only.
+
+        features (B, D), actions (B, A) -> (E, B) or (Z, B) float32.
+        """
+        x = torch.cat([features, actions], dim=-1)
+        n_layers = len(self.weights)
+        k = self.num_critics if indices is None else indices.shape[0]
+        h = x.unsqueeze(0).expand(k, *x.shape)
+        for i in range(n_layers):
+            w, b = self.weights[i], self.biases[i]
+            if indices is not None:
+                w, b = w[indices], b[indices]
+            h = torch.baddbmm(b, h, w)
+            if i < n_layers - 1:
+                if self.layer_norm:
+                    g, beta = self.ln_weights[i], self.ln_biases[i]
+                    if indices is not None:
+                        g, beta = g[indices], beta[indices]
+                    h = torch.addcmul(beta, F.layer_norm(h, h.shape[-1:]), g)
+                h = F.relu(h)
+        return h.squeeze(-1)
+
+
+class TanhGaussianActor(nn.Module):
+    """
+    Squashed Gaussian policy head (SAC, Haarnoja et al. 2018).
+
+    Features (B, D) -> mean, log_std (B, A) of the pre-tanh Gaussian. ReLU MLP; the output
+    layer's initial weights are scaled by ``init_scale`` so that first actions are small;
+    log_std is clipped to [log_std_min, log_std_max].
+    """
+
+    def __init__(self, in_dim: int, action_dim: int, hidden_dims: Sequence[int],
+                 log_std_min: float = -20.0, log_std_max: float = 2.0,
+                 init_scale: float = 0.01):
+        super().__init__()
+        layers, d = [], in_dim
+        for h in hidden_dims:
+            layers += [nn.Linear(d, h), nn.ReLU()]
+            d = h
+        self.trunk = nn.Sequential(*layers)
+        self.out = nn.Linear(d, 2 * action_dim)
+        with torch.no_grad():
+            self.out.weight.mul_(init_scale)
+            self.out.bias.zero_()
+        self.action_dim = action_dim
+        self.log_std_min = log_std_min
+        self.log_std_max = log_std_max
+
+    def forward(self, features: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, D) -> mean (B, A), log_std (B, A) clipped to [log_std_min, log_std_max]."""
+        mean, log_std = self.out(self.trunk(features)).chunk(2, dim=-1)
+        return mean, log_std.clamp(self.log_std_min, self.log_std_max)
+
+
+def tanh_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor,
+                         generator: Optional[torch.Generator] = None
+                         ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """
+    Reparameterised sample a = tanh(u), u ~ N(mean, std^2), and its log-density.
+
+    log pi(a) = sum_j [log N(u_j) - log(1 - tanh(u_j)^2)] (SAC, Haarnoja et al. 2018, Eq. 21),
+    with log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) for numerical stability.
+    mean, log_std (B, A) -> action (B, A) in (-1, 1), log_prob (B,).
+    """
+    std = log_std.exp()
+    eps = torch.randn(mean.shape, dtype=mean.dtype, device=mean.device, generator=generator)
+    u = mean + std * eps
+    log_prob = (-0.5 * eps.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+    log_prob = log_prob - (2.0 * (LOG2 - u - F.softplus(-2.0 * u))).sum(-1)
+    return torch.tanh(u), log_prob
+
+
+class Policy(nn.Module):
+    """
+    Encoder + tanh-Gaussian head: the network an actor runs.
+
+    ``forward(obs) -> (mean, log_std)``; ``act(obs, deterministic)`` takes numpy observations
+    (one or a batch) and returns float32 actions in [-1, 1].
+    """
+
+    def __init__(self, policy_config: dict, encoder: Optional[ObservationEncoder] = None):
+        super().__init__()
+        c = policy_config
+        self.policy_config = c
+        self.encoder = encoder if encoder is not None else ObservationEncoder(
+            c['observation'], c['encoder_filters'], c['encoder_latent_dim'])
+        self.head = TanhGaussianActor(self.encoder.feature_dim, c['action_dim'],
+                                      c['hidden_dims'], c['log_std_min'], c['log_std_max'],
+                                      c.get('policy_init_scale', 0.01))
+
+    def forward(self, obs: Obs) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Batch of observations -> mean, log_std (B, A) of the pre-tanh Gaussian."""
+        return self.head(self.encoder(obs))
+
+    @torch.no_grad()
+    def act(self, obs, deterministic: bool = False,
+            generator: Optional[torch.Generator] = None) -> np.ndarray:
+        """
+        Numpy observation (unbatched or batched) -> float32 action(s) in [-1, 1].
+
+        Deterministic mode returns tanh(mean). Raises ``ValueError`` on a missing key or
+        wrong shape.
+        """
+        device = next(self.parameters()).device
+        batch, single = obs_to_torch(obs, self.policy_config['observation'], device)
+        mean, log_std = self(batch)
+        if deterministic:
+            a = torch.tanh(mean)
+        else:
+            a, _ = tanh_gaussian_sample(mean, log_std, generator)
+        a = a.clamp(-1.0, 1.0).cpu().numpy().astype(np.float32)
+        return a[0] if single else a
+
+
+def obs_to_torch(obs, spec: dict, device) -> Tuple[Obs, bool]:
+    """
+    Numpy observation (one, or a batch with a leading dim) -> torch batch, was_single.
+
+    State arrays become float32, images stay uint8. Raises ``ValueError`` naming a missing key
+    or a shape that fits neither one observation nor a batch.
+    """
+    def conv(x, shape, dtype, name):
+        x = torch.as_tensor(np.asarray(x), device=device)
+        shape = tuple(shape)
+        if tuple(x.shape) == shape:
+            return x.to(dtype).unsqueeze(0), True
+        if tuple(x.shape[1:]) == shape:
+            return x.to(dtype), False
+        raise ValueError(f'observation {name!r} has shape {tuple(x.shape)}, expected {shape} '
+                         f'or (batch, *{shape})')
+
+    if spec['type'] == 'box':
+        return conv(obs, spec['shape'], torch.float32, 'obs')
+    if not isinstance(obs, dict):
+        raise ValueError(f'expected a dict observation, got {type(obs).__name__}')
+    out, single = {}, None
+    for group, dtype in (('state', torch.float32), ('images', torch.uint8)):
+        for key, shape in spec[group].items():
+            if key not in obs:
+                raise ValueError(f'observation is missing key {key!r} (has {sorted(obs)})')
+            out[key], s = conv(obs[key], shape, dtype, key)
+            single = s if single is None else single
+    return out, bool(single)
+
+
+def build_policy(policy_config: dict, device='cpu') -> Policy:
+    """
+    Build an untrained ``Policy`` from ``RLPDAgent.policy_config()`` (JSON-able dict).
+
+    Load the learner's weights with ``policy.load_state_dict(state_dict)``. Raises
+    ``ValueError`` when a required key is missing.
+    """
+    required = ('observation', 'action_dim', 'hidden_dims', 'log_std_min', 'log_std_max',
+                'encoder_filters', 'encoder_latent_dim')
+    missing = [k for k in required if k not in policy_config]
+    if missing:
+        raise ValueError(f'policy config is missing keys {missing}')
+    return Policy(policy_config).to(device)
