@@ -47,7 +47,7 @@ def test_space_mismatch_is_named(recording):
     path, eps = recording
     obs = dict(eps[0][0]['observation'])
     obs['tcp_pose'] = np.zeros(6, np.float32)
-    with pytest.raises(DemoError, match="tcp_pose.*shape"):
+    with pytest.raises(DemoError, match='tcp_pose.*shape'):
         load_demo_buffer(path, observation_space_from(obs), ACTIONS)
     with pytest.raises(DemoError, match='action shape'):
         load_demo_buffer(path, observation_space_from(eps[0][0]['observation']),
