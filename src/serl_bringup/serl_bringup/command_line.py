@@ -68,4 +68,5 @@ def ros_arguments(spec: NodeSpec) -> List[str]:
 
 def command_line(spec: NodeSpec) -> List[str]:
     """Return the full argument vector that starts ``spec`` (see :func:`ros_arguments`)."""
-    return [str(find_executable(spec.package, spec.executable))] + ros_arguments(spec)
+    executable = str(find_executable(spec.package, spec.executable))
+    return [executable] + list(spec.arguments) + ros_arguments(spec)

@@ -40,6 +40,7 @@ class NodeSpec:
     :ivar parameter_files: YAML parameter files, absolute paths, applied in order.
     :ivar parameters: parameter overrides applied after the files, as ``(name, value)`` pairs.
     :ivar remappings: topic/service remappings ``(from, to)``.
+    :ivar arguments: command-line arguments before ``--ros-args`` (e.g. rviz2's ``-d file``).
     :ivar required: when this node exits, the launcher stops the whole graph.
 
     """
@@ -50,6 +51,7 @@ class NodeSpec:
     parameter_files: Tuple[str, ...] = ()
     parameters: Tuple[Tuple[str, ParameterValue], ...] = ()
     remappings: Tuple[Tuple[str, str], ...] = ()
+    arguments: Tuple[str, ...] = ()
     required: bool = False
 
 
@@ -109,11 +111,17 @@ _AGENT_ARGS = (
 )
 
 
+def _robot_description() -> str:
+    """Return the FR3 URDF that serl_sim installs (generated from its arm description)."""
+    from ament_index_python.packages import get_package_share_directory
+    return (Path(get_package_share_directory('serl_sim')) / 'models' / 'fr3.urdf').read_text()
+
+
 def _viz_nodes(config_dir: Path) -> List[NodeSpec]:
     return [
-        NodeSpec('robot_state_publisher', 'robot_state_publisher', 'robot_state_publisher'),
-        NodeSpec('rviz2', 'rviz2', 'rviz2', parameters=(
-            ('use_sim_time', True),)),
+        NodeSpec('robot_state_publisher', 'robot_state_publisher', 'robot_state_publisher',
+                 parameters=(('robot_description', _robot_description()),)),
+        NodeSpec('rviz2', 'rviz2', 'rviz2', arguments=('-d', str(config_dir / 'serl.rviz'))),
     ]
 
 

@@ -32,6 +32,7 @@ def graph_launch_description(graph_name: str, config_dir: Path):
                 name=spec.name,
                 parameters=list(spec.parameter_files) + [dict(spec.parameters)],
                 remappings=list(spec.remappings),
+                arguments=list(spec.arguments),
                 output='screen',
                 on_exit=Shutdown(reason=f'{spec.name} exited') if spec.required else None,
             ))

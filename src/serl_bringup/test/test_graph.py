@@ -37,7 +37,7 @@ def test_every_parameter_file_exists(name):
 
 def test_node_names_are_unique_in_every_graph():
     for graph in GRAPHS.values():
-        names = [spec.name for spec in graph.nodes({'rviz': 'true'}, Path('/c'))]
+        names = [spec.name for spec in graph.nodes({'rviz': 'true'}, default_config_dir())]
         assert len(names) == len(set(names)), graph.name
 
 
@@ -51,3 +51,10 @@ def test_real_graph_has_no_simulator():
     names = {s.name for s in get_graph('real').nodes({}, Path('/c'))}
     assert 'sim_node' not in names
     assert {'cartesian_impedance_controller', 'actor_node', 'learner_node'} <= names
+
+
+def test_rviz_gets_the_project_config_and_the_sim_urdf():
+    specs = {s.name: s for s in get_graph('sim').nodes({'rviz': 'true'}, default_config_dir())}
+    assert Path(specs['rviz2'].arguments[1]).is_file()
+    urdf = dict(specs['robot_state_publisher'].parameters)['robot_description']
+    assert '<robot' in urdf and 'fr3_joint7' in urdf
