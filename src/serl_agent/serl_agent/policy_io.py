@@ -4,15 +4,15 @@ import io
 import json
 from typing import Tuple
 
-import torch
-
 from serl_agent.networks import build_policy, Policy
+import torch
 
 WEIGHTS_FORMAT = 'torch_state_dict'
 
 
 def encode_policy(agent) -> Tuple[str, bytes]:
-    """Return (config JSON, weight bytes) of an ``RLPDAgent``'s current policy.
+    """
+    Return (config JSON, weight bytes) of an ``RLPDAgent``'s current policy.
 
     The bytes are ``torch.save`` of ``agent.policy_state_dict()`` (CPU tensors).
     """
@@ -23,7 +23,8 @@ def encode_policy(agent) -> Tuple[str, bytes]:
 
 def decode_policy(config_json: str, data: bytes, weights_format: str = WEIGHTS_FORMAT,
                   device='cpu') -> Policy:
-    """Build a ``Policy`` from ``encode_policy`` output (e.g. a received PolicyWeights).
+    """
+    Build a ``Policy`` from ``encode_policy`` output (e.g. a received PolicyWeights).
 
     Raises ``ValueError`` for an unknown format, bad JSON, or weights that do not fit.
     """
@@ -40,7 +41,8 @@ def decode_policy(config_json: str, data: bytes, weights_format: str = WEIGHTS_F
 
 
 def load_weights(policy: Policy, data: bytes) -> None:
-    """Load ``encode_policy`` weight bytes into an existing ``policy`` (same config).
+    """
+    Load ``encode_policy`` weight bytes into an existing ``policy`` (same config).
 
     Raises ``ValueError`` when the bytes are not a state dict that fits the policy.
     """

@@ -19,7 +19,8 @@ ACT = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
 
 
 def make_agent(**overrides):
-    cfg = dict(batch_size=8, num_critics=2, critic_subset_size=2, hidden_dims=(4,), utd_ratio=1)
+    cfg = {'batch_size': 8, 'num_critics': 2, 'critic_subset_size': 2, 'hidden_dims': (4,),
+           'utd_ratio': 1}
     cfg.update(overrides)
     return RLPDAgent(OBS, ACT, RLPDConfig(**cfg), seed=0)
 
