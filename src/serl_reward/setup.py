@@ -13,6 +13,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
     ],
     install_requires=['setuptools'],
+    tests_require=['pytest'],
     zip_safe=True,
     maintainer='serl-ros2 maintainers',
     maintainer_email='maintainers@serl-ros2.dev',
@@ -21,6 +22,10 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
+            'reward_node = serl_reward.reward_node:main',
+            'serl_train_reward = serl_reward.train_classifier:main',
+            'label_server_node = serl_reward.label_server_node:main',
+            'serl_label_cli = serl_reward.label_cli:main',
         ],
     },
 )

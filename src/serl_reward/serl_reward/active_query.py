@@ -46,10 +46,8 @@ class ActiveQuerySelector:
         """Tell whether queries are on (``interval`` > 0)."""
         return self.interval > 0
 
-    def observe(self, now, stamp, frames, probability):
-        """Consider one scored frame set seen at time ``now`` (seconds)."""
-        if self._last_query is None:
-            self._last_query = float(now)
+    def observe(self, stamp, frames, probability):
+        """Consider one scored frame set (stamp (sec, nanosec), camera -> uint8 (H, W, 3))."""
         if probability < self.min_probability:
             return
         if self._best is None or probability > self._best.probability:
@@ -57,13 +55,17 @@ class ActiveQuerySelector:
 
     def take(self, now):
         """
-        Return the candidate to query if the interval has passed, else None.
+        Return the candidate to query if ``interval`` seconds have passed, else None.
 
-        Taking a candidate starts a new interval and forgets the previous maximum.
+        The first call starts the clock. Taking a candidate starts a new interval and forgets
+        the previous maximum; an interval without any candidate keeps waiting for one.
         """
-        if not self.enabled or self._best is None or self._last_query is None:
+        if not self.enabled:
             return None
-        if now - self._last_query < self.interval:
+        if self._last_query is None:
+            self._last_query = float(now)
+            return None
+        if self._best is None or now - self._last_query < self.interval:
             return None
         candidate, self._best, self._last_query = self._best, None, float(now)
         return candidate

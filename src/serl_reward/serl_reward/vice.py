@@ -45,7 +45,7 @@ class ViceConfig:
     learning_rate: float = 3e-4
     mixup_alpha: float = 1.0
     label_smoothing: float = 0.2
-    gradient_penalty: float = 10.0
+    gradient_penalty: float = 0.1
     shift_pad: int = 4
     positive_capacity: int = 1000
     negative_capacity: int = 2000

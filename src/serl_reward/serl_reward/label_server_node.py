@@ -1,0 +1,85 @@
+"""
+``label_server_node``: answers ``/reward/query_label`` from the simulator's ground truth.
+
+Polls ``/sim/get_success`` (``serl_msgs/GetSuccess``) every ``poll_period`` seconds and keeps
+the answers with the node's clock time (set ``use_sim_time`` when the sim publishes
+``/clock``). A query about frames stamped t is answered with the ground truth sampled nearest
+to t, if one lies within ``tolerance`` seconds; otherwise it is not answered
+(``answered = false``). Sim only: a real robot has no ground truth (use ``serl_label_cli``).
+"""
+
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from serl_msgs.srv import GetSuccess, QueryLabel
+from serl_reward.label_history import LabelHistory
+
+
+class LabelServerNode(Node):
+    """Ground-truth label server for RAQ in simulation."""
+
+    def __init__(self, **kwargs):
+        super().__init__('label_server_node', **kwargs)
+        self.declare_parameter('poll_period', 0.05)
+        self.declare_parameter('tolerance', 0.1)
+        self.declare_parameter('history', 1200)
+        self.history = LabelHistory(self.get_parameter('history').value)
+        self.answered = 0
+        self._pending = None
+        poll_group = MutuallyExclusiveCallbackGroup()
+        self.client = self.create_client(GetSuccess, '/sim/get_success',
+                                         callback_group=poll_group)
+        self.create_timer(self.get_parameter('poll_period').value, self._poll,
+                          callback_group=poll_group)
+        self.create_service(QueryLabel, '/reward/query_label', self._answer,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+
+    def _poll(self):
+        if self._pending is not None or not self.client.service_is_ready():
+            return
+        self._pending = self.client.call_async(GetSuccess.Request())
+        self._pending.add_done_callback(self._polled)
+
+    def _polled(self, future):
+        self._pending = None
+        try:
+            result = future.result()
+        except Exception as error:  # a failed poll is retried by the timer
+            self.get_logger().warn(f'/sim/get_success failed: {error}',
+                                   throttle_duration_sec=10.0)
+            return
+        self.history.add(self.get_clock().now().nanoseconds * 1e-9, result.success)
+
+    def _answer(self, request, response):
+        stamp = request.header.stamp.sec + request.header.stamp.nanosec * 1e-9
+        label = self.history.lookup(stamp, self.get_parameter('tolerance').value)
+        response.answered = label is not None
+        response.success = bool(label)
+        if label is None:
+            self.get_logger().warn(f'no ground truth within tolerance of t={stamp:.3f} s '
+                                   f'({len(self.history)} samples)')
+        else:
+            self.answered += 1
+            self.get_logger().info(f'query at t={stamp:.3f} s (p={request.probability:.3f}): '
+                                   f'success={label}')
+        return response
+
+
+def main(args=None):
+    """Run the label server."""
+    rclpy.init(args=args)
+    node = LabelServerNode()
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,78 @@
+"""Frame sync, active-query selection, label history and the reward pipeline (no ROS)."""
+
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image
+from serl_reward.active_query import ActiveQuerySelector
+from serl_reward.classifier import build_net, ClassifierConfig, SuccessClassifier
+from serl_reward.frame_sync import FrameSynchroniser
+from serl_reward.image_codec import fill_image, ImageFormatError
+from serl_reward.label_history import LabelHistory, parse_answer
+from serl_reward.reward_pipeline import RewardPipeline
+
+CONFIG = ClassifierConfig(image_keys=('front', 'wrist'), image_size=(16, 16),
+                          channels=(4,), feature_dim=8, hidden_dim=8)
+
+
+def test_synchroniser_matches_within_tolerance_and_moves_forward():
+    sync = FrameSynchroniser(('a', 'b'), tolerance=0.01)
+    assert sync.add('a', 1.0, 'a1') is None
+    assert sync.add('b', 1.5, 'b15') is None  # too far from a1
+    assert sync.add('a', 1.505, 'a15') == (1.505, 'a', {'a': 'a15', 'b': 'b15'})
+    assert sync.add('b', 1.0, 'b1') is None  # complete with a1, but older than the last set
+    with pytest.raises(KeyError, match='unknown camera'):
+        sync.add('c', 2.0, None)
+
+
+def test_selector_queries_the_best_frame_once_per_interval():
+    selector = ActiveQuerySelector(interval=10.0, min_probability=0.2)
+    assert selector.take(0.0) is None  # starts the clock
+    for i, p in enumerate([0.1, 0.9, 0.5, 0.15]):
+        selector.observe((i, 0), {'front': i}, p)
+    assert selector.take(5.0) is None
+    candidate = selector.take(10.0)
+    assert candidate.probability == 0.9 and candidate.stamp == (1, 0)
+    assert selector.take(25.0) is None  # nothing new observed
+    selector.observe((7, 0), {}, 0.3)
+    assert selector.take(25.0).stamp == (7, 0)
+    assert ActiveQuerySelector(0.0).take(100.0) is None
+
+
+def test_label_history_and_answers():
+    history = LabelHistory(capacity=3)
+    for t, s in [(1.0, False), (2.0, True), (3.0, False), (4.0, True)]:
+        history.add(t, s)
+    assert len(history) == 3
+    assert history.lookup(2.04, 0.1) is True and history.lookup(3.9, 0.2) is True
+    assert history.lookup(1.0, 0.1) is None  # dropped from the history
+    assert history.lookup(2.5, 0.1) is None
+    assert [parse_answer(a) for a in ('y', ' Yes\n', 'n', 'x', '')] == [
+        True, True, False, None, None]
+
+
+def image(pixels, sec, encoding='rgb8', frame_id='cam'):
+    msg = fill_image(Image(), pixels, encoding)
+    msg.header.stamp.sec, msg.header.frame_id = sec, frame_id
+    return msg
+
+
+def test_pipeline_scores_synchronised_sets_and_counts_skips():
+    classifier = SuccessClassifier(build_net(CONFIG, seed=0), threshold=0.5)
+    pipeline = RewardPipeline(classifier, mode='vice', query_interval=1.0)
+    frame = np.full((16, 16, 3), 100, np.uint8)
+    assert pipeline.add_image('front', image(frame, 1, frame_id='front_cam')) is None
+    result = pipeline.add_image('wrist', image(frame[:, :, 0], 1, 'mono8', 'wrist_cam'))
+    assert result.stamp == (1, 0) and result.frame_id in ('front_cam', 'wrist_cam')
+    assert result.reward == pytest.approx(np.log(result.probability), abs=1e-5)
+    with pytest.raises(ImageFormatError, match='expected 16x16'):
+        pipeline.add_image('front', image(np.zeros((8, 8, 3), np.uint8), 2))
+    with pytest.raises(ImageFormatError, match='encoding'):
+        pipeline.add_image('front', Image(height=16, width=16, encoding='32FC1', step=64,
+                                          data=bytes(1024)))
+    assert pipeline.counts['frames_skipped'] == 2 and pipeline.counts['rewards'] == 1
+    assert dict(pipeline.skipped) == {'size': 1, 'encoding': 1}
+    pipeline.take_query(0.0)
+    assert pipeline.take_query(1.0).probability == pytest.approx(result.probability)
+    pipeline.add_label(result.frames, True)
+    labelled = pipeline.labelled_dataset()
+    assert len(labelled) == 1 and labelled.labels[0]
