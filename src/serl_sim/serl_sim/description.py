@@ -366,7 +366,7 @@ def to_mjcf(*, model_name: str = 'fr3', timestep: float = 0.002, gravcomp: bool 
         f'{indent}  <geom name="{HAND_LINK}_geom" type="box" size="{_fmt(_HAND_BOX)}" '
         f'pos="0 0 0.03" material="fr3_white" {rc}/>\n',
         f'{indent}  <site name="{TCP_FRAME}" pos="0 0 {TCP_OFFSET:.6g}" size="0.005" '
-        f'rgba="1 0 0 1"/>\n',
+        f'rgba="1 0 0 1" group="4"/>\n',
         hand_children,
     ]
     for joint_name, side in zip(FINGER_JOINT_NAMES, (1.0, -1.0)):
@@ -404,7 +404,7 @@ def to_mjcf(*, model_name: str = 'fr3', timestep: float = 0.002, gravcomp: bool 
                      f'ctrlrange="{-joint.effort:.6g} {joint.effort:.6g}"/>\n')
     lines += [
         '    <position name="fr3_gripper" tendon="fr3_finger_split" '
-        f'ctrlrange="0 {FINGER_TRAVEL:.6g}" kp="2000" dampratio="1" '
+        f'ctrlrange="0 {FINGER_TRAVEL:.6g}" kp="10000" dampratio="1" '
         f'forcerange="{-GRIPPER_FORCE:.6g} {GRIPPER_FORCE:.6g}"/>\n',
         '  </actuator>\n',
         extra,
@@ -424,7 +424,7 @@ def _urdf_inertial(inertial: Inertial) -> str:
 
 
 def _urdf_segment(start: Vec3, end: Vec3, radius: float, material: str) -> str:
-    """A cylinder from ``start`` to ``end`` with spheres on both ends (a capsule in URDF)."""
+    """Return a cylinder from ``start`` to ``end`` with end spheres (a capsule in URDF)."""
     p0, p1 = np.array(start), np.array(end)
     axis = p1 - p0
     length = float(np.linalg.norm(axis))

@@ -1,0 +1,54 @@
+"""What a task adds to the scene: its objects, how an episode starts, and when it succeeds."""
+
+import abc
+from typing import Dict, Tuple
+
+import numpy as np
+
+
+class Task(abc.ABC):
+    """A SERL task on the FR3 scene (pure MuJoCo + numpy).
+
+    Attributes (class level, override per task):
+        name: short name, e.g. ``'pick_cube'``.
+        workspace_min / workspace_max: (3,) m, corners of the box in ``fr3_link0`` the TCP
+            target is clipped into.
+        gripper_locked: the gripper stays closed whatever the action says (peg insertion).
+        impedance: overrides of ``serl_controller.params.ImpedanceParams`` for this task's
+            Gymnasium env (stiffness, clip, ...).
+
+    """
+
+    name = 'task'
+    workspace_min = np.array([0.2, -0.3, 0.0])
+    workspace_max = np.array([0.6, 0.3, 0.5])
+    gripper_locked = False
+    impedance: Dict[str, object] = {}
+
+    def mjcf_asset(self) -> str:
+        """MJCF fragment added to ``<asset>``."""
+        return ''
+
+    @abc.abstractmethod
+    def mjcf_worldbody(self) -> str:
+        """MJCF fragment added to ``<worldbody>``: the task's objects."""
+
+    @abc.abstractmethod
+    def bind(self, sim) -> None:
+        """Look up the task's ids in ``sim.model`` (called once, after the model is built)."""
+
+    @abc.abstractmethod
+    def reset(self, sim, rng: np.random.Generator) -> None:
+        """Sample the layout from ``rng``, place the objects and the arm (``sim.data``).
+
+        On return the arm holds its start configuration with zero velocity and the gripper
+        control is set; the caller runs ``mj_forward``.
+        """
+
+    @abc.abstractmethod
+    def success(self, sim) -> Tuple[bool, str]:
+        """Return (success, human-readable reason) for the current ``sim.data``."""
+
+    @abc.abstractmethod
+    def object_pose(self, sim) -> Tuple[np.ndarray, np.ndarray]:
+        """Pose of the task object in ``fr3_link0``: position (3,) m, quaternion (4,) xyzw."""
