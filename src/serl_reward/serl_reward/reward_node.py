@@ -134,8 +134,8 @@ class RewardNode(Node):
         threshold = float(self.param('threshold'))
         if threshold >= 0.0:
             if threshold > 1.0:
-                raise ValueError(f'threshold must be in [0, 1] (or < 0 for the model\'s), got '
-                                 f'{threshold}')
+                raise ValueError(f'threshold must be in [0, 1] (or < 0 for the model file '
+                                 f'threshold), got {threshold}')
             classifier.threshold = threshold
         names = self.param('image_names')
         if names and list(names) != list(classifier.config.image_keys):

@@ -1,0 +1,239 @@
+"""reward_node and label_server_node over real DDS (rclpy, Fast DDS on localhost)."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from serl_msgs.msg import RewardStamped
+from serl_msgs.srv import GetSuccess, QueryLabel
+from serl_reward.classifier import build_net, ClassifierConfig, SuccessClassifier
+from serl_reward.dataset import load_npz
+from serl_reward.image_codec import fill_image
+from serl_reward.label_server_node import LabelServerNode
+from serl_reward.model_file import save_model
+from serl_reward.reward_node import RewardNode
+
+SIZE = 16
+CONFIG = ClassifierConfig(image_keys=('front', 'wrist'), image_size=(SIZE, SIZE),
+                          channels=(4,), feature_dim=8, hidden_dim=8)
+TIMEOUT = 15.0
+
+
+@pytest.fixture(scope='module')
+def ros():
+    rclpy.init()
+    yield
+    rclpy.try_shutdown()
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    path = str(tmp_path / 'model.pt')
+    save_model(path, SuccessClassifier(build_net(CONFIG, seed=0), threshold=0.5))
+    return path
+
+
+class Harness:
+    """Spins the given nodes plus a test node in a background executor."""
+
+    def __init__(self, *nodes):
+        self.node = rclpy.create_node('reward_test')
+        self.executor = MultiThreadedExecutor(num_threads=3)
+        self.nodes = (self.node,) + nodes
+        for node in self.nodes:
+            self.executor.add_node(node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.executor.shutdown()
+        self.thread.join(timeout=5.0)
+        for node in self.nodes:
+            node.destroy_node()
+
+
+def wait_for(condition, timeout=TIMEOUT, what='condition'):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f'timed out after {timeout} s waiting for {what}')
+
+
+def image(pixels, sec, nanosec, encoding='rgb8', frame_id='camera'):
+    msg = fill_image(Image(), pixels, encoding)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nanosec
+    msg.header.frame_id = frame_id
+    return msg
+
+
+def make_reward_node(model_path, **params):
+    overrides = [Parameter('model_path', value=model_path)]
+    overrides += [Parameter(k, value=v) for k, v in params.items()]
+    return RewardNode(parameter_overrides=overrides)
+
+
+def camera_publishers(node):
+    pubs = {n: node.create_publisher(Image, f'/cameras/{n}/image_raw', qos_profile_sensor_data)
+            for n in ('front', 'wrist')}
+    wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()),
+             what='reward_node to subscribe to the cameras')
+    return pubs
+
+
+def test_publishes_reward_with_the_newest_frame_stamp(ros, model_path):
+    reward_node = make_reward_node(model_path)
+    assert reward_node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    reward_node.trigger_activate()
+    harness = Harness(reward_node)
+    try:
+        received = []
+        harness.node.create_subscription(RewardStamped, '/reward', received.append, 10)
+        pubs = camera_publishers(harness.node)
+        frame = np.random.default_rng(0).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)
+        # Frames of one set 5 ms apart (within sync_tolerance 0.02 s); wrist is newer.
+        stamps = [((7, 100_000_000), (7, 105_000_000)), ((8, 0), (8, 5_000_000))]
+
+        def published():
+            return {(m.header.stamp.sec, m.header.stamp.nanosec) for m in received}
+
+        for front_stamp, wrist_stamp in stamps:
+            deadline = time.monotonic() + TIMEOUT
+            while wrist_stamp not in published() and time.monotonic() < deadline:
+                pubs['front'].publish(image(frame, *front_stamp, frame_id='front_optical'))
+                pubs['wrist'].publish(image(frame[:, :, ::-1].copy(), *wrist_stamp, 'bgr8',
+                                            'wrist_optical'))
+                time.sleep(0.05)
+            assert wrist_stamp in published(), f'no reward stamped {wrist_stamp}'
+        message = next(m for m in received if m.header.stamp.sec == 8)
+        assert message.header.frame_id == 'wrist_optical'
+        expected = reward_node.pipeline.classifier.probability(
+            {'front': frame, 'wrist': frame})[0]
+        assert message.probability == pytest.approx(expected, abs=1e-5)
+        assert message.reward == float(message.probability > 0.5)
+        assert message.success == (message.probability > 0.5)
+        assert len(published()) == 2  # each stamp once
+    finally:
+        harness.close()
+
+
+def test_bad_frames_are_skipped_and_counted(ros, model_path):
+    reward_node = make_reward_node(model_path)
+    reward_node.trigger_configure()
+    reward_node.trigger_activate()
+    harness = Harness(reward_node)
+    try:
+        received, diagnostics = [], []
+        harness.node.create_subscription(RewardStamped, '/reward', received.append, 10)
+        harness.node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+        pubs = camera_publishers(harness.node)
+        counts = reward_node.pipeline.counts
+        wrong_size = image(np.zeros((SIZE + 2, SIZE, 3), np.uint8), 3, 0)
+        wrong_encoding = Image(height=SIZE, width=SIZE, encoding='16UC1', step=2 * SIZE,
+                               data=bytes(2 * SIZE * SIZE))
+        wrong_encoding.header.stamp.sec = 3
+        deadline = time.monotonic() + TIMEOUT
+        while counts['frames_skipped'] < 2 and time.monotonic() < deadline:
+            if reward_node.pipeline.skipped['size'] == 0:
+                pubs['front'].publish(wrong_size)
+            if reward_node.pipeline.skipped['encoding'] == 0:
+                pubs['wrist'].publish(wrong_encoding)
+            time.sleep(0.05)
+        assert dict(reward_node.pipeline.skipped) == {'size': 1, 'encoding': 1}
+        assert counts['rewards'] == 0 and not received
+
+        def reported():
+            for array in diagnostics:
+                values = {kv.key: kv.value for kv in array.status[0].values}
+                if values.get('frames_skipped') == '2':
+                    return values
+            return None
+        wait_for(lambda: reported() is not None, what='/diagnostics reporting 2 skipped')
+        assert reported()['skipped_size'] == '1' and reported()['skipped_encoding'] == '1'
+    finally:
+        harness.close()
+
+
+def test_configure_fails_naming_a_missing_or_corrupt_model(ros, tmp_path):
+    missing = str(tmp_path / 'no_such_model.pt')
+    node = make_reward_node(missing)
+    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    node.destroy_node()
+    corrupt = tmp_path / 'corrupt_model.pt'
+    corrupt.write_bytes(b'\x80\x02 truncated pickle')
+    env = dict(os.environ)
+    result = subprocess.run(
+        [sys.executable, '-m', 'serl_reward.reward_node', '--ros-args', '-p',
+         f'model_path:={corrupt}'], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert 'corrupt_model.pt' in result.stderr and 'configure failed' in result.stderr
+
+
+def test_active_query_answer_joins_the_labelled_set(ros, model_path, tmp_path):
+    labels_path = str(tmp_path / 'queries.npz')
+    reward_node = make_reward_node(model_path, query_interval=0.3, labels_path=labels_path)
+    reward_node.trigger_configure()
+    reward_node.trigger_activate()
+    harness = Harness(reward_node)
+    try:
+        requests = []
+
+        def answer(request, response):
+            requests.append(request)
+            response.answered, response.success = True, True
+            return response
+        harness.node.create_service(QueryLabel, '/reward/query_label', answer)
+        pubs = camera_publishers(harness.node)
+        frame = np.full((SIZE, SIZE, 3), 90, np.uint8)
+        wait_for(lambda: reward_node.query_client.service_is_ready(), what='query service')
+        sec = 1
+        deadline = time.monotonic() + TIMEOUT
+        while reward_node.pipeline.counts['labels'] == 0 and time.monotonic() < deadline:
+            pubs['front'].publish(image(frame, sec, 0))
+            pubs['wrist'].publish(image(frame, sec, 0))
+            sec += 1
+            time.sleep(0.05)
+        assert reward_node.pipeline.counts['labels'] == 1
+        request = requests[0]
+        assert list(request.image_names) == ['front', 'wrist']
+        assert request.images[0].encoding == 'rgb8' and request.images[0].height == SIZE
+        assert 0.0 <= request.probability <= 1.0
+        wait_for(lambda: os.path.exists(labels_path), what='labels file')
+        saved = load_npz(labels_path)
+        assert len(saved) == 1 and saved.labels[0]
+        assert np.array_equal(saved.images['front'][0], frame)
+    finally:
+        harness.close()
+
+
+def test_label_server_answers_from_sim_ground_truth(ros):
+    server = LabelServerNode(parameter_overrides=[Parameter('poll_period', value=0.02)])
+    harness = Harness(server)
+    try:
+        harness.node.create_service(
+            GetSuccess, '/sim/get_success',
+            lambda request, response: setattr(response, 'success', True) or response)
+        wait_for(lambda: len(server.history) > 3, what='ground-truth polls')
+        client = harness.node.create_client(QueryLabel, '/reward/query_label')
+        assert client.wait_for_service(timeout_sec=TIMEOUT)
+        request = QueryLabel.Request()
+        request.header.stamp = harness.node.get_clock().now().to_msg()
+        response = client.call(request, timeout_sec=TIMEOUT)
+        assert response.answered and response.success
+        request.header.stamp.sec -= 3600  # an hour ago: no ground truth that old
+        response = client.call(request, timeout_sec=TIMEOUT)
+        assert not response.answered
+    finally:
+        harness.close()
