@@ -1,4 +1,5 @@
-"""MuJoCo Franka FR3 tasks as Gymnasium envs and a sim node that mirrors the real robot.
+"""
+MuJoCo Franka FR3 tasks as Gymnasium envs and a sim node that mirrors the real robot.
 
 ``import serl_sim`` registers ``PandaPickCube-v0``, ``PandaPickCubeVision-v0`` and
 ``PandaPegInsert-v0`` (cheap: no MuJoCo model is built and no ROS is imported until

@@ -1,4 +1,5 @@
-"""The Franka FR3 arm and hand described once, as data; MJCF and URDF are generated from it.
+"""
+The Franka FR3 arm and hand described once, as data; MJCF and URDF are generated from it.
 
 Kinematics are Franka's published modified Denavit-Hartenberg parameters (Craig convention,
 Franka "Robot and interface specifications", FR3): the transform from link ``i-1`` to link ``i``
@@ -45,12 +46,17 @@ GRIPPER_FORCE = 70.0
 
 @dataclass(frozen=True)
 class Inertial:
-    """Rigid-body inertia of a link, in the link frame.
+    """
+    Rigid-body inertia of a link, in the link frame.
 
-    Attributes:
-        mass: kg.
-        com: centre of mass (m), link frame.
-        diag: principal moments of inertia (kg m^2) about axes parallel to the link frame.
+    Attributes
+    ----------
+    mass
+        kg.
+    com
+        centre of mass (m), link frame.
+    diag
+        principal moments of inertia (kg m^2) about axes parallel to the link frame.
 
     """
 
@@ -61,19 +67,31 @@ class Inertial:
 
 @dataclass(frozen=True)
 class ArmJoint:
-    """One revolute arm joint with its child link.
+    """
+    One revolute arm joint with its child link.
 
-    Attributes:
-        name: joint name, e.g. ``fr3_joint1``.
-        child: child link name, e.g. ``fr3_link1``.
-        a, d, alpha: modified DH parameters (m, m, rad) from the parent link frame.
-        lower, upper: position limits (rad).
-        velocity: velocity limit (rad/s).
-        effort: torque limit (N m).
-        inertial: child link inertia.
-        radius: capsule radius (m) of the child link geometry.
-        armature: reflected rotor inertia (kg m^2) added on the joint.
-        damping: viscous joint damping (N m s/rad).
+    Attributes
+    ----------
+    name
+        joint name, e.g. ``fr3_joint1``.
+    child
+        child link name, e.g. ``fr3_link1``.
+    a, d, alpha
+        modified DH parameters (m, m, rad) from the parent link frame.
+    lower, upper
+        position limits (rad).
+    velocity
+        velocity limit (rad/s).
+    effort
+        torque limit (N m).
+    inertial
+        child link inertia.
+    radius
+        capsule radius (m) of the child link geometry.
+    armature
+        reflected rotor inertia (kg m^2) added on the joint.
+    damping
+        viscous joint damping (N m s/rad).
 
     """
 
@@ -92,9 +110,11 @@ class ArmJoint:
     damping: float = 0.5
 
     def origin(self) -> Tuple[Vec3, Vec3]:
-        """Return the child frame origin in the parent frame at q = 0.
+        """
+        Return the child frame origin in the parent frame at q = 0.
 
-        Returns:
+        Returns
+        -------
             ``(xyz, rpy)``: translation (m) and roll-pitch-yaw (rad) of ``RotX(alpha) TransX(a)
             TransZ(d)``, i.e. ``xyz = (a, -d sin(alpha), d cos(alpha))``, ``rpy = (alpha, 0, 0)``.
 
@@ -105,16 +125,24 @@ class ArmJoint:
 
 @dataclass(frozen=True)
 class ArmDescription:
-    """The FR3 arm, flange, hand, TCP and fingers.
+    """
+    The FR3 arm, flange, hand, TCP and fingers.
 
-    Attributes:
-        joints: the seven arm joints, base to flange.
-        flange_d: flange offset along link 7's z axis (m) (the DH row "flange": a=0, d=0.107).
-        base_inertial: inertia of ``fr3_link0``.
-        hand_inertial: inertia of the hand (frame ``fr3_hand``).
-        finger_inertial: inertia of each finger (its own frame).
-        home: the reset joint configuration (rad): TCP at (0.4, 0, 0.3) m in ``fr3_link0``,
-            pointing down (TCP orientation quaternion xyzw (1, 0, 0, 0)).
+    Attributes
+    ----------
+    joints
+        the seven arm joints, base to flange.
+    flange_d
+        flange offset along link 7's z axis (m) (the DH row "flange": a=0, d=0.107).
+    base_inertial
+        inertia of ``fr3_link0``.
+    hand_inertial
+        inertia of the hand (frame ``fr3_hand``).
+    finger_inertial
+        inertia of each finger (its own frame).
+    home
+        the reset joint configuration (rad): TCP at (0.4, 0, 0.3) m in ``fr3_link0``,
+        pointing down (TCP orientation quaternion xyzw (1, 0, 0, 0)).
 
     """
 
@@ -187,11 +215,13 @@ ARM = ArmDescription(
 
 
 def dh_transform(a: float, d: float, alpha: float, theta: float) -> np.ndarray:
-    """Modified-DH link transform ``RotX(alpha) TransX(a) TransZ(d) RotZ(theta)``.
+    """
+    Modified-DH link transform ``RotX(alpha) TransX(a) TransZ(d) RotZ(theta)``.
 
     Source: J. J. Craig, Introduction to Robotics, eq. 3.6; Franka's FR3 DH table uses it.
 
-    Returns:
+    Returns
+    -------
         (4, 4) float64 homogeneous transform from the parent link frame to the child.
 
     """
@@ -218,17 +248,23 @@ def _transz(dist: float) -> np.ndarray:
 
 
 def forward_kinematics(q: Sequence[float], arm: ArmDescription = ARM) -> Dict[str, np.ndarray]:
-    """Frames of the arm from the DH chain alone (no MuJoCo), in ``fr3_link0``.
+    """
+    Frames of the arm from the DH chain alone (no MuJoCo), in ``fr3_link0``.
 
-    Args:
-        q: (7,) joint positions, rad.
-        arm: the description.
+    Parameters
+    ----------
+    q
+        (7,) joint positions, rad.
+    arm
+        the description.
 
-    Returns:
+    Returns
+    -------
         Dict of (4, 4) float64 transforms: ``fr3_link1`` .. ``fr3_link7``, ``fr3_link8``
         (flange), ``fr3_hand`` and ``fr3_hand_tcp``.
 
-    Raises:
+    Raises
+    ------
         ValueError: ``q`` does not have 7 entries.
 
     """
@@ -265,7 +301,8 @@ def _quat_wxyz_from_rpy(rpy: Vec3) -> Tuple[float, float, float, float]:
 
 
 def _link_segment(arm: ArmDescription, link_number: int) -> Tuple[Vec3, Vec3]:
-    """Capsule end points (m) of link ``link_number`` (1..7) in its own frame.
+    """
+    Capsule end points (m) of link ``link_number`` (1..7) in its own frame.
 
     The capsule spans from the link origin to the next frame's origin. Links 1 and 5 have a
     coincident next origin (d = 0 in the next DH row), so their capsule runs down their own
@@ -298,7 +335,8 @@ def _inertial_mjcf(inertial: Inertial, indent: str) -> str:
 def to_mjcf(*, model_name: str = 'fr3', timestep: float = 0.002, gravcomp: bool = True,
             base_pos: Vec3 = (0.0, 0.0, 0.0), asset: str = '', worldbody: str = '',
             extra: str = '', hand_children: str = '', arm: ArmDescription = ARM) -> str:
-    """Generate the MJCF of the arm, optionally inside a scene.
+    """
+    Generate the MJCF of the arm, optionally inside a scene.
 
     The model has torque actuators ``fr3_joint1`` .. ``fr3_joint7`` (``ctrlrange`` = torque
     limits, N m), and one position actuator ``fr3_gripper`` whose control is the width of ONE
@@ -306,18 +344,29 @@ def to_mjcf(*, model_name: str = 'fr3', timestep: float = 0.002, gravcomp: bool 
     arm bodies carry ``gravcomp="1"``: MuJoCo applies their gravity compensation as a passive
     force, as the FR3 firmware does, so effort commands exclude gravity (as on the real arm).
 
-    Args:
-        model_name: MJCF model name.
-        timestep: physics timestep (s).
-        gravcomp: compensate the robot's gravity (True mirrors the FR3).
-        base_pos: position (m) of ``fr3_link0`` in the world frame.
-        asset: MJCF fragment inserted in ``<asset>`` (textures, materials).
-        worldbody: MJCF fragment inserted in ``<worldbody>`` (table, objects, cameras, lights).
-        extra: MJCF fragment inserted after ``<actuator>`` (e.g. ``<sensor>``, ``<keyframe>``).
-        hand_children: MJCF fragment inserted inside the ``fr3_hand`` body (wrist camera).
-        arm: the description.
+    Parameters
+    ----------
+    model_name
+        MJCF model name.
+    timestep
+        physics timestep (s).
+    gravcomp
+        compensate the robot's gravity (True mirrors the FR3).
+    base_pos
+        position (m) of ``fr3_link0`` in the world frame.
+    asset
+        MJCF fragment inserted in ``<asset>`` (textures, materials).
+    worldbody
+        MJCF fragment inserted in ``<worldbody>`` (table, objects, cameras, lights).
+    extra
+        MJCF fragment inserted after ``<actuator>`` (e.g. ``<sensor>``, ``<keyframe>``).
+    hand_children
+        MJCF fragment inserted inside the ``fr3_hand`` body (wrist camera).
+    arm
+        the description.
 
-    Returns:
+    Returns
+    -------
         The MJCF document as a string.
 
     """
@@ -457,13 +506,15 @@ def _urdf_box(size_half: Vec3, xyz: Vec3, material: str) -> str:
 
 
 def to_urdf(arm: ArmDescription = ARM) -> str:
-    """Generate the URDF (``robot_description``) of the arm and hand.
+    """
+    Generate the URDF (``robot_description``) of the arm and hand.
 
     Link and joint names follow franka_description (``fr3_link0`` .. ``fr3_link8``,
     ``fr3_hand``, ``fr3_hand_tcp``, ``fr3_leftfinger``, ``fr3_rightfinger``), so
     robot_state_publisher and rviz show the same tree as on the real FR3.
 
-    Returns:
+    Returns
+    -------
         The URDF document as a string.
 
     """
@@ -539,12 +590,16 @@ URDF_PATH = os.path.join(MODELS_DIR, 'fr3.urdf')
 
 
 def write_models(directory: Optional[str] = None) -> Tuple[str, str]:
-    """Write ``fr3.xml`` (arm alone, gravity-compensated) and ``fr3.urdf`` into ``directory``.
+    """
+    Write ``fr3.xml`` (arm alone, gravity-compensated) and ``fr3.urdf`` into ``directory``.
 
-    Args:
-        directory: target folder; default the package's ``models/``.
+    Parameters
+    ----------
+    directory
+        target folder; default the package's ``models/``.
 
-    Returns:
+    Returns
+    -------
         The two paths written.
 
     """

@@ -1,4 +1,5 @@
-"""Scripted experts for the sim tasks: they produce the demonstrations RLPD starts from.
+"""
+Scripted experts for the sim tasks: they produce the demonstrations RLPD starts from.
 
 Each expert is a small state machine over waypoints of the TCP. It reads the TCP from the
 observation and the task's ground truth (object or hole position) from the simulator, so the
@@ -44,11 +45,14 @@ class _Expert:
 
 
 class PickCubeExpert(_Expert):
-    """Above the cube, down, close, lift: 35-60 steps per episode.
+    """
+    Above the cube, down, close, lift: 35-60 steps per episode.
 
-    Args:
-        env: a pick-cube env (``PandaPickCube-v0`` or ``PandaPickCubeVision-v0``), possibly
-            wrapped.
+    Parameters
+    ----------
+    env
+        a pick-cube env (``PandaPickCube-v0`` or ``PandaPickCubeVision-v0``), possibly
+        wrapped.
 
     """
 
@@ -120,12 +124,14 @@ class PegInsertExpert(_Expert):
 
 
 def make_expert(env) -> Policy:
-    """Return the scripted expert of ``env``'s task: a callable ``obs -> action`` (4,) float32.
+    """
+    Return the scripted expert of ``env``'s task: a callable ``obs -> action`` (4,) float32.
 
     The expert reads ground truth from the simulator (``env.unwrapped.sim``); call its
     ``reset()`` at each episode start (it also restarts by itself when it sees one).
 
-    Raises:
+    Raises
+    ------
         ValueError: when ``env`` is not one of serl_sim's envs.
 
     """

@@ -1,4 +1,5 @@
-"""Offscreen RGB rendering of the scene's cameras, and their pinhole intrinsics.
+"""
+Offscreen RGB rendering of the scene's cameras, and their pinhole intrinsics.
 
 Uses ``mujoco.Renderer`` (EGL when ``MUJOCO_GL=egl``: no display needed). Images are uint8
 RGB (H, W, 3), row 0 at the top, the layout of a ``sensor_msgs/Image`` with encoding ``rgb8``.
@@ -12,12 +13,16 @@ import numpy as np
 
 
 class CameraRenderer:
-    """Render named cameras of a model at one image size.
+    """
+    Render named cameras of a model at one image size.
 
-    Args:
-        model: the MuJoCo model (its ``<visual><global offwidth/offheight>`` must be at least
-            the image size).
-        height, width: image size in pixels.
+    Parameters
+    ----------
+    model
+        the MuJoCo model (its ``<visual><global offwidth/offheight>`` must be at least
+        the image size).
+    height, width
+        image size in pixels.
 
     """
 
@@ -36,7 +41,8 @@ class CameraRenderer:
         return self._renderer.render()
 
     def intrinsics(self, camera: str) -> Tuple[float, float, float, float]:
-        """Pinhole intrinsics ``(fx, fy, cx, cy)`` in pixels of ``camera``.
+        """
+        Pinhole intrinsics ``(fx, fy, cx, cy)`` in pixels of ``camera``.
 
         MuJoCo's ``fovy`` is the vertical field of view; pixels are square, so
         ``fy = fx = (H / 2) / tan(fovy / 2)``, and the principal point is the image centre.

@@ -1,4 +1,5 @@
-"""The MuJoCo scene around the arm: table, lights, the front and wrist cameras, task objects.
+"""
+The MuJoCo scene around the arm: table, lights, the front and wrist cameras, task objects.
 
 The world frame IS the robot base frame ``fr3_link0`` (REP 103: x forward, y left, z up), and
 the table top is the plane z = 0 of that frame: the arm stands on the table, as SERL's real and
@@ -21,7 +22,8 @@ WRIST_FOVY = 70.0
 
 
 def _xyaxes(position: Sequence[float], target: Sequence[float]) -> str:
-    """MJCF ``xyaxes`` of a camera at ``position`` looking at ``target`` with z up in the image.
+    """
+    MJCF ``xyaxes`` of a camera at ``position`` looking at ``target`` with z up in the image.
 
     A MuJoCo camera looks along its -z axis, with x to the image right and y up.
     """
@@ -43,15 +45,22 @@ _ASSET = """    <texture name="sky" type="skybox" builtin="gradient" rgb1="0.6 0
 
 def build_mjcf(*, task_asset: str = '', task_worldbody: str = '', task_extra: str = '',
                timestep: float = 0.002) -> str:
-    """Return the full MJCF of the scene: the FR3 from :mod:`serl_sim.description` + world.
+    """
+    Return the full MJCF of the scene: the FR3 from :mod:`serl_sim.description` + world.
 
-    Args:
-        task_asset: MJCF fragment for ``<asset>`` (task materials).
-        task_worldbody: MJCF fragment for ``<worldbody>`` (task objects).
-        task_extra: MJCF fragment after ``<actuator>`` (e.g. ``<sensor>``).
-        timestep: physics timestep (s).
+    Parameters
+    ----------
+    task_asset
+        MJCF fragment for ``<asset>`` (task materials).
+    task_worldbody
+        MJCF fragment for ``<worldbody>`` (task objects).
+    task_extra
+        MJCF fragment after ``<actuator>`` (e.g. ``<sensor>``).
+    timestep
+        physics timestep (s).
 
-    Returns:
+    Returns
+    -------
         The MJCF document (str).
 
     """

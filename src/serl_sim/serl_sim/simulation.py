@@ -1,4 +1,5 @@
-"""The simulated FR3 with one task: physics stepping and what the real robot reports.
+"""
+The simulated FR3 with one task: physics stepping and what the real robot reports.
 
 ``FrankaSim`` owns the MuJoCo model and data of the scene (:mod:`serl_sim.scene`) and offers
 what both the Gymnasium envs and the sim node need: reset an episode from a seed, apply joint
@@ -18,17 +19,25 @@ JOINT_NAMES = description.ARM_JOINT_NAMES + description.FINGER_JOINT_NAMES
 
 
 class FrankaSim:
-    """MuJoCo FR3 + table + task objects, with the robot base ``fr3_link0`` as world frame.
+    """
+    MuJoCo FR3 + table + task objects, with the robot base ``fr3_link0`` as world frame.
 
-    Args:
-        task: the task that adds objects and defines reset and success.
-        physics_dt: physics timestep, s (1-2 ms).
+    Parameters
+    ----------
+    task
+        the task that adds objects and defines reset and success.
+    physics_dt
+        physics timestep, s (1-2 ms).
 
-    Attributes:
-        model, data: the MuJoCo model and data (world frame = ``fr3_link0``).
-        effort_limits: (7,) joint torque limits, N m.
+    Attributes
+    ----------
+    model, data
+        the MuJoCo model and data (world frame = ``fr3_link0``).
+    effort_limits
+        (7,) joint torque limits, N m.
 
-    Raises:
+    Raises
+    ------
         ValueError: for a non-positive or non-finite ``physics_dt``.
 
     """
@@ -73,10 +82,13 @@ class FrankaSim:
         return float(self.data.time)
 
     def reset(self, rng: np.random.Generator) -> None:
-        """Start an episode: clear the physics state, let the task sample and place everything.
+        """
+        Start an episode: clear the physics state, let the task sample and place everything.
 
-        Args:
-            rng: the episode's random generator (the layout is a function of its state).
+        Parameters
+        ----------
+        rng
+            the episode's random generator (the layout is a function of its state).
 
         """
         mujoco.mj_resetData(self.model, self.data)
@@ -97,7 +109,8 @@ class FrankaSim:
         self.data.ctrl[self.gripper_actuator] = opening if target is None else target
 
     def set_tcp_pose(self, position: Sequence[float], quaternion: Sequence[float]) -> None:
-        """Teleport the arm so that the TCP is at ``position`` (3,) m, ``quaternion`` xyzw.
+        """
+        Teleport the arm so that the TCP is at ``position`` (3,) m, ``quaternion`` xyzw.
 
         Uses :meth:`inverse_kinematics` from the home configuration.
         """
@@ -106,22 +119,30 @@ class FrankaSim:
     def inverse_kinematics(self, position: Sequence[float], quaternion: Sequence[float],
                            q_init: Optional[Sequence[float]] = None,
                            iterations: int = 200) -> np.ndarray:
-        """Joint positions (7,) rad putting the TCP at a pose, by damped least squares.
+        """
+        Joint positions (7,) rad putting the TCP at a pose, by damped least squares.
 
         Newton steps on the 6D pose error with a nullspace pull towards ``ARM.home`` (Buss,
         "Introduction to inverse kinematics with Jacobian transpose, pseudoinverse and damped
         least squares methods", 2004, eq. 10), clamped to the joint limits.
 
-        Args:
-            position: (3,) m in ``fr3_link0``.
-            quaternion: (4,) xyzw.
-            q_init: start configuration, default ``ARM.home``.
-            iterations: Newton steps.
+        Parameters
+        ----------
+        position
+            (3,) m in ``fr3_link0``.
+        quaternion
+            (4,) xyzw.
+        q_init
+            start configuration, default ``ARM.home``.
+        iterations
+            Newton steps.
 
-        Returns:
+        Returns
+        -------
             (7,) float64 joint positions.
 
-        Raises:
+        Raises
+        ------
             ValueError: when the pose is not reached within 1 mm / 0.01 rad.
 
         """
@@ -157,12 +178,15 @@ class FrankaSim:
 
     # ------------------------------------------------------------------ commands
     def step(self, tau: Optional[np.ndarray] = None) -> None:
-        """Advance the physics by one timestep.
+        """
+        Advance the physics by one timestep.
 
-        Args:
-            tau: (7,) joint torques, N m, gravity excluded (MuJoCo compensates the robot's
-                gravity, as the FR3 firmware does); clipped to the torque limits by the
-                actuators' ``ctrlrange``. None keeps the previous torques.
+        Parameters
+        ----------
+        tau
+            (7,) joint torques, N m, gravity excluded (MuJoCo compensates the robot's
+            gravity, as the FR3 firmware does); clipped to the torque limits by the
+            actuators' ``ctrlrange``. None keeps the previous torques.
 
         """
         if tau is not None:
@@ -184,7 +208,8 @@ class FrankaSim:
         return self.data.qvel[self.joint_dof].copy()
 
     def joint_efforts(self) -> np.ndarray:
-        """(9,) N m / N: the joint torques the motors apply, gravity compensation included.
+        """
+        (9,) N m / N: the joint torques the motors apply, gravity compensation included.
 
         As the FR3's measured link-side torques ``tau_J``, the arm values contain gravity; the
         finger values are the gripper actuator's force on each finger.
@@ -214,7 +239,8 @@ class FrankaSim:
         return np.vstack((self._jacp[:, self.arm_dof], self._jacr[:, self.arm_dof]))
 
     def external_wrench(self) -> np.ndarray:
-        """(6,) estimated external wrench at the TCP in ``fr3_link0``: force N, torque N m.
+        """
+        (6,) estimated external wrench at the TCP in ``fr3_link0``: force N, torque N m.
 
         As the FR3 estimates ``O_F_ext_hat_K``: the joint torques that contacts exert on the
         arm, ``tau_ext`` (MuJoCo ``qfrc_constraint``), mapped to the TCP through the

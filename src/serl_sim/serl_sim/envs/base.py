@@ -1,4 +1,5 @@
-"""Gymnasium env shared by the tasks: 10 Hz actions, the impedance law at the physics rate.
+"""
+Gymnasium env shared by the tasks: 10 Hz actions, the impedance law at the physics rate.
 
 Each ``step`` moves the equilibrium pose of ``serl_controller``'s Cartesian impedance
 controller (the same law the controller node runs on the real FR3) by the action and then runs
@@ -46,20 +47,32 @@ def _box(bound: np.ndarray) -> spaces.Box:
 
 
 class FrankaEnv(gym.Env):
-    """The FR3 scene with one task as a Gymnasium env.
+    """
+    The FR3 scene with one task as a Gymnasium env.
 
-    Args:
-        task: the task (objects, reset, success).
-        image_obs: observe the ``front`` and ``wrist`` cameras instead of the object position.
-        render_mode: None or ``'rgb_array'`` (the front camera).
-        control_dt: s per env step (0.1: 10 Hz).
-        physics_dt: s per physics step; the impedance law runs on each (0.002: 500 Hz).
-        action_scale: m of equilibrium translation per unit action.
-        max_episode_steps: steps before ``truncated``.
-        image_size: (height, width) of the camera images.
-        settle_steps: physics steps run at reset with the law holding the start pose.
+    Parameters
+    ----------
+    task
+        the task (objects, reset, success).
+    image_obs
+        observe the ``front`` and ``wrist`` cameras instead of the object position.
+    render_mode
+        None or ``'rgb_array'`` (the front camera).
+    control_dt
+        s per env step (0.1: 10 Hz).
+    physics_dt
+        s per physics step; the impedance law runs on each (0.002: 500 Hz).
+    action_scale
+        m of equilibrium translation per unit action.
+    max_episode_steps
+        steps before ``truncated``.
+    image_size
+        (height, width) of the camera images.
+    settle_steps
+        physics steps run at reset with the law holding the start pose.
 
-    Raises:
+    Raises
+    ------
         ValueError: if ``control_dt`` is not a multiple of ``physics_dt`` or the law would run
             slower than 500 Hz.
 
@@ -130,9 +143,11 @@ class FrankaEnv(gym.Env):
         return self._observation(), {'succeed': succeed}
 
     def step(self, action: np.ndarray):
-        """Apply one action for ``control_dt``; return (obs, reward, terminated, truncated, info).
+        """
+        Apply one action for ``control_dt``; return (obs, reward, terminated, truncated, info).
 
-        Raises:
+        Raises
+        ------
             ValueError: if the action has the wrong shape or NaN/inf entries.
 
         """

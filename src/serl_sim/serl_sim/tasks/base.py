@@ -7,7 +7,8 @@ import numpy as np
 
 
 class Task(abc.ABC):
-    """A SERL task on the FR3 scene (pure MuJoCo + numpy).
+    """
+    A SERL task on the FR3 scene (pure MuJoCo + numpy).
 
     Attributes (class level, override per task):
         name: short name, e.g. ``'pick_cube'``.
@@ -39,7 +40,8 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def reset(self, sim, rng: np.random.Generator) -> None:
-        """Sample the layout from ``rng``, place the objects and the arm (``sim.data``).
+        """
+        Sample the layout from ``rng``, place the objects and the arm (``sim.data``).
 
         On return the arm holds its start configuration with zero velocity and the gripper
         control is set; the caller runs ``mj_forward``.

@@ -1,4 +1,5 @@
-"""Insert a round peg held in the gripper into a hole with 1.5 mm clearance (SERL's peg task).
+"""
+Insert a round peg held in the gripper into a hole with 1.5 mm clearance (SERL's peg task).
 
 The peg (2 cm diameter, 8 cm long with a rounded tip, 50 g) is held by friction between the
 closed fingers, its top 1 cm above the TCP; 5 cm stick out below the TCP. The hole (2.15 cm

@@ -1,4 +1,5 @@
-"""Pick up a 4 cm cube from the table (SERL's PandaPickCube, franka_sim).
+"""
+Pick up a 4 cm cube from the table (SERL's PandaPickCube, franka_sim).
 
 The cube (0.1 kg) is placed flat on the table at a position sampled uniformly in
 x in [0.25, 0.55] m, y in [-0.25, 0.25] m (``fr3_link0``). The arm starts at
