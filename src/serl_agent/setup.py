@@ -21,6 +21,7 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
+            'serl_train_gym = serl_agent.train_gym:main',
         ],
     },
 )

@@ -1,0 +1,43 @@
+"""
+RLPD learns Pendulum-v1 through the no-ROS training command; runs resume.
+
+Small settings for CI (about a minute on one free core): E = 2 critics (Z = 2), width 128 x 2,
+batch 128, UTD G = 2, 500 random steps, evaluation (5 deterministic episodes) every 1000 steps.
+With seed 0 the evaluation passes -250 at about 2000 steps; the test allows 10000.
+"""
+
+import json
+
+from serl_agent import checkpoint
+from serl_agent.config import RLPDConfig
+from serl_agent.train_gym import main, train
+import torch
+
+torch.set_num_threads(1)
+
+SMALL = RLPDConfig(num_critics=2, critic_subset_size=2, hidden_dims=(128, 128),
+                   batch_size=128, utd_ratio=2, random_steps=500)
+
+
+def test_pendulum_reaches_minus_250_within_10k_steps(tmp_path):
+    torch.manual_seed(0)
+    result = train('Pendulum-v1', 10_000, tmp_path / 'run', SMALL, seed=0, eval_every=1000,
+                   eval_episodes=5, checkpoint_every=0, target_return=-250.0, progress=False)
+    assert result['last_eval'] >= -250.0, result['evals']
+    assert result['env_steps'] <= 10_000
+    assert checkpoint.latest_checkpoint(tmp_path / 'run') is not None
+
+
+def test_command_resumes_an_existing_run_dir(tmp_path, capsys):
+    run = tmp_path / 'run'
+    args = ['--env', 'Pendulum-v1', '--run-dir', str(run), '--no-progress', '--threads', '1',
+            '--eval-every', '0', '--checkpoint-every', '100', '--learning-starts', '150',
+            '--set', 'num_critics=2', 'hidden_dims=[16]', 'batch_size=8', 'utd_ratio=1']
+    assert main(args + ['--steps', '200']) == 0
+    manifest = json.loads((run / 'checkpoints' / 'latest.json').read_text())
+    assert manifest['counters']['env_steps'] == 200 and manifest['critic_updates'] == 51
+    assert main(args + ['--steps', '260']) == 0  # same dir again: resumed, not an error
+    assert 'env_steps=260' in capsys.readouterr().out
+    manifest = json.loads((run / 'checkpoints' / 'latest.json').read_text())
+    assert manifest['counters']['env_steps'] == 260 and manifest['critic_updates'] == 111
+    assert (run / 'tb').is_dir()
