@@ -25,6 +25,7 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
+            'sim_node = serl_sim.sim_node:main',
         ],
     },
 )

@@ -4,6 +4,27 @@ from serl_sim.tasks.base import Task
 from serl_sim.tasks.peg_insert import PegInsertTask
 from serl_sim.tasks.pick_cube import PickCubeTask
 
-TASKS = {'pick_cube': PickCubeTask, 'peg_insert': PegInsertTask}
+#: Task class of each Gymnasium env id (the sim node's ``task`` parameter takes these ids).
+TASK_OF_ENV = {
+    'PandaPickCube-v0': PickCubeTask,
+    'PandaPickCubeVision-v0': PickCubeTask,
+    'PandaPegInsert-v0': PegInsertTask,
+}
 
-__all__ = ['Task', 'PickCubeTask', 'PegInsertTask', 'TASKS']
+
+def make_task(env_id: str) -> Task:
+    """
+    Return a new task for a Gymnasium env id.
+
+    Raises
+    ------
+        ValueError: naming the known ids when ``env_id`` is not one.
+
+    """
+    try:
+        return TASK_OF_ENV[env_id]()
+    except KeyError:
+        raise ValueError(f'unknown task {env_id!r}; known: {sorted(TASK_OF_ENV)}') from None
+
+
+__all__ = ['Task', 'PickCubeTask', 'PegInsertTask', 'TASK_OF_ENV', 'make_task']

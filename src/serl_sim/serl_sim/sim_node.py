@@ -1,0 +1,380 @@
+"""
+The simulated FR3 as a ROS 2 node: the topics and command interface of the real robot.
+
+Publishes what franka_ros2 offers on an FR3 (``/joint_states``, the
+``franka_robot_state_broadcaster`` pose, wrench and measured joint states), the cameras
+(``/cameras/{front,wrist}/image_raw`` + ``camera_info``), ``/clock`` and a latched
+``/robot_description``; accepts joint torques on ``/effort_controller/commands`` and gripper
+commands on ``/gripper/command``; offers ``/sim/reset_episode`` and ``/sim/get_success``.
+Topic names, types and QoS: docs/architecture.md. All logic lives in the pure modules
+(:mod:`serl_sim.simulation`, :mod:`serl_sim.effort_guard`, :mod:`serl_sim.pacing`); this
+module only translates messages and parameters.
+
+Threads: the executor (main thread) serves subscriptions, services and the diagnostics timer;
+a physics thread steps MuJoCo paced to the wall clock and publishes the streams. A lock
+serialises access to the simulation.
+"""
+
+import array
+import math
+import threading
+import time
+from typing import Optional
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped, WrenchStamped
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from serl_msgs.msg import GripperCommand
+from serl_msgs.srv import GetSuccess, ResetEpisode
+from serl_sim import description
+from serl_sim.effort_guard import EffortGuard
+from serl_sim.pacing import Pacer
+from serl_sim.scene import CAMERA_NAMES
+from serl_sim.simulation import FrankaSim, JOINT_NAMES
+from serl_sim.tasks import make_task
+from std_msgs.msg import Float64MultiArray, String
+
+SENSOR = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                    reliability=ReliabilityPolicy.BEST_EFFORT,
+                    durability=DurabilityPolicy.VOLATILE)
+RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.VOLATILE)
+LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                     reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+BROADCASTER = '/franka_robot_state_broadcaster'
+
+#: name -> (default, description). Loaded from config/sim.yaml.
+PARAMETERS = {
+    'task': ('PandaPickCube-v0', 'Gymnasium env id of the task'),
+    'physics_rate': (500.0, 'Hz; MuJoCo timestep = 1 / physics_rate'),
+    'real_time_factor': (1.0, 'sim seconds per wall second (> 0)'),
+    'state_rate': (500.0, 'Hz (sim time) of the joint state, pose, wrench and /clock streams'),
+    'effort_hold': (0.005, 's (sim time) a valid effort command stays in force'),
+    'camera_rate': (10.0, 'Hz (sim time) of the camera images; 0 disables them'),
+    'camera_width': (128, 'pixels'),
+    'camera_height': (128, 'pixels'),
+    'headless': (True, 'false opens the MuJoCo viewer (needs a display)'),
+    'seed': (0, 'seed of the first episode; -1: unseeded'),
+    'diagnostics_rate': (1.0, 'Hz (wall time) of /diagnostics'),
+}
+
+
+def _stamp(seconds: float) -> Time:
+    sec = int(math.floor(seconds))
+    return Time(sec=sec, nanosec=int((seconds - sec) * 1e9))
+
+
+class SimNode(Node):
+    """
+    MuJoCo FR3 mirroring the real robot's ROS 2 interface.
+
+    Raises
+    ------
+        ValueError: naming the parameter, for an unknown task or a non-positive rate.
+
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__('sim_node', **kwargs)
+        for name, (default, text) in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        for name in ('physics_rate', 'real_time_factor', 'state_rate', 'effort_hold',
+                     'diagnostics_rate'):
+            if not (isinstance(p[name], (int, float)) and math.isfinite(p[name])
+                    and p[name] > 0):
+                raise ValueError(f'parameter {name} must be a positive number, got {p[name]!r}')
+        if not p['camera_rate'] >= 0:
+            raise ValueError(f'parameter camera_rate must be >= 0, got {p["camera_rate"]!r}')
+        if p['camera_width'] < 1 or p['camera_height'] < 1:
+            raise ValueError('parameters camera_width and camera_height must be >= 1')
+        self.params = p
+        self.sim = FrankaSim(make_task(p['task']), 1.0 / p['physics_rate'])
+        self.guard = EffortGuard(self.sim.effort_limits, p['effort_hold'])
+        self._lock = threading.Lock()
+        self._time_offset = 0.0
+        seed = int(p['seed'])
+        self._rng = np.random.default_rng(None if seed < 0 else seed)
+        self.sim.reset(self._rng)
+        self.episode = 0
+
+        self._pub_joint = self.create_publisher(JointState, '/joint_states', SENSOR)
+        self._pub_measured = self.create_publisher(
+            JointState, f'{BROADCASTER}/measured_joint_states', SENSOR)
+        self._pub_pose = self.create_publisher(
+            PoseStamped, f'{BROADCASTER}/current_pose', SENSOR)
+        self._pub_wrench = self.create_publisher(
+            WrenchStamped, f'{BROADCASTER}/external_wrench_in_base_frame', SENSOR)
+        self._pub_object = self.create_publisher(PoseStamped, '/sim/object_pose', SENSOR)
+        self._pub_clock = self.create_publisher(Clock, '/clock', SENSOR)
+        self._pub_diag = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE)
+        self._pub_description = self.create_publisher(String, '/robot_description', LATCHED)
+        self._pub_images = {}
+        self._pub_infos = {}
+        if p['camera_rate'] > 0:
+            for name in CAMERA_NAMES:
+                self._pub_images[name] = self.create_publisher(
+                    Image, f'/cameras/{name}/image_raw', SENSOR)
+                self._pub_infos[name] = self.create_publisher(
+                    CameraInfo, f'/cameras/{name}/camera_info', SENSOR)
+        self.create_subscription(Float64MultiArray, '/effort_controller/commands',
+                                 self._on_effort, RELIABLE)
+        self.create_subscription(GripperCommand, '/gripper/command', self._on_gripper, RELIABLE)
+        self.create_service(ResetEpisode, '/sim/reset_episode', self._on_reset)
+        self.create_service(GetSuccess, '/sim/get_success', self._on_get_success)
+        self.create_timer(1.0 / p['diagnostics_rate'], self._publish_diagnostics)
+        self._pub_description.publish(String(data=description.to_urdf()))
+
+        self._rtf_window = (time.monotonic(), self.clock_seconds())
+        self.achieved_rtf = 0.0
+        self.physics_steps = 0
+        self._running = True
+        self._thread_error: Optional[str] = None
+        self._thread = threading.Thread(target=self._physics_loop, name='physics', daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f'{p["task"]}: physics {p["physics_rate"]:g} Hz, real-time factor '
+            f'{p["real_time_factor"]:g}, states {p["state_rate"]:g} Hz, cameras '
+            f'{p["camera_rate"]:g} Hz {p["camera_width"]}x{p["camera_height"]}')
+
+    # ------------------------------------------------------------------ time
+    def clock_seconds(self) -> float:
+        """Return the simulated time since the node started, s (monotonic across resets)."""
+        return self._time_offset + self.sim.time
+
+    # ------------------------------------------------------------------ commands
+    def _on_effort(self, msg: Float64MultiArray) -> None:
+        error = self.guard.submit(msg.data, self.clock_seconds())
+        if error is not None:
+            self.get_logger().error(f'rejected /effort_controller/commands: {error}',
+                                    throttle_duration_sec=1.0)
+
+    def _on_gripper(self, msg: GripperCommand) -> None:
+        width, speed, force = msg.width, msg.speed, msg.force
+        limit = 2 * description.FINGER_TRAVEL
+        if not all(math.isfinite(v) for v in (width, speed, force)):
+            error = f'NaN or inf in width {width}, speed {speed}, force {force}'
+        elif not 0.0 <= width <= limit:
+            error = f'width {width} m is outside [0, {limit}] m'
+        elif speed <= 0.0 or force < 0.0:
+            error = f'speed {speed} m/s must be > 0 and force {force} N >= 0'
+        else:
+            error = None
+        if error is not None:
+            self.get_logger().error(f'rejected /gripper/command: {error}')
+            return
+        with self._lock:
+            grip = min(force, description.GRIPPER_FORCE) if force > 0 else \
+                description.GRIPPER_FORCE
+            self.sim.model.actuator_forcerange[self.sim.gripper_actuator] = [-grip, grip]
+            self.sim.set_gripper(width)
+
+    def _on_reset(self, request: ResetEpisode.Request,
+                  response: ResetEpisode.Response) -> ResetEpisode.Response:
+        with self._lock:
+            if request.seed >= 0:
+                self._rng = np.random.default_rng(request.seed)
+            self._time_offset += self.sim.time
+            self.guard.clear()
+            self.sim.reset(self._rng)
+            self.episode += 1
+        response.success = True
+        response.message = f'episode {self.episode} (seed {request.seed})'
+        self.get_logger().info(f'reset: {response.message}')
+        return response
+
+    def _on_get_success(self, request: GetSuccess.Request,
+                        response: GetSuccess.Response) -> GetSuccess.Response:
+        with self._lock:
+            response.success, response.message = self.sim.success()
+        return response
+
+    # ------------------------------------------------------------------ physics thread
+    def _physics_loop(self) -> None:
+        try:
+            self._run_physics()
+        except Exception as exc:  # noqa: B902 - reported, then the node stops stepping
+            self._thread_error = f'{type(exc).__name__}: {exc}'
+            self.get_logger().fatal(f'physics thread stopped: {self._thread_error}')
+
+    def _run_physics(self) -> None:
+        p, sim = self.params, self.sim
+        dt = sim.physics_dt
+        pacer = Pacer(dt, p['real_time_factor'])
+        state_period = 1.0 / p['state_rate']
+        camera_period = 1.0 / p['camera_rate'] if p['camera_rate'] > 0 else math.inf
+        renderer = None
+        if self._pub_images:
+            from serl_sim.rendering import CameraRenderer  # GL context lives in this thread
+            renderer = CameraRenderer(sim.model, p['camera_height'], p['camera_width'])
+            self._camera_infos = {n: self._camera_info(renderer, n) for n in CAMERA_NAMES}
+        viewer = self._open_viewer() if not p['headless'] else None
+        next_state = self.clock_seconds()
+        next_camera = next_state if renderer is not None else math.inf
+        while self._running:
+            due = pacer.due()
+            if due == 0:
+                time.sleep(min(pacer.sleep_time(), 0.005))
+                continue
+            with self._lock:
+                for _ in range(due):
+                    now = self.clock_seconds()
+                    sim.step(self.guard.torque(now))
+                    now += dt
+                    if now >= next_state - 1e-9:
+                        self._publish_state(now)
+                        next_state = max(next_state + state_period, now)
+                    if now >= next_camera - 1e-9:
+                        self._publish_cameras(renderer, now)
+                        next_camera = max(next_camera + camera_period, now)
+                self.physics_steps += due
+            pacer.done(due)
+            if viewer is not None and viewer.is_running():
+                viewer.sync()
+        if renderer is not None:
+            renderer.close()
+
+    def _open_viewer(self):
+        try:
+            import mujoco.viewer
+            return mujoco.viewer.launch_passive(self.sim.model, self.sim.data)
+        except Exception as exc:  # noqa: B902 - no display: keep running headless
+            self.get_logger().error(f'cannot open the MuJoCo viewer ({exc}); running headless')
+            return None
+
+    def _publish_state(self, now: float) -> None:
+        sim = self.sim
+        stamp = _stamp(now)
+        joint = JointState()
+        joint.header.stamp = stamp
+        joint.name = list(JOINT_NAMES)
+        joint.position = array.array('d', sim.joint_positions().tobytes())
+        joint.velocity = array.array('d', sim.joint_velocities().tobytes())
+        joint.effort = array.array('d', sim.joint_efforts().tobytes())
+        self._pub_joint.publish(joint)
+        measured = JointState()
+        measured.header.stamp = stamp
+        measured.name = list(JOINT_NAMES[:7])
+        measured.position = joint.position[:7]
+        measured.velocity = joint.velocity[:7]
+        measured.effort = joint.effort[:7]
+        self._pub_measured.publish(measured)
+        self._pub_pose.publish(self._pose(stamp, sim.tcp_position(), sim.tcp_quaternion()))
+        wrench = WrenchStamped()
+        wrench.header.stamp = stamp
+        wrench.header.frame_id = description.BASE_LINK
+        f = sim.external_wrench()
+        wrench.wrench.force.x, wrench.wrench.force.y, wrench.wrench.force.z = f[:3].tolist()
+        wrench.wrench.torque.x, wrench.wrench.torque.y, wrench.wrench.torque.z = f[3:].tolist()
+        self._pub_wrench.publish(wrench)
+        self._pub_object.publish(self._pose(stamp, *sim.object_pose()))
+        self._pub_clock.publish(Clock(clock=stamp))
+
+    @staticmethod
+    def _pose(stamp: Time, position: np.ndarray, quaternion: np.ndarray) -> PoseStamped:
+        msg = PoseStamped()
+        msg.header.stamp = stamp
+        msg.header.frame_id = description.BASE_LINK
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = position.tolist()
+        o = msg.pose.orientation
+        o.x, o.y, o.z, o.w = quaternion.tolist()
+        return msg
+
+    def _camera_info(self, renderer, name: str) -> CameraInfo:
+        fx, fy, cx, cy = renderer.intrinsics(name)
+        info = CameraInfo()
+        info.header.frame_id = f'{name}_camera_optical_frame'
+        info.width, info.height = renderer.width, renderer.height
+        info.distortion_model = 'plumb_bob'
+        info.d = [0.0] * 5
+        info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+        return info
+
+    def _publish_cameras(self, renderer, now: float) -> None:
+        stamp = _stamp(now)
+        for name in CAMERA_NAMES:
+            pixels = renderer.render(self.sim.data, name)
+            image = Image()
+            image.header.stamp = stamp
+            image.header.frame_id = f'{name}_camera_optical_frame'
+            image.height, image.width = pixels.shape[:2]
+            image.encoding = 'rgb8'
+            image.is_bigendian = 0
+            image.step = pixels.shape[1] * 3
+            image.data = pixels.tobytes()
+            self._pub_images[name].publish(image)
+            info = self._camera_infos[name]
+            info.header.stamp = stamp
+            self._pub_infos[name].publish(info)
+
+    # ------------------------------------------------------------------ diagnostics
+    def _publish_diagnostics(self) -> None:
+        wall, sim_time = time.monotonic(), self.clock_seconds()
+        wall0, sim0 = self._rtf_window
+        if wall > wall0:
+            self.achieved_rtf = (sim_time - sim0) / (wall - wall0)
+        self._rtf_window = (wall, sim_time)
+        g = self.guard
+        status = DiagnosticStatus(name='sim_node: physics and effort commands',
+                                  hardware_id='mujoco_fr3')
+        if self._thread_error is not None:
+            status.level, status.message = DiagnosticStatus.ERROR, self._thread_error
+        elif g.rejected or g.clipped:
+            status.level = DiagnosticStatus.WARN
+            status.message = f'{g.rejected} effort commands rejected, {g.clipped} clipped'
+        else:
+            status.level, status.message = DiagnosticStatus.OK, 'running'
+        values = {
+            'task': self.params['task'], 'episode': self.episode,
+            'sim_time': f'{sim_time:.3f}', 'real_time_factor': f'{self.achieved_rtf:.3f}',
+            'physics_steps': self.physics_steps, 'effort_commands_received': g.received,
+            'effort_commands_rejected': g.rejected, 'effort_commands_clipped': g.clipped,
+            'effort_commands_expired': g.expired,
+        }
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._pub_diag.publish(msg)
+
+    def destroy_node(self) -> None:
+        """Stop the physics thread, then release the node."""
+        self._running = False
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    """Run the sim node (console script ``sim_node``)."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        try:
+            rclpy.try_shutdown()
+        except RuntimeError:
+            # rclpy's SIGINT handler shuts the context down from its own thread; when it does
+            # so between try_shutdown's check and its shutdown, rcl reports 'already called'.
+            pass
+
+
+if __name__ == '__main__':
+    main()
