@@ -95,6 +95,9 @@ class ImageEncoder(nn.Module):
     def __init__(self, image_shape: Sequence[int], filters: int = 32, latent_dim: int = 50):
         super().__init__()
         h, w, c = image_shape
+        if min(h, w) < 32:
+            raise ValueError(f'image of {h}x{w} pixels is too small for the conv encoder '
+                             f'(four 3x3 convs, strides 2, 2, 2, 1): use at least 32x32')
         self.convs = nn.Sequential(
             nn.Conv2d(c, filters, 3, stride=2), nn.ReLU(),
             nn.Conv2d(filters, filters, 3, stride=2), nn.ReLU(),
