@@ -26,6 +26,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+from serl_agent.acknowledgement import AckTracker
 
 TRANSITION_TOPIC = '/serl/transitions'
 TRANSITION_TYPE = 'serl_msgs/msg/Transition'
@@ -202,6 +203,8 @@ class EpisodeBagWriter:
     directory is complete; at most the episodes still being recorded are lost (their hidden
     ``.partial`` directories are ignored by the readers). :meth:`close` (clean shutdown, e.g.
     Ctrl-C) also finalises unfinished episodes, named with an ``_incomplete`` suffix.
+    A transition seen before (same ``actor_id`` and ``sequence``: an actor re-sending it) is
+    dropped.
 
     :param directory: recording directory, created if needed.
     :param storage: ``'mcap'`` or ``'sqlite3'``.
@@ -214,7 +217,9 @@ class EpisodeBagWriter:
         self.storage = storage
         self.typestore = typestore if typestore is not None else make_typestore()
         self._open = {}
+        self._trackers = {}
         self.completed: List[Path] = []
+        self.duplicates = 0
 
     def _name(self, actor_id: str, episode: int) -> str:
         return f'{_UNSAFE.sub("_", actor_id) or "actor"}_ep{int(episode):06d}'
@@ -229,6 +234,10 @@ class EpisodeBagWriter:
         """
         if msg is None:
             msg = self.typestore.deserialize_cdr(bytes(data), TRANSITION_TYPE)
+        tracker = self._trackers.setdefault(str(msg.actor_id), AckTracker(float('inf')))
+        if not tracker.receive(str(msg.actor_id), int(msg.sequence)):
+            self.duplicates += 1
+            return None
         key = (str(msg.actor_id), int(msg.episode))
         writer = self._open.get(key)
         if writer is None:
@@ -241,6 +250,24 @@ class EpisodeBagWriter:
         if msg.terminated or msg.truncated:
             return self._finish(key, '')
         return None
+
+    def open_episodes(self, actor_id: str) -> List[int]:
+        """Return the episodes of ``actor_id`` still being recorded."""
+        return [ep for (actor, ep) in self._open if actor == actor_id]
+
+    def durable_sequence(self, actor_id: str) -> int:
+        """
+        Return the highest contiguous sequence of ``actor_id`` that is in closed bags on disk.
+
+        With no episode of the actor open, everything it sent is on disk; while one is open the
+        previous value stands.
+        """
+        tracker = self._trackers.get(actor_id)
+        if tracker is None:
+            return 0
+        if not self.open_episodes(actor_id):
+            tracker.persisted(0.0)
+        return tracker.watermark.get(actor_id, 0)
 
     def write(self, msg, timestamp_ns: int) -> Optional[Path]:
         """Append a rosbags ``Transition`` dataclass; see :meth:`write_cdr`."""

@@ -63,21 +63,23 @@ def read_episodes(bag_paths: Union[PathLike, Sequence[PathLike]],
     """
     Read every episode in the bags, in order of first appearance.
 
+    An episode is keyed by ``(bag, actor_id, episode)``; within a bag a repeated
+    ``(actor_id, sequence)`` (a re-sent transition) is kept once.
+
     :raises serl_agent.bag_io.BagError: a missing or corrupt bag (named in the text).
     """
-    episodes: Dict[Tuple[str, int], Episode] = {}
+    episodes: Dict[Tuple[Path, str, int], Episode] = {}
     seen = set()
     for item in read_transitions(bag_paths, typestore=typestore):
         tr = transition_to_dict(item.msg)
-        if tr['sequence'] and (tr['actor_id'], tr['sequence']) in seen:
+        ident = (item.bag, tr['actor_id'], tr['sequence'])
+        if tr['sequence'] and ident in seen:
             continue
-        seen.add((tr['actor_id'], tr['sequence']))
-        key = (tr['actor_id'], tr['episode'])
+        seen.add(ident)
+        key = (item.bag, tr['actor_id'], tr['episode'])
         ep = episodes.get(key)
         if ep is None:
-            ep = episodes[key] = Episode(tr['actor_id'], tr['episode'])
-        if item.bag not in ep.bags:
-            ep.bags.append(item.bag)
+            ep = episodes[key] = Episode(tr['actor_id'], tr['episode'], [item.bag])
         tr['bag'] = item.bag
         ep.transitions.append(tr)
     for ep in episodes.values():

@@ -1,0 +1,270 @@
+"""
+``actor_node``: runs a policy in an env and streams transitions to the learner.
+
+The env is the robot over ROS topics (``env: ros``, :class:`serl_agent.ros_env.RosEnv`) or a
+Gymnasium env run in this process (``env: PandaPickCube-v0`` etc.; distributed training in
+sim without the robot graph). The policy is the RLPD policy last received on
+``/serl/policy_weights`` (swapped in between two steps; control never waits for it), or
+``random`` / the scripted ``expert`` (transitions marked ``intervention``). Before the first
+weights arrive, ``before_weights`` chooses the actions.
+
+Every transition is published on ``/serl/transitions`` (actor_id + sequence) and kept in a
+bounded outbox until ``/serl/transition_ack`` covers it; transitions not acknowledged within
+``resend_after`` seconds are sent again (a restarted learner gets what it missed). The actor
+never waits for the learner: a full outbox drops its oldest transition, with a warning.
+The control loop runs in the main thread, the ROS callbacks in an executor thread.
+"""
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import gymnasium as gym
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.serialization import serialize_message
+from rclpy.signals import SignalHandlerOptions
+
+from serl_agent import qos
+from serl_agent.acknowledgement import Outbox
+from serl_agent.episode_runner import as_agent_env, EpisodeRunner
+from serl_agent.policy_io import decode_policy
+from serl_agent.policy_slot import PolicySlot
+from serl_agent.transition_codec import CodecError, dict_to_transition, rclpy_types
+from serl_msgs.msg import PolicyWeights, Transition, TransitionAck
+
+POLICIES = ('rlpd', 'expert', 'random')
+FALLBACKS = ('random', 'expert', 'zero')
+
+
+def default_actor_id() -> str:
+    """Return a process-unique actor id: host, pid and start time (sequence restarts at 1)."""
+    return f'{socket.gethostname()}-{os.getpid()}-{time.time_ns() // 1_000_000 % 10**9}'
+
+
+class ActorNode(Node):
+    """The actor; see the module docstring. Parameters: ``config/agent_nodes.yaml``."""
+
+    def __init__(self):
+        super().__init__('actor_node')
+        p = {
+            'env': 'ros', 'robot': 'sim', 'reward_source': 'classifier', 'policy': 'rlpd',
+            'before_weights': 'random', 'deterministic': False, 'actor_id': '',
+            'max_episodes': 0, 'max_episode_steps': 0, 'seed': 0,
+            'outbox_capacity': 20000, 'resend_after': 5.0, 'drain_timeout': 30.0,
+            'gym_rate': 0.0,
+        }
+        for name, default in p.items():
+            self.declare_parameter(name, default)
+        v = {name: self.get_parameter(name).value for name in p}
+        if v['policy'] not in POLICIES:
+            raise ValueError(f"parameter policy must be one of {POLICIES}, got {v['policy']!r}")
+        if v['before_weights'] not in FALLBACKS:
+            raise ValueError(f'parameter before_weights must be one of {FALLBACKS}, '
+                             f"got {v['before_weights']!r}")
+        self.v = v
+        self.actor_id = v['actor_id'] or default_actor_id()
+        self.types = rclpy_types()
+        self.slot = PolicySlot()
+        self._lock = threading.Lock()
+        self.outbox = Outbox(v['outbox_capacity'])
+        self._warned_drop = 0
+        self.stop_requested = threading.Event()
+        self.rng = np.random.default_rng(v['seed'])
+        self._next_tick = None
+
+        self.env = self._make_env(v)
+        self.expert = None
+        if 'expert' in (v['policy'], v['before_weights']):
+            self.expert = self._make_expert()
+        self.transition_pub = self.create_publisher(Transition, '/serl/transitions',
+                                                    qos.TRANSITIONS)
+        self.create_subscription(TransitionAck, '/serl/transition_ack', self._on_ack,
+                                 qos.RELIABLE)
+        if v['policy'] == 'rlpd':
+            self.create_subscription(PolicyWeights, '/serl/policy_weights', self._on_weights,
+                                     qos.LATCHED)
+        self.create_timer(1.0, self._resend)
+        self.get_logger().info(f'actor {self.actor_id}: env {v["env"]}, policy {v["policy"]} '
+                               f'(before weights: {v["before_weights"]})')
+
+    # ------------------------------------------------------------------ setup
+    def _make_env(self, v) -> gym.Env:
+        if v['env'] == 'ros':
+            from serl_agent.ros_env import RosEnv, RosEnvSettings
+            return RosEnv(self, RosEnvSettings.from_node(self))
+        try:
+            import serl_sim  # noqa: F401 - registers the serl_sim envs
+        except ImportError:
+            pass
+        kwargs = {}
+        if v['max_episode_steps'] > 0:
+            kwargs['max_episode_steps'] = v['max_episode_steps']
+        return as_agent_env(gym.make(v['env'], **kwargs))
+
+    def _make_expert(self):
+        from serl_sim.experts import make_expert
+        return make_expert(self.env)
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_weights(self, msg: PolicyWeights) -> None:
+        try:
+            policy = decode_policy(msg.config, msg.data, msg.format)
+            policy.eval()
+        except ValueError as exc:
+            self.get_logger().error(f'ignoring policy weights version {msg.version}: {exc}')
+            return
+        first = self.slot.version is None
+        self.slot.put(msg.version, policy)
+        if first:
+            self.get_logger().info(f'policy weights version {msg.version} loaded')
+
+    def _on_ack(self, msg: TransitionAck) -> None:
+        if msg.actor_id != self.actor_id:
+            return
+        with self._lock:
+            self.outbox.ack(msg.sequence)
+
+    def _resend(self) -> None:
+        with self._lock:
+            due = self.outbox.due(time.monotonic(), self.v['resend_after'])
+            dropped = self.outbox.dropped
+        for _, data in due:
+            self.transition_pub.publish(data)
+        if dropped > self._warned_drop:
+            self.get_logger().warn(f'outbox full: {dropped} unacknowledged transitions dropped '
+                                   '(is the learner running?)')
+            self._warned_drop = dropped
+
+    # ------------------------------------------------------------------ acting
+    def _fallback(self, obs):
+        mode = self.v['before_weights']
+        if mode == 'expert':
+            return np.asarray(self.expert(obs), np.float32), True
+        if mode == 'zero':
+            return np.zeros(self.env.action_space.shape, np.float32), False
+        space = self.env.action_space
+        return self.rng.uniform(space.low, space.high).astype(np.float32), False
+
+    def _pace(self) -> None:
+        # wall-clock pacing of an in-process Gymnasium env (RosEnv paces itself)
+        rate = self.v['gym_rate']
+        if rate <= 0 or self.v['env'] == 'ros':
+            return
+        now = time.monotonic()
+        if self._next_tick is None or now - self._next_tick > 1.0:
+            self._next_tick = now
+        time.sleep(max(0.0, self._next_tick - now))
+        self._next_tick += 1.0 / rate
+
+    def act(self, obs):
+        """Return ``(action, intervention)`` for ``obs`` under the configured policy."""
+        self._pace()
+        mode = self.v['policy']
+        if mode == 'expert':
+            return np.asarray(self.expert(obs), np.float32), True
+        if mode == 'random':
+            space = self.env.action_space
+            return self.rng.uniform(space.low, space.high).astype(np.float32), False
+        _, policy = self.slot.get()
+        if policy is None:
+            return self._fallback(obs)
+        return policy.act(obs, deterministic=self.v['deterministic']), False
+
+    def send(self, tr: dict) -> None:
+        """Publish one transition and keep it until acknowledged."""
+        try:
+            msg = dict_to_transition(tr, self.types)
+        except CodecError as exc:
+            self.get_logger().error(f'transition {tr["sequence"]} not sent: {exc}')
+            return
+        data = serialize_message(msg)
+        with self._lock:
+            self.outbox.add(tr['sequence'], data, time.monotonic())
+        self.transition_pub.publish(data)
+
+    def run(self) -> None:
+        """Run episodes until ``max_episodes`` (0: forever) or shutdown, then drain."""
+        runner = EpisodeRunner(self.env, self.actor_id,
+                               max_steps=self.v['max_episode_steps'] if self.v['env'] == 'ros'
+                               else 0)
+        episode = 0
+        while rclpy.ok(context=self.context) and not self.stop_requested.is_set():
+            if self.v['max_episodes'] and episode >= self.v['max_episodes']:
+                break
+            result = runner.run_episode(self.act, episode, seed=self.v['seed'] + episode,
+                                        on_transition=self.send,
+                                        should_stop=self.stop_requested.is_set)
+            version, _ = self.slot.get()
+            self.get_logger().info(
+                f'episode {episode}: {result.steps} steps, return {result.episode_return:.2f}, '
+                f'{"success" if result.success else "failure"}, policy version {version}')
+            episode += 1
+        self.drain()
+
+    def drain(self) -> bool:
+        """Wait (at most ``drain_timeout`` s) until every transition is acknowledged."""
+        if len(self.outbox):
+            self.get_logger().info(f'waiting up to {self.v["drain_timeout"]} s for the '
+                                   f'acknowledgement of {len(self.outbox)} transitions')
+        deadline = time.monotonic() + self.v['drain_timeout']
+        while time.monotonic() < deadline and rclpy.ok(context=self.context):
+            with self._lock:
+                if len(self.outbox) == 0:
+                    return True
+            time.sleep(0.05)  # the executor thread receives the acks meanwhile
+        self.get_logger().warn(f'{len(self.outbox)} transitions still unacknowledged at exit')
+        return False
+
+    def summary(self) -> str:
+        """One line: transitions sent, acknowledged, unacknowledged, dropped."""
+        with self._lock:
+            return (f'actor {self.actor_id}: {self.outbox.acked} transitions acknowledged, '
+                    f'{len(self.outbox)} unacknowledged, {self.outbox.dropped} dropped')
+
+
+def main(args=None):
+    """
+    Run the actor: ROS callbacks in a thread, the control loop here.
+
+    The first Ctrl-C (SIGINT) or SIGTERM ends the current episode (marked truncated) and waits
+    up to ``drain_timeout`` s for the learner to acknowledge what was sent; a second one exits
+    at once.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node = None
+    executor = SingleThreadedExecutor()
+
+    def on_signal(signum, frame):
+        if node is None or node.stop_requested.is_set():
+            raise KeyboardInterrupt
+        node.stop_requested.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        node = ActorNode()
+        executor.add_node(node)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        node.run()
+        node.get_logger().info(node.summary())
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.stop_requested.set()
+            if hasattr(node.env, 'close'):
+                node.env.close()
+        executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,298 @@
+"""
+The learner's logic without ROS: receive transitions durably, train RLPD in a thread.
+
+Data path (called from the ROS callback thread): :meth:`Learner.receive` takes the CDR bytes of
+one ``serl_msgs/Transition``, drops duplicates by ``(actor_id, sequence)``, appends new ones to
+the run's spool file (``run_dir/transitions.spool``) and queues them for the training thread.
+:meth:`Learner.persist` fsyncs the spool and returns the acknowledgement watermarks: a
+transition is acknowledged only once it is on disk.
+
+Training (its own thread, :meth:`Learner.start`): drains the queue into the online replay
+buffer and calls ``RLPDAgent.update(online, demo)`` (RLPD, Ball et al. 2023, Alg. 1: G critic
+updates and one actor update per call, batches half online, half demo) as fast as the CPU
+allows, or no faster than ``max_utd`` critic updates per received env step. Every
+``publish_every`` actor updates the policy weights are offered to the node; every
+``checkpoint_every`` seconds the agent is checkpointed with ``serl_agent.checkpoint``.
+
+Restart: the run directory is resumed when it exists: the agent from the latest checkpoint,
+the online buffer and the duplicate filter from the spool (every transition ever
+acknowledged), so a learner killed at any moment loses no acknowledged transition.
+"""
+
+from dataclasses import dataclass
+import logging
+from pathlib import Path
+import queue
+import threading
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import gymnasium as gym
+import numpy as np
+
+from serl_agent import checkpoint
+from serl_agent.acknowledgement import AckTracker
+from serl_agent.bag_io import make_typestore, TRANSITION_TYPE
+from serl_agent.config import RLPDConfig
+from serl_agent.demo_buffer import load_demo_data, read_episodes
+from serl_agent.policy_io import encode_policy
+from serl_agent.replay import ReplayBuffer
+from serl_agent.rlpd import RLPDAgent
+from serl_agent.transition_codec import observation_space_from, transition_to_dict
+from serl_agent.transition_spool import read_spool, TransitionSpool
+
+SPOOL_NAME = 'transitions.spool'
+log = logging.getLogger('serl_agent.learner')
+
+
+@dataclass
+class LearnerSettings:
+    """
+    Learner parameters (the node reads them from ``config/agent_nodes.yaml``).
+
+    :ivar run_dir: run directory (checkpoints, spool); resumed when it exists.
+    :ivar demo_paths: demo bag paths for the demo buffer (empty: online data only).
+    :ivar successful_demos_only: keep only demo episodes marked successful.
+    :ivar online_capacity: online replay buffer capacity (transitions).
+    :ivar training_starts: online transitions received before the first update.
+    :ivar max_utd: most critic updates per received env step (0: no limit, train flat out).
+    :ivar publish_every: actor updates between two weight publications.
+    :ivar checkpoint_every: seconds between checkpoints.
+    :ivar checkpoints_kept: checkpoints kept on disk.
+    :ivar gap_timeout: seconds before a missing sequence number is given up when acking.
+    :ivar seed: seed of the agent.
+    :ivar device: torch device.
+    """
+
+    run_dir: str = 'runs/default'
+    demo_paths: Tuple[str, ...] = ()
+    successful_demos_only: bool = False
+    online_capacity: int = 200000
+    training_starts: int = 100
+    max_utd: float = 0.0
+    publish_every: int = 10
+    checkpoint_every: float = 60.0
+    checkpoints_kept: int = 2
+    gap_timeout: float = 60.0
+    seed: int = 0
+    device: str = 'cpu'
+
+
+class Learner:
+    """
+    RLPD learner over received transitions; see the module docstring.
+
+    :param settings: :class:`LearnerSettings`.
+    :param config: ``RLPDConfig`` of the agent.
+    :raises serl_agent.bag_io.BagError: a demo bag is missing or corrupt.
+    :raises serl_agent.checkpoint.CheckpointError: the run's checkpoint is corrupt.
+    :raises serl_agent.transition_spool.SpoolError: the run's spool file is corrupt.
+    """
+
+    def __init__(self, settings: LearnerSettings, config: Optional[RLPDConfig] = None):
+        self.settings = settings
+        self.config = config if config is not None else RLPDConfig()
+        self.run_dir = checkpoint.open_run(settings.run_dir)
+        self.typestore = make_typestore()
+        self.tracker = AckTracker(settings.gap_timeout)
+        self.agent: Optional[RLPDAgent] = None
+        self.online: Optional[ReplayBuffer] = None
+        self.demo: Optional[ReplayBuffer] = None
+        self.demo_summary: List = []
+        self.observation_space: Optional[gym.spaces.Dict] = None
+        self.action_space: Optional[gym.spaces.Box] = None
+        self.env_steps = 0
+        self.resumed_from: Optional[Path] = None
+        self._queue: 'queue.Queue[dict]' = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+        self._weights: Optional[Tuple[int, str, bytes]] = None
+        self._metrics: Dict[str, float] = {}
+        self._window: List[Dict[str, float]] = []
+        self._last_status = (time.monotonic(), 0, 0)
+        self.error: Optional[BaseException] = None
+
+        if settings.demo_paths:
+            first = read_episodes(settings.demo_paths[:1], self.typestore)
+            if first and first[0].transitions:
+                self._build(first[0].transitions[0])
+        spooled = 0
+        for data in read_spool(self.run_dir / SPOOL_NAME):
+            msg = self.typestore.deserialize_cdr(data, TRANSITION_TYPE)
+            if self.tracker.receive(str(msg.actor_id), int(msg.sequence)):
+                self._queue.put(transition_to_dict(msg))
+                spooled += 1
+        self.tracker.persisted(time.monotonic())
+        self.spooled_on_start = spooled
+        self.spool = TransitionSpool(self.run_dir / SPOOL_NAME)
+        self._drain()
+
+    # ------------------------------------------------------------------ data path
+    def receive(self, data: bytes) -> bool:
+        """
+        Take one CDR-serialised ``serl_msgs/Transition``; return False for a duplicate.
+
+        :raises serl_agent.transition_codec.CodecError: a malformed transition (not stored).
+        """
+        msg = self.typestore.deserialize_cdr(bytes(data), TRANSITION_TYPE)
+        actor, seq = str(msg.actor_id), int(msg.sequence)
+        if self.tracker.seen(actor, seq):
+            return False
+        tr = transition_to_dict(msg)  # validates before anything is stored
+        if not np.all(np.isfinite(tr['action'])) or not np.isfinite(tr['reward']):
+            raise ValueError(f'transition {actor}/{seq} has a non-finite action or reward')
+        self.tracker.receive(actor, seq)
+        self.spool.append(data)
+        self._queue.put(tr)
+        return True
+
+    def persist(self) -> Dict[str, int]:
+        """Fsync the spool; return ``{actor_id: sequence}`` acknowledgements that changed."""
+        self.spool.sync()
+        return self.tracker.persisted(time.monotonic())
+
+    def watermarks(self) -> Dict[str, int]:
+        """Return every actor's current acknowledgement watermark."""
+        return dict(self.tracker.watermark)
+
+    # ------------------------------------------------------------------ agent and buffers
+    def _build(self, tr: dict) -> None:
+        self.observation_space = observation_space_from(tr['observation'])
+        n = int(np.asarray(tr['action']).shape[0])
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
+        self.agent = RLPDAgent(self.observation_space, self.action_space, self.config,
+                               device=self.settings.device, seed=self.settings.seed)
+        self.online = ReplayBuffer(self.observation_space, self.action_space,
+                                   self.settings.online_capacity, device=self.settings.device)
+        if self.settings.demo_paths:
+            self.demo, self.demo_summary = load_demo_data(
+                list(self.settings.demo_paths), self.observation_space, self.action_space,
+                successful_only=self.settings.successful_demos_only,
+                typestore=self.typestore)
+        restored = checkpoint.load(self.run_dir, self.agent)
+        if restored is not None:
+            self.resumed_from = restored['path']
+            log.info('resumed agent from %s', restored['path'])
+        self._publish_weights()
+
+    def _drain(self) -> int:
+        n = 0
+        while True:
+            try:
+                tr = self._queue.get_nowait()
+            except queue.Empty:
+                return n
+            if self.agent is None:
+                self._build(tr)
+            self.online.insert(tr['observation'], tr['action'], tr['reward'],
+                               tr['next_observation'], tr['terminated'], tr['truncated'])
+            self.env_steps += 1
+            n += 1
+
+    # ------------------------------------------------------------------ training
+    def ready(self) -> bool:
+        """Return True when there are enough online transitions to train."""
+        return self.agent is not None and len(self.online) >= max(1, self.settings.training_starts)
+
+    def train_step(self) -> bool:
+        """
+        Run one ``RLPDAgent.update`` if data and the UTD limit allow; return True if it ran.
+
+        Weights are offered every ``publish_every`` actor updates.
+        """
+        self._drain()
+        if not self.ready():
+            return False
+        limit = self.settings.max_utd
+        if limit > 0 and self.agent.critic_updates + self.config.utd_ratio > \
+                limit * self.env_steps:
+            return False
+        metrics = self.agent.update(self.online, self.demo)
+        with self._lock:
+            self._window.append(metrics)
+        if self.agent.actor_updates % max(1, self.settings.publish_every) == 0:
+            self._publish_weights()
+        return True
+
+    def _publish_weights(self) -> None:
+        config_json, data = encode_policy(self.agent)
+        with self._lock:
+            self._weights = (self.agent.actor_updates, config_json, data)
+
+    def take_weights(self) -> Optional[Tuple[int, str, bytes]]:
+        """Return ``(version, config_json, data)`` new since the last call, else None."""
+        with self._lock:
+            weights, self._weights = self._weights, None
+        return weights
+
+    def save_checkpoint(self) -> Optional[Path]:
+        """Checkpoint the agent (call from the training thread or after :meth:`stop`)."""
+        if self.agent is None:
+            return None
+        return checkpoint.save(self.run_dir, self.agent,
+                               counters={'env_steps': self.env_steps},
+                               keep=self.settings.checkpoints_kept)
+
+    def _run(self) -> None:
+        last_ckpt = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                if not self.train_step():
+                    self._stop.wait(0.01)
+                if time.monotonic() - last_ckpt >= self.settings.checkpoint_every:
+                    self.save_checkpoint()
+                    last_ckpt = time.monotonic()
+        except BaseException as exc:  # noqa: B902 - reported by the node, then re-raised
+            self.error = exc
+            log.exception('training thread failed')
+            raise
+
+    def start(self) -> None:
+        """Start the training thread."""
+        self._thread = threading.Thread(target=self._run, name='rlpd_training', daemon=True)
+        self._thread.start()
+
+    def stop(self, save: bool = True) -> None:
+        """Stop the training thread, sync the spool and (by default) checkpoint."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.spool.sync()
+        if save and self.error is None:
+            self.save_checkpoint()
+        self.spool.close()
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> Dict[str, float]:
+        """
+        Progress since the previous call (the node publishes it as LearnerStatus).
+
+        :returns: env_steps, critic_updates, actor_updates, achieved_utd (critic updates per
+            env step received in the window; the run's overall ratio when the window saw no
+            new step), updates_per_second, temperature, critic_loss, actor_loss.
+        """
+        now = time.monotonic()
+        with self._lock:
+            window, self._window = self._window, []
+        critic = self.agent.critic_updates if self.agent is not None else 0
+        actor = self.agent.actor_updates if self.agent is not None else 0
+        t0, steps0, critic0 = self._last_status
+        self._last_status = (now, self.env_steps, critic)
+        d_steps, d_critic = self.env_steps - steps0, critic - critic0
+        if d_steps > 0:
+            utd = d_critic / d_steps
+        else:
+            utd = critic / self.env_steps if self.env_steps else 0.0
+        mean = {k: float(np.mean([m[k] for m in window])) if window else float('nan')
+                for k in ('critic_loss', 'actor_loss')}
+        return {'env_steps': self.env_steps, 'critic_updates': critic, 'actor_updates': actor,
+                'achieved_utd': float(utd),
+                'updates_per_second': d_critic / max(now - t0, 1e-9),
+                'temperature': self.agent.temperature if self.agent is not None else 0.0,
+                **mean}
+
+
+def demo_paths_from(values: Sequence[str]) -> Tuple[str, ...]:
+    """Clean a demo path list from a ROS parameter (drops empty strings)."""
+    return tuple(v for v in values if v)

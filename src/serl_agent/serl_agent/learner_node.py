@@ -1,0 +1,145 @@
+"""
+``learner_node``: RLPD learner over ``/serl/transitions`` (thin ROS wrapper of learner.Learner).
+
+Subscribes ``/serl/transitions`` (serl_msgs/Transition, reliable, keep last 1000; taken as raw
+CDR so the bytes go to the spool unchanged), publishes ``/serl/transition_ack``
+(serl_msgs/TransitionAck) once transitions are fsync'ed, ``/serl/policy_weights``
+(serl_msgs/PolicyWeights, latched) every ``publish_every`` actor updates and
+``/serl/learner_status`` (serl_msgs/LearnerStatus) every ``status_period`` seconds.
+Parameters: see ``config/agent_nodes.yaml``.
+"""
+
+import math
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+from serl_agent import qos
+from serl_agent.config import RLPDConfig
+from serl_agent.learner import demo_paths_from, Learner, LearnerSettings
+from serl_agent.policy_io import WEIGHTS_FORMAT
+from serl_agent.threads import set_torch_threads
+from serl_msgs.msg import LearnerStatus, PolicyWeights, Transition, TransitionAck
+
+
+class LearnerNode(Node):
+    """The learner: receive, acknowledge, train, publish weights and status."""
+
+    def __init__(self):
+        super().__init__('learner_node')
+        d = LearnerSettings()
+        p = {
+            'run_dir': d.run_dir, 'demo_paths': [''], 'successful_demos_only': False,
+            'online_capacity': d.online_capacity, 'training_starts': d.training_starts,
+            'max_utd': d.max_utd, 'publish_every': d.publish_every,
+            'checkpoint_every': d.checkpoint_every, 'checkpoints_kept': d.checkpoints_kept,
+            'gap_timeout': d.gap_timeout, 'seed': d.seed, 'device': d.device,
+            'rlpd_config': '', 'torch_threads': 0, 'ack_period': 0.2, 'status_period': 1.0,
+        }
+        for name, default in p.items():
+            self.declare_parameter(name, default)
+        v = {name: self.get_parameter(name).value for name in p}
+        settings = LearnerSettings(
+            run_dir=v['run_dir'], demo_paths=demo_paths_from(v['demo_paths']),
+            successful_demos_only=v['successful_demos_only'],
+            online_capacity=v['online_capacity'], training_starts=v['training_starts'],
+            max_utd=float(v['max_utd']), publish_every=v['publish_every'],
+            checkpoint_every=float(v['checkpoint_every']),
+            checkpoints_kept=v['checkpoints_kept'], gap_timeout=float(v['gap_timeout']),
+            seed=v['seed'], device=v['device'])
+        config = RLPDConfig.from_yaml(v['rlpd_config']) if v['rlpd_config'] else RLPDConfig()
+        threads = set_torch_threads(v['torch_threads'] or None)
+        self.learner = Learner(settings, config)
+        self.get_logger().info(
+            f'run {self.learner.run_dir}: {self.learner.spooled_on_start} transitions from the '
+            f'spool, agent from {self.learner.resumed_from or "scratch"}, '
+            f'{len(self.learner.demo_summary)} demo episodes, {threads} torch threads')
+        self.ack_pub = self.create_publisher(TransitionAck, '/serl/transition_ack', qos.RELIABLE)
+        self.weights_pub = self.create_publisher(PolicyWeights, '/serl/policy_weights',
+                                                 qos.LATCHED)
+        self.status_pub = self.create_publisher(LearnerStatus, '/serl/learner_status',
+                                                qos.RELIABLE)
+        self.create_subscription(Transition, '/serl/transitions', self._on_transition,
+                                 qos.TRANSITIONS, raw=True)
+        self.create_timer(float(v['ack_period']), self._on_ack_timer)
+        self.create_timer(1.0, self._republish_acks)
+        self.create_timer(0.05, self._on_weights_timer)
+        self.create_timer(float(v['status_period']), self._on_status_timer)
+        self.learner.start()
+
+    def _on_transition(self, data: bytes) -> None:
+        try:
+            self.learner.receive(data)
+        except Exception as exc:  # noqa: B902 - a bad message must not stop the learner
+            self.get_logger().error(f'dropped a malformed transition: {exc}',
+                                    throttle_duration_sec=5.0)
+
+    def _publish_ack(self, actor_id: str, sequence: int) -> None:
+        msg = TransitionAck(actor_id=actor_id, sequence=sequence)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.ack_pub.publish(msg)
+
+    def _on_ack_timer(self) -> None:
+        for actor, seq in self.learner.persist().items():
+            self._publish_ack(actor, seq)
+
+    def _republish_acks(self) -> None:
+        for actor, seq in self.learner.watermarks().items():
+            self._publish_ack(actor, seq)
+
+    def _on_weights_timer(self) -> None:
+        if self.learner.error is not None:
+            raise RuntimeError(f'training thread failed: {self.learner.error!r}')
+        weights = self.learner.take_weights()
+        if weights is None:
+            return
+        version, config_json, data = weights
+        msg = PolicyWeights(version=version, format=WEIGHTS_FORMAT, config=config_json)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.data = data
+        self.weights_pub.publish(msg)
+
+    def _on_status_timer(self) -> None:
+        s = self.learner.status()
+        msg = LearnerStatus(env_steps=int(s['env_steps']),
+                            critic_updates=int(s['critic_updates']),
+                            actor_updates=int(s['actor_updates']),
+                            achieved_utd=s['achieved_utd'],
+                            updates_per_second=s['updates_per_second'],
+                            temperature=s['temperature'],
+                            critic_loss=s['critic_loss'], actor_loss=s['actor_loss'])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.status_pub.publish(msg)
+        loss = s['critic_loss']
+        self.get_logger().info(
+            'env steps {env_steps}, critic updates {critic_updates}, UTD {achieved_utd:.1f}, '
+            '{updates_per_second:.0f} updates/s, critic loss {loss}'.format(
+                loss=loss if math.isnan(loss) else round(loss, 4), **s),
+            throttle_duration_sec=10.0)
+
+    def destroy_node(self):
+        """Stop training, sync the spool and checkpoint, then destroy the node."""
+        self.learner.stop(save=True)
+        for actor, seq in self.learner.persist().items():
+            self._publish_ack(actor, seq)
+        super().destroy_node()
+
+
+def main(args=None):
+    """Run the learner node until Ctrl-C."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = LearnerNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,58 @@
+"""Spool file and acknowledgement bookkeeping (pure Python, no ROS)."""
+
+import pytest
+from serl_agent.acknowledgement import AckTracker, Outbox
+from serl_agent.transition_spool import read_spool, SpoolError, TransitionSpool
+
+
+def test_spool_torn_tail_is_dropped_and_appended_after(tmp_path):
+    path = tmp_path / 's.spool'
+    spool = TransitionSpool(path)
+    for i in range(3):
+        spool.append(bytes([i]) * (10 + i))
+    spool.close()
+    with open(path, 'ab') as f:  # a crash in the middle of a write
+        f.write(b'\x20\x00\x00\x00\x01\x02')
+    assert [len(r) for r in read_spool(path)] == [10, 11, 12]
+    spool = TransitionSpool(path)  # cuts the torn tail, appends after the last good record
+    spool.append(b'next')
+    spool.close()
+    assert list(read_spool(path))[-1] == b'next'
+
+
+def test_spool_corruption_in_the_middle_is_named(tmp_path):
+    path = tmp_path / 's.spool'
+    spool = TransitionSpool(path)
+    for _ in range(3):
+        spool.append(b'x' * 100)
+    spool.close()
+    raw = bytearray(path.read_bytes())
+    raw[50] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(SpoolError, match='s.spool.*byte 0'):
+        list(read_spool(path))
+
+
+def test_outbox_bounded_resend_and_ack():
+    box = Outbox(capacity=3)
+    for seq in range(1, 6):
+        box.add(seq, b'%d' % seq, now=0.0)
+    assert len(box) == 3 and box.dropped == 2
+    assert box.due(now=0.5, resend_after=1.0) == []
+    assert [s for s, _ in box.due(now=2.0, resend_after=1.0)] == [3, 4, 5]
+    assert box.due(now=2.5, resend_after=1.0) == []  # just re-sent
+    assert box.ack(4) == 2 and len(box) == 1
+    box.add(2, b'late', now=3.0)  # already acknowledged: not kept
+    assert len(box) == 1
+
+
+def test_tracker_duplicates_watermark_and_gap():
+    tr = AckTracker(gap_timeout=10.0)
+    assert tr.receive('a', 1) and tr.receive('a', 2) and not tr.receive('a', 2)
+    assert tr.receive('a', 4)
+    assert tr.persisted(now=0.0) == {'a': 2}  # 3 missing: stop at 2
+    assert not tr.receive('a', 4) and not tr.receive('a', 1)
+    assert tr.persisted(now=5.0) == {}
+    assert tr.persisted(now=11.0) == {'a': 4} and tr.skipped == 1  # 3 given up
+    assert tr.receive('b', 1) and tr.persisted(now=11.0) == {'b': 1}
+    assert tr.watermark == {'a': 4, 'b': 1}

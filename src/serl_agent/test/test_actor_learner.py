@@ -1,0 +1,167 @@
+"""Actor and learner nodes as separate processes over real DDS, including a learner crash."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+from agent_fixtures import ros_context, spin_until
+from rclpy.node import Node
+from serl_agent import qos
+from serl_agent.bag_io import make_typestore, TRANSITION_TYPE
+from serl_agent.learner import SPOOL_NAME
+from serl_agent.transition_spool import read_spool
+from serl_msgs.msg import LearnerStatus, PolicyWeights, TransitionAck
+
+RLPD_SMALL = """rlpd:
+  batch_size: 32
+  utd_ratio: 2
+  hidden_dims: [32, 32]
+  num_critics: 2
+"""
+
+
+def _node_cmd(module, params):
+    cmd = [sys.executable, '-m', f'serl_agent.{module}', '--ros-args']
+    for name, value in params.items():
+        cmd += ['-p', f'{name}:={value}']
+    return cmd
+
+
+def _start(module, params, log_path):
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    log = open(log_path, 'w')
+    return subprocess.Popen(_node_cmd(module, params), stdout=log, stderr=subprocess.STDOUT,
+                            env=env), log
+
+
+def _stop(proc, log, sig=signal.SIGINT, timeout=20.0):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+    return proc.returncode
+
+
+class Observer:
+    """Test-side node that watches acks, weights and learner status."""
+
+    def __init__(self, context):
+        self.node = Node('observer', context=context)
+        self.acks, self.weights, self.status = {}, [], []
+        self.node.create_subscription(TransitionAck, '/serl/transition_ack', self._ack,
+                                      qos.RELIABLE)
+        self.node.create_subscription(PolicyWeights, '/serl/policy_weights',
+                                      lambda m: self.weights.append(m.version), qos.LATCHED)
+        self.node.create_subscription(LearnerStatus, '/serl/learner_status',
+                                      lambda m: self.status.append(m), qos.RELIABLE)
+
+    def _ack(self, msg):
+        self.acks[msg.actor_id] = max(self.acks.get(msg.actor_id, 0), msg.sequence)
+
+
+def _learner_params(tmp_path):
+    (tmp_path / 'rlpd.yaml').write_text(RLPD_SMALL)
+    return {'run_dir': str(tmp_path / 'run'), 'rlpd_config': str(tmp_path / 'rlpd.yaml'),
+            'training_starts': 20, 'publish_every': 1, 'checkpoint_every': 2.0,
+            'torch_threads': 1, 'status_period': 0.5}
+
+
+def _actor_params(episodes, rate):
+    return {'env': 'Pendulum-v1', 'actor_id': 'test_actor', 'max_episodes': episodes,
+            'max_episode_steps': 40, 'gym_rate': rate, 'resend_after': 1.0,
+            'drain_timeout': 30.0}
+
+
+def _spooled(run_dir):
+    store = make_typestore()
+    return [(m.actor_id, m.sequence) for m in
+            (store.deserialize_cdr(d, TRANSITION_TYPE) for d in read_spool(run_dir / SPOOL_NAME))]
+
+
+def _log_has(path, text):
+    return path.exists() and text in path.read_text()
+
+
+def _acknowledged(log_text):
+    match = re.search(r'(\d+) transitions acknowledged, (\d+) unacknowledged, (\d+) dropped',
+                      log_text)
+    assert match, log_text
+    return tuple(int(g) for g in match.groups())
+
+
+def test_actor_learner_over_dds(tmp_path):
+    """Transitions flow, weights reach the actor and are used, every transition is acked."""
+    alog_path = tmp_path / 'a.log'
+    with ros_context() as (context, executor):
+        obs = Observer(context)
+        executor.add_node(obs.node)
+        learner, llog = _start('learner_node', _learner_params(tmp_path), tmp_path / 'l.log')
+        actor = alog = None
+        try:
+            spin_until(executor, lambda: obs.status or learner.poll() is not None, 60.0,
+                       'the learner to report status')
+            actor, alog = _start('actor_node', _actor_params(0, 50.0), alog_path)
+            spin_until(executor, lambda: re.search(r'policy version \d+', alog_path.read_text())
+                       or actor.poll() is not None, 60.0, 'an episode run with learnt weights')
+            actor.send_signal(signal.SIGINT)  # ends the episode, drains, exits
+            spin_until(executor, lambda: actor.poll() is not None, 40.0, 'the actor to exit')
+            assert actor.returncode == 0, alog_path.read_text()
+            total, unacked, dropped = _acknowledged(alog_path.read_text())
+            spin_until(executor, lambda: obs.status and obs.status[-1].env_steps == total,
+                       20.0, 'the final status')
+        finally:
+            if actor is not None:
+                _stop(actor, alog)
+            assert _stop(learner, llog) == 0, (tmp_path / 'l.log').read_text()
+        obs.node.destroy_node()
+    assert (unacked, dropped) == (0, 0) and total >= 40
+    assert obs.acks['test_actor'] == total
+    assert obs.weights
+    last = obs.status[-1]
+    assert last.critic_updates > 0 and last.achieved_utd > 0 and last.actor_updates > 0
+    assert sorted(_spooled(tmp_path / 'run')) == [('test_actor', s) for s in range(1, total + 1)]
+    assert (tmp_path / 'run' / 'checkpoints' / 'latest.json').exists()
+
+
+def test_learner_crash_loses_nothing(tmp_path):
+    """SIGKILL the learner mid-run, restart on the same run dir: each transition arrives once."""
+    params = _learner_params(tmp_path)
+    alog_path = tmp_path / 'a.log'
+    with ros_context() as (context, executor):
+        obs = Observer(context)
+        executor.add_node(obs.node)
+        learner, llog = _start('learner_node', params, tmp_path / 'l1.log')
+        actor = alog = None
+        try:
+            spin_until(executor, lambda: obs.status or learner.poll() is not None, 60.0,
+                       'the learner to report status')
+            actor, alog = _start('actor_node', _actor_params(0, 50.0), alog_path)
+            spin_until(executor, lambda: obs.acks.get('test_actor', 0) >= 30, 60.0,
+                       'the first acknowledgements')
+            _stop(learner, llog, signal.SIGKILL)
+            crashed_at = obs.acks['test_actor']
+            learner, llog = _start('learner_node', params, tmp_path / 'l2.log')
+            spin_until(executor, lambda: obs.acks['test_actor'] >= crashed_at + 60, 90.0,
+                       'acknowledgements from the restarted learner')
+            actor.send_signal(signal.SIGINT)
+            spin_until(executor, lambda: actor.poll() is not None, 40.0, 'the actor to exit')
+            assert actor.returncode == 0, alog_path.read_text()
+        finally:
+            if actor is not None:
+                _stop(actor, alog)
+            assert _stop(learner, llog) == 0, (tmp_path / 'l2.log').read_text()
+        obs.node.destroy_node()
+    total, unacked, dropped = _acknowledged(alog_path.read_text())
+    assert (unacked, dropped) == (0, 0)
+    restarted = (tmp_path / 'l2.log').read_text()
+    match = re.search(r'(\d+) transitions from the spool, agent from (\S+)', restarted)
+    assert match and int(match.group(1)) >= crashed_at, restarted
+    spooled = _spooled(tmp_path / 'run')
+    assert len(spooled) == len(set(spooled)) == total
+    assert sorted(spooled) == [('test_actor', s) for s in range(1, total + 1)]
