@@ -98,11 +98,11 @@ def ros():
     thread = threading.Thread(target=executor.spin, daemon=True)
     thread.start()
     yield sim, probe
-    executor.shutdown()
+    executor.shutdown(timeout_sec=5.0)
+    thread.join(timeout=5.0)
     sim.destroy_node()
     probe.destroy_node()
     rclpy.try_shutdown(context=context)
-    thread.join(timeout=5.0)
 
 
 def test_streams_mirror_the_fr3_interface(ros):

@@ -2,7 +2,9 @@
 Pick up a 4 cm cube from the table (SERL's PandaPickCube, franka_sim).
 
 The cube (0.1 kg) is placed flat on the table at a position sampled uniformly in
-x in [0.25, 0.55] m, y in [-0.25, 0.25] m (``fr3_link0``). The arm starts at
+x in [0.3, 0.55] m, y in [-0.25, 0.25] m (``fr3_link0``). SERL's franka_sim samples x from
+0.25 m; the FR3 cannot reach x < ~0.3 m at table height with the hand pointing down and the
+elbow up (joint 4 meets its -3.04 rad limit), so the range starts at 0.3 m. The arm starts at
 ``description.ARM.home`` (TCP at (0.4, 0, 0.3) m, pointing down) with the gripper open.
 Success: the cube's bottom face is >= 0.1 m above the table (its centre >= 0.12 m) and the
 cube lies between the fingers (its centre within 2.5 cm of the TCP and the gripper not closed
@@ -19,7 +21,7 @@ from serl_sim.tasks.base import Task
 CUBE_HALF = 0.02
 CUBE_MASS = 0.1
 LIFT_HEIGHT = 0.1
-X_RANGE = (0.25, 0.55)
+X_RANGE = (0.3, 0.55)
 Y_RANGE = (-0.25, 0.25)
 
 
