@@ -107,6 +107,9 @@ class ActorNode(Node):
         return as_agent_env(gym.make(v['env'], **kwargs))
 
     def _make_expert(self):
+        if self.v['env'] == 'ros':
+            from serl_agent.ros_env import ros_pick_cube_expert
+            return ros_pick_cube_expert(self.env)
         from serl_sim.experts import make_expert
         return make_expert(self.env)
 
@@ -196,15 +199,32 @@ class ActorNode(Node):
         while rclpy.ok(context=self.context) and not self.stop_requested.is_set():
             if self.v['max_episodes'] and episode >= self.v['max_episodes']:
                 break
-            result = runner.run_episode(self.act, episode, seed=self.v['seed'] + episode,
-                                        on_transition=self.send,
-                                        should_stop=self.stop_requested.is_set)
+            try:
+                result = runner.run_episode(self.act, episode, seed=self.v['seed'] + episode,
+                                            on_transition=self.send,
+                                            should_stop=self.stop_requested.is_set)
+            except RuntimeError as exc:  # StaleStateError, reset failures: no command sent
+                if self.v['env'] != 'ros':
+                    raise
+                self.get_logger().error(f'episode {episode} aborted: {exc}')
+                episode += 1
+                self._wait_for_robot()
+                continue
             version, _ = self.slot.get()
             self.get_logger().info(
                 f'episode {episode}: {result.steps} steps, return {result.episode_return:.2f}, '
                 f'{"success" if result.success else "failure"}, policy version {version}')
             episode += 1
         self.drain()
+
+    def _wait_for_robot(self) -> None:
+        # after an aborted episode: wait (interruptibly) for the robot state to come back
+        while not self.stop_requested.is_set() and rclpy.ok(context=self.context):
+            try:
+                self.env.wait_for_state(1.0)
+                return
+            except RuntimeError:
+                self.get_logger().warn('waiting for the robot state', throttle_duration_sec=10.0)
 
     def drain(self) -> bool:
         """Wait (at most ``drain_timeout`` s) until every transition is acknowledged."""

@@ -1,0 +1,115 @@
+"""RosEnv against the real sim node and impedance controller node over DDS."""
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from agent_fixtures import ros_context, spin_until
+from geometry_msgs.msg import PoseStamped
+import gymnasium as gym
+import numpy as np
+import pytest
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from serl_agent import qos
+from serl_agent.ros_env import RosEnv, RosEnvSettings, StaleStateError
+from serl_msgs.msg import GripperCommand
+import serl_sim  # noqa: F401
+
+
+def _start(cmd):
+    return subprocess.Popen([sys.executable, '-m'] + cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _stop(proc, sig=signal.SIGINT):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            return proc.communicate(timeout=20)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.communicate()[0]
+
+
+def _wait_steady(env, duration, timeout):
+    # the sim node is starting up (MuJoCo model, first reset): wait for a steady stream
+    deadline = time.monotonic() + timeout
+    since = None
+    while time.monotonic() < deadline:
+        if env.state_age() < 0.1:
+            since = since or time.monotonic()
+            if time.monotonic() - since >= duration:
+                return True
+        else:
+            since = None
+        time.sleep(0.01)
+    return False
+
+
+def test_ros_env_on_sim_node():
+    """Observations match PandaPickCube-v0; actions become equilibrium poses; stale -> error."""
+    sim = _start(['serl_sim.sim_node', '--ros-args', '-p', 'camera_rate:=0.0',
+                  '-p', 'task:=PandaPickCube-v0'])
+    with ros_context() as (context, executor):
+        node = Node('ros_env_test', context=context)
+        watcher = Node('watcher', context=context)
+        commands, grippers = [], []
+        watcher.create_subscription(PoseStamped,
+                                    '/cartesian_impedance_controller/equilibrium_pose',
+                                    commands.append, qos.RELIABLE)
+        watcher.create_subscription(GripperCommand, '/gripper/command', grippers.append,
+                                    qos.RELIABLE)
+        node.declare_parameter('reward_source', 'ground_truth')
+        env = RosEnv(node, RosEnvSettings.from_node(node))
+        spin = SingleThreadedExecutor(context=context)
+        spin.add_node(node)
+        spin.add_node(watcher)
+        spinner = threading.Thread(target=spin.spin, daemon=True)
+        spinner.start()
+        try:
+            reference = gym.make('PandaPickCube-v0').observation_space
+            assert set(env.observation_space.spaces) == set(reference.spaces)
+            assert _wait_steady(env, 1.0, 60.0), 'no steady robot state from the sim node'
+            obs, info = env.reset(seed=3)
+            assert reference.contains(obs), obs
+            assert info == {'succeed': False}
+            assert _wait_steady(env, 0.5, 30.0)
+            n = len(commands)
+            tcp = env.tcp_position()
+            obs, reward, terminated, truncated, info = env.step(
+                np.array([1.0, -0.5, 0.0, -1.0], np.float32))
+            assert reference.contains(obs)
+            assert (reward, terminated, truncated) == (0.0, False, False)
+            assert info == {'succeed': False}
+            spin_until(executor, lambda: len(commands) > n, 5.0, 'the equilibrium pose')
+            cmd = commands[-1]
+            assert cmd.header.frame_id == 'fr3_link0'
+            target = [cmd.pose.position.x, cmd.pose.position.y, cmd.pose.position.z]
+            np.testing.assert_allclose(target, tcp + [0.03, -0.015, 0.0], atol=2e-3)
+            q = cmd.pose.orientation
+            assert (q.x, q.y, q.z, q.w) == (1.0, 0.0, 0.0, 0.0)
+            spin_until(executor, lambda: grippers and grippers[-1].width == 0.0, 5.0,
+                       'the closing gripper command')
+            with pytest.raises(ValueError, match='NaN'):
+                env.step(np.array([np.nan, 0, 0, 0], np.float32))
+            _stop(sim, signal.SIGKILL)  # the robot goes silent
+            deadline = time.monotonic() + 10.0
+            while env.state_age() <= env.settings.state_timeout:
+                assert time.monotonic() < deadline, 'state never became stale'
+                time.sleep(0.01)
+            sent = len(commands)
+            with pytest.raises(StaleStateError, match='no command sent'):
+                env.step(np.array([1.0, 0.0, 0.0, 1.0], np.float32))
+            # a marker through the same reliable publisher: in-order delivery proves that
+            # nothing was published before it
+            env._publish_equilibrium([0.123, 0.0, 0.3])
+            spin_until(executor, lambda: len(commands) > sent, 5.0, 'the marker pose')
+            assert [c.pose.position.x for c in commands[sent:]] == [0.123]
+        finally:
+            spin.shutdown()
+            _stop(sim, signal.SIGKILL)
+        node.destroy_node()
+        watcher.destroy_node()
