@@ -34,7 +34,7 @@ from serl_agent import checkpoint
 from serl_agent.acknowledgement import AckTracker
 from serl_agent.bag_io import make_typestore, TRANSITION_TYPE
 from serl_agent.config import RLPDConfig
-from serl_agent.demo_buffer import load_demo_data, read_episodes
+from serl_agent.demo_buffer import check_transition, load_demo_data, read_episodes
 from serl_agent.policy_io import encode_policy
 from serl_agent.replay import ReplayBuffer
 from serl_agent.rlpd import RLPDAgent
@@ -133,7 +133,8 @@ class Learner:
         """
         Take one CDR-serialised ``serl_msgs/Transition``; return False for a duplicate.
 
-        :raises serl_agent.transition_codec.CodecError: a malformed transition (not stored).
+        :raises ValueError: a malformed transition, a non-finite action or reward, or one that
+            does not fit the agent's spaces (``DemoError``); nothing is stored or acked.
         """
         msg = self.typestore.deserialize_cdr(bytes(data), TRANSITION_TYPE)
         actor, seq = str(msg.actor_id), int(msg.sequence)
@@ -142,6 +143,8 @@ class Learner:
         tr = transition_to_dict(msg)  # validates before anything is stored
         if not np.all(np.isfinite(tr['action'])) or not np.isfinite(tr['reward']):
             raise ValueError(f'transition {actor}/{seq} has a non-finite action or reward')
+        if self.observation_space is not None:
+            check_transition(tr, self.observation_space, self.action_space)
         self.tracker.receive(actor, seq)
         self.spool.append(data)
         self._queue.put(tr)
