@@ -53,7 +53,9 @@ class LearnerSettings:
     :ivar run_dir: run directory (checkpoints, spool); resumed when it exists.
     :ivar demo_paths: demo bag paths for the demo buffer (empty: online data only).
     :ivar successful_demos_only: keep only demo episodes marked successful.
-    :ivar online_capacity: online replay buffer capacity (transitions).
+    :ivar online_capacity: online replay buffer capacity (transitions); lowered to fit
+        ``max_buffer_gb`` (images: about 196 kB per transition for two 128x128 cameras).
+    :ivar max_buffer_gb: memory the online buffer may take, GB.
     :ivar training_starts: online transitions received before the first update.
     :ivar max_utd: most critic updates per received env step (0: no limit, train flat out).
     :ivar publish_every: actor updates between two weight publications.
@@ -68,6 +70,7 @@ class LearnerSettings:
     demo_paths: Tuple[str, ...] = ()
     successful_demos_only: bool = False
     online_capacity: int = 200000
+    max_buffer_gb: float = 8.0
     training_starts: int = 100
     max_utd: float = 0.0
     publish_every: int = 10
@@ -161,13 +164,14 @@ class Learner:
 
     # ------------------------------------------------------------------ agent and buffers
     def _build(self, tr: dict) -> None:
-        self.observation_space = observation_space_from(tr['observation'])
         n = int(np.asarray(tr['action']).shape[0])
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
-        self.agent = RLPDAgent(self.observation_space, self.action_space, self.config,
+        space = observation_space_from(tr['observation'])
+        self.agent = RLPDAgent(space, self.action_space, self.config,
                                device=self.settings.device, seed=self.settings.seed)
-        self.online = ReplayBuffer(self.observation_space, self.action_space,
-                                   self.settings.online_capacity, device=self.settings.device)
+        self.online = ReplayBuffer(space, self.action_space, self.online_capacity(space, n),
+                                   device=self.settings.device)
+        self.observation_space = space  # last: receive() validates against it from now on
         if self.settings.demo_paths:
             self.demo, self.demo_summary = load_demo_data(
                 list(self.settings.demo_paths), self.observation_space, self.action_space,
@@ -178,6 +182,17 @@ class Learner:
             self.resumed_from = restored['path']
             log.info('resumed agent from %s', restored['path'])
         self._publish_weights()
+
+    def online_capacity(self, space: gym.spaces.Dict, action_dim: int) -> int:
+        """Return ``online_capacity``, lowered so that the buffer fits ``max_buffer_gb``."""
+        per = 2 * sum(int(np.prod(b.shape)) * np.dtype(b.dtype).itemsize
+                      for b in space.spaces.values()) + 4 * action_dim + 12
+        fits = int(self.settings.max_buffer_gb * 1e9 // per)
+        if fits < self.settings.online_capacity:
+            log.warning('online buffer capacity %d lowered to %d (%.0f kB per transition, '
+                        'max_buffer_gb %.1f)', self.settings.online_capacity, fits, per / 1e3,
+                        self.settings.max_buffer_gb)
+        return max(1, min(self.settings.online_capacity, fits))
 
     def _drain(self) -> int:
         n = 0

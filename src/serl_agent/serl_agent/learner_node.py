@@ -31,7 +31,8 @@ class LearnerNode(Node):
         d = LearnerSettings()
         p = {
             'run_dir': d.run_dir, 'demo_paths': [''], 'successful_demos_only': False,
-            'online_capacity': d.online_capacity, 'training_starts': d.training_starts,
+            'online_capacity': d.online_capacity, 'max_buffer_gb': d.max_buffer_gb,
+            'training_starts': d.training_starts,
             'max_utd': d.max_utd, 'publish_every': d.publish_every,
             'checkpoint_every': d.checkpoint_every, 'checkpoints_kept': d.checkpoints_kept,
             'gap_timeout': d.gap_timeout, 'seed': d.seed, 'device': d.device,
@@ -43,7 +44,8 @@ class LearnerNode(Node):
         settings = LearnerSettings(
             run_dir=v['run_dir'], demo_paths=demo_paths_from(v['demo_paths']),
             successful_demos_only=v['successful_demos_only'],
-            online_capacity=v['online_capacity'], training_starts=v['training_starts'],
+            online_capacity=v['online_capacity'], max_buffer_gb=float(v['max_buffer_gb']),
+            training_starts=v['training_starts'],
             max_utd=float(v['max_utd']), publish_every=v['publish_every'],
             checkpoint_every=float(v['checkpoint_every']),
             checkpoints_kept=v['checkpoints_kept'], gap_timeout=float(v['gap_timeout']),
