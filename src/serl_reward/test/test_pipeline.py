@@ -76,3 +76,23 @@ def test_pipeline_scores_synchronised_sets_and_counts_skips():
     pipeline.add_label(result.frames, True)
     labelled = pipeline.labelled_dataset()
     assert len(labelled) == 1 and labelled.labels[0]
+
+
+def test_pipeline_runs_vice_rounds_and_feeds_answers_to_vice():
+    from serl_reward.vice import ViceConfig, ViceTrainer
+    classifier = SuccessClassifier(build_net(CONFIG, seed=0))
+    trainer = ViceTrainer(classifier, ViceConfig(batch_size=4, seed=0))
+    success = {k: np.full((16, 16, 3), 200, np.uint8) for k in CONFIG.image_keys}
+    trainer.add_success(success)
+    pipeline = RewardPipeline(classifier, mode='vice', vice_trainer=trainer,
+                              vice_update_interval=2, vice_updates_per_round=3)
+    frame = np.zeros((16, 16, 3), np.uint8)
+    for sec in range(4):
+        for name in CONFIG.image_keys:
+            pipeline.add_frame(name, (sec, 0), 'cam', frame)
+    assert pipeline.counts['rewards'] == 4 and len(trainer.negatives) == 4
+    assert pipeline.counts['vice_updates'] == 6 and trainer.num_updates == 6
+    assert set(pipeline.last_vice_info) >= {'loss', 'bce', 'gradient_penalty'}
+    pipeline.add_label(success, True)
+    pipeline.add_label(success, False)
+    assert len(trainer.positives) == 2 and len(trainer.negatives) == 5
