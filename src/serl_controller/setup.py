@@ -21,6 +21,7 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
+            'cartesian_impedance_controller = serl_controller.controller_node:main',
         ],
     },
 )

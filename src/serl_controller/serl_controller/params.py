@@ -183,3 +183,57 @@ PRECISION_GAINS: Dict[str, Any] = {
     'rotational_clip_neg': (0.1, 0.1, 0.1),
     'rotational_clip_pos': (0.1, 0.1, 0.1),
 }
+
+#: Fields that are not part of a gain set (limits, filter, box, projector damping).
+BASE_FIELDS = tuple(f.name for f in fields(ImpedanceParams) if f.name not in GAIN_FIELDS)
+
+#: The gain sets named in config/controller.yaml and their defaults.
+DEFAULT_GAIN_SETS: Dict[str, Dict[str, Any]] = {
+    'compliance': COMPLIANCE_GAINS,
+    'precision': PRECISION_GAINS,
+}
+
+
+def params_from_flat(values: Mapping[str, Any], gain_set: str,
+                     gain_set_names=tuple(DEFAULT_GAIN_SETS)) -> ImpedanceParams:
+    """
+    Build validated parameters from flat ROS-style names, applying one named gain set.
+
+    Parameters
+    ----------
+    values : mapping
+        `<base field>` and `<gain set>.<gain field>` keys (as ROS 2 flattens nested YAML).
+        An empty `nullspace_target` list means None (the joint positions at activation).
+    gain_set : str
+        The gain set to apply (e.g. `compliance`).
+    gain_set_names : sequence of str
+        All gain set names; every one of them is validated, so a bad inactive set is caught
+        before it is switched to.
+
+    Returns
+    -------
+    ImpedanceParams
+        Base fields plus the gains of `gain_set`.
+
+    Raises
+    ------
+    ValueError
+        Naming the unknown gain set, or the set and field with a bad value.
+
+    """
+    if gain_set not in gain_set_names:
+        raise ValueError(f'active_gain_set {gain_set!r} is not one of {list(gain_set_names)}')
+    base = {k: values[k] for k in BASE_FIELDS if k in values}
+    if base.get('nullspace_target') is not None and len(base['nullspace_target']) == 0:
+        base['nullspace_target'] = None
+    base_params = ImpedanceParams.from_dict(base)
+    result = None
+    for name in gain_set_names:
+        gains = {f: values[f'{name}.{f}'] for f in GAIN_FIELDS if f'{name}.{f}' in values}
+        try:
+            params = base_params.with_gains(gains)
+        except ValueError as error:
+            raise ValueError(f'gain set {name!r}: {error}') from None
+        if name == gain_set:
+            result = params
+    return result

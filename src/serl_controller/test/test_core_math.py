@@ -7,7 +7,9 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from serl_controller.impedance import CartesianImpedanceController
+from serl_controller.loop_stats import LoopStats
 from serl_controller.params import ImpedanceParams, PRECISION_GAINS
+from serl_controller.reference import limit_reference
 from serl_controller.robot_model import RobotState
 from serl_controller.rotations import normalize_quaternion, orientation_error
 
@@ -193,3 +195,31 @@ def test_update_rejects_non_finite_state_and_bad_period():
     controller.on_deactivate()
     with pytest.raises(RuntimeError):
         controller.update(0.0, 1e-3, make_state())
+
+
+def test_limit_reference_bounds_the_forwarded_pose():
+    params = ImpedanceParams()
+    target = (Rotation.from_rotvec([0.0, 0.0, 1.0]) * Rotation.from_quat(DOWN)).as_quat()
+    limited = limit_reference([0.4, 0.0, 0.3], DOWN, [0.8, -0.5, 0.3], target, params)
+    np.testing.assert_allclose(limited.position, [0.41, -0.01, 0.3])
+    assert limited.limited
+    # The forwarded orientation is 0.05 rad from the current one, towards the target.
+    np.testing.assert_allclose(orientation_error(limited.quaternion, DOWN), [0, 0, 0.05],
+                               atol=1e-12)
+    with pytest.raises(ValueError):
+        limit_reference([0.4, np.nan, 0.3], DOWN, [0.8, 0.0, 0.3], DOWN, params)
+
+
+def test_loop_stats_percentiles():
+    stats = LoopStats(1e-3)
+    now = 0.0
+    stats.tick(now)
+    for period in [1e-3] * 98 + [2e-3, 5e-3]:
+        now += period
+        stats.tick(now)
+    summary = stats.summary()
+    assert summary['samples'] == 100
+    assert summary['period_p50_ms'] == pytest.approx(1.0)
+    assert summary['period_max_ms'] == pytest.approx(5.0)
+    assert summary['jitter_max_ms'] == pytest.approx(4.0)
+    assert summary['rate_hz'] == pytest.approx(100 / 0.105)
