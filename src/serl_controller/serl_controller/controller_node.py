@@ -14,6 +14,7 @@ command and deactivate itself with an error; it then stays inactive until activa
 
 import math
 import os
+import threading
 import time
 from typing import List, Optional
 
@@ -22,6 +23,7 @@ from geometry_msgs.msg import PoseStamped
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 import rclpy
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -105,7 +107,9 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         self._mode = 'torque'
         self._stats = LoopStats(1e-3)
         self._state_age = LoopStats(1e-3)
-        self._timer = None
+        self._loop_thread: Optional[threading.Thread] = None
+        self._loop_stop = threading.Event()
+        self._lock = threading.Lock()  # controller and latest state: loop thread vs callbacks
         self._diag_timer = None
         self._inputs = []
         self._effort_pub = None
@@ -148,7 +152,8 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         if self.controller.params is None:
             return
         params = self._impedance_params(self._flat_values())
-        self.controller.set_params(params)
+        with self._lock:
+            self.controller.set_params(params)
         changed = ', '.join(f'{p.name}={p.value}' for p in parameters)
         self.get_logger().info(f'parameters updated: {changed}')
 
@@ -229,18 +234,16 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         self._autostart_pending = False
         self._stats.reset()
         self._state_age.reset()
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-        self._timer = self.create_timer(1.0 / self.get_parameter('update_rate').value,
-                                        self._on_tick)
+        result = super().on_activate(state)
+        self._start_loop()
         self.get_logger().info('active: holding the current pose')
-        return super().on_activate(state)
+        return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop the control loop (the timer is cancelled; the last command was zero or held)."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self.controller.on_deactivate()
+        self._stop_loop()
+        with self._lock:
+            self.controller.on_deactivate()
         self.get_logger().info('inactive')
         return super().on_deactivate(state)
 
@@ -261,10 +264,10 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _release(self) -> None:
-        for timer in (self._timer, self._diag_timer):
-            if timer is not None:
-                self.destroy_timer(timer)
-        self._timer = self._diag_timer = None
+        self._stop_loop()
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+        self._diag_timer = None
         for sub in self._inputs:
             self.destroy_subscription(sub)
         self._inputs = []
@@ -303,8 +306,9 @@ class CartesianImpedanceControllerNode(LifecycleNode):
             self.get_logger().error('/joint_states contains NaN/inf; ignored',
                                     throttle_duration_sec=1.0)
             return
-        self._q, self._dq = q, dq
-        self._state_received = time.monotonic()
+        with self._lock:
+            self._q, self._dq = q, dq
+            self._state_received = time.monotonic()
         self._maybe_autostart()
 
     def _on_current_pose(self, msg: PoseStamped) -> None:
@@ -314,8 +318,9 @@ class CartesianImpedanceControllerNode(LifecycleNode):
             self.get_logger().error('current pose contains NaN/inf; ignored',
                                     throttle_duration_sec=1.0)
             return
-        self._current_pose = pose
-        self._state_received = time.monotonic()
+        with self._lock:
+            self._current_pose = pose
+            self._state_received = time.monotonic()
         self._maybe_autostart()
 
     def _maybe_autostart(self) -> None:
@@ -329,8 +334,9 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         try:
             if msg.header.frame_id not in ('', base):
                 raise ValueError(f'frame_id {msg.header.frame_id!r}, expected {base!r}')
-            clipped = self.controller.set_equilibrium_pose([p.x, p.y, p.z],
-                                                           [o.x, o.y, o.z, o.w])
+            with self._lock:
+                clipped = self.controller.set_equilibrium_pose([p.x, p.y, p.z],
+                                                               [o.x, o.y, o.z, o.w])
         except (ValueError, RuntimeError) as error:
             self._rejected_targets += 1
             self._last_rejection = str(error)
@@ -343,7 +349,46 @@ class CartesianImpedanceControllerNode(LifecycleNode):
                 f' box; clipped to {np.round(self.controller.target_position, 3).tolist()}',
                 throttle_duration_sec=1.0)
 
+    def destroy_node(self) -> None:
+        """Stop the control loop thread, then destroy the node."""
+        self._stop_loop()
+        super().destroy_node()
+
     # ------------------------------------------------------------------ loop
+    def _start_loop(self) -> None:
+        self._loop_stop.clear()
+        self._loop_thread = threading.Thread(target=self._run_loop, name='control_loop',
+                                             daemon=True)
+        self._loop_thread.start()
+
+    def _stop_loop(self) -> None:
+        self._loop_stop.set()
+        thread = self._loop_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
+        self._loop_thread = None
+
+    def _run_loop(self) -> None:
+        """
+        Run `_on_tick` at `update_rate` on absolute deadlines (not an rclpy timer).
+
+        A dedicated thread sleeping to absolute deadlines, as ros2_control's controller manager
+        runs its loop, avoids the executor's per-callback overhead and keeps the period from
+        drifting; an overrun skips the missed deadlines instead of bursting to catch up.
+        """
+        period = self._stats.nominal_period
+        deadline = time.monotonic()
+        while not self._loop_stop.is_set():
+            deadline += period
+            delay = deadline - time.monotonic()
+            if delay > 0.0:
+                time.sleep(delay)
+            elif delay < -period:
+                deadline = time.monotonic()
+            if self._loop_stop.is_set():
+                break
+            self._on_tick()
+
     def _on_tick(self) -> None:
         now = time.monotonic()
         nominal = self._stats.nominal_period
@@ -357,10 +402,11 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         self._state_age.tick(now - age)
         self._ticks += 1
         try:
-            if self._mode == 'torque':
-                self._torque_step(now, period)
-            else:
-                self._forward_step()
+            with self._lock:
+                if self._mode == 'torque':
+                    self._torque_step(now, period)
+                else:
+                    self._forward_step()
         except (ValueError, RuntimeError) as error:
             self._fault(f'update failed: {error}')
 
@@ -399,8 +445,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
     def _fault(self, reason: str) -> None:
         if self._mode == 'torque' and self._effort_pub is not None:
             self._effort_pub.publish(Float64MultiArray(data=[0.0] * ARM_DOF))
-        if self._timer is not None:
-            self._timer.cancel()
+        self._loop_stop.set()
         self._error = reason
         self.get_logger().error(f'{reason}; deactivating')
         self._publish_diagnostics()
@@ -447,7 +492,13 @@ def main(args=None) -> None:
     try:
         if node.get_parameter('autostart').value:
             node.trigger_configure()
-        rclpy.spin(node)
+        while rclpy.ok():
+            try:
+                rclpy.spin(node)
+            except RCLError as error:
+                # rclpy's lifecycle service raises on a transition that is invalid in the
+                # current state (e.g. deactivate while already inactive): keep running.
+                node.get_logger().error(f'{error}; node keeps running')
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
