@@ -176,6 +176,17 @@ def test_critic_step_loss_gradient_and_target_ema():
         torch.testing.assert_close(t_new, 0.75 * t_old + 0.25 * p.detach())
 
 
+def ref_q(ens, x, i):
+    """Critic i of ``ens`` evaluated alone with plain torch ops."""
+    h = x
+    for k in range(3):
+        h = h @ ens.weights[k][i] + ens.biases[k][i]
+        if k < 2:
+            h = F.layer_norm(h, (h.shape[-1],)) * ens.ln_weights[k][i] + ens.ln_biases[k][i]
+            h = F.relu(h)
+    return h[:, 0]
+
+
 def test_critic_ensemble_matches_per_critic_loop():
     torch.manual_seed(0)
     ens = CriticEnsemble(5, (7, 6), num_critics=3, layer_norm=True)
@@ -186,13 +197,13 @@ def test_critic_ensemble_matches_per_critic_loop():
     x = torch.cat([feats, acts], -1)
     out = ens(feats, acts)
     for i in range(3):
-        h = x
-        for k in range(3):
-            h = h @ ens.weights[k][i] + ens.biases[k][i]
-            if k < 2:
-                h = F.layer_norm(h, (h.shape[-1],)) * ens.ln_weights[k][i] + ens.ln_biases[k][i]
-                h = F.relu(h)
-        torch.testing.assert_close(out[i], h[:, 0])
+        torch.testing.assert_close(out[i], ref_q(ens, x, i))
+    # Gradients of the fused LayerNorm-ReLU equal autograd's through the plain ops.
+    grads = torch.autograd.grad(out.square().sum(), list(ens.parameters()))
+    ref_out = torch.stack([ref_q(ens, x, i) for i in range(3)])
+    ref_grads = torch.autograd.grad(ref_out.square().sum(), list(ens.parameters()))
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     sub = ens(feats, acts, torch.tensor([2, 0]))
     torch.testing.assert_close(sub, out[[2, 0]])
 
