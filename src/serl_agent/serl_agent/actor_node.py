@@ -266,6 +266,7 @@ def main(args=None):
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    spinner = None
     try:
         node = ActorNode()
         executor.add_node(node)
@@ -281,6 +282,8 @@ def main(args=None):
             if hasattr(node.env, 'close'):
                 node.env.close()
         executor.shutdown()
+        if spinner is not None:
+            spinner.join(10.0)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

@@ -25,7 +25,8 @@ success, then ``terminated``); ``classifier`` takes the first ``/reward``
 (sim), or a move of the equilibrium to ``reset_position`` (real robot).
 
 Safety: a robot state older than ``state_timeout`` (no ``current_pose`` or ``joint_states``
-received for that long) raises :class:`StaleStateError` before any command is published.
+received for that long; also the object pose and camera streams once they have started)
+raises :class:`StaleStateError` before any command is published.
 """
 
 from collections import deque
@@ -153,6 +154,7 @@ class RosEnv(gym.Env):
         self._width = None
         self._object = None
         self._images: Dict[str, np.ndarray] = {}
+        self._received: Dict[str, float] = {}  # stream -> time.monotonic() of the last message
         self._reward: Optional[Tuple[float, RewardStamped]] = None
         self._gripper_width = None
         self._next_tick = None
@@ -209,6 +211,7 @@ class RosEnv(gym.Env):
         p = msg.pose.position
         with self._lock:
             self._object = (p.x, p.y, p.z)
+            self._received['/sim/object_pose'] = time.monotonic()
 
     def _on_image(self, key: str, msg: Image) -> None:
         try:
@@ -218,6 +221,7 @@ class RosEnv(gym.Env):
             return
         with self._lock:
             self._images[key] = img
+            self._received[f'/cameras/{key}/image_raw'] = time.monotonic()
 
     def _on_reward(self, msg: RewardStamped) -> None:
         with self._lock:
@@ -238,6 +242,14 @@ class RosEnv(gym.Env):
                 f'no robot state for {age:.2f} s (> state_timeout '
                 f'{self.settings.state_timeout} s) on /franka_robot_state_broadcaster/'
                 'current_pose and /joint_states: no command sent')
+        now = time.monotonic()
+        with self._lock:
+            old = {k: now - t for k, t in self._received.items()
+                   if now - t > self.settings.state_timeout}
+        if old:
+            streams = ', '.join(f'{k} ({a:.2f} s old)' for k, a in sorted(old.items()))
+            raise StaleStateError(f'stale observation stream(s) {streams} (> state_timeout '
+                                  f'{self.settings.state_timeout} s): no command sent')
 
     def wait_for_state(self, timeout: float, since: Optional[float] = None) -> None:
         """

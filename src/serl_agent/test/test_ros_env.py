@@ -110,6 +110,7 @@ def test_ros_env_on_sim_node():
             assert [c.pose.position.x for c in commands[sent:]] == [0.123]
         finally:
             spin.shutdown()
+            spinner.join(10.0)
             _stop(sim, signal.SIGKILL)
         node.destroy_node()
         watcher.destroy_node()
