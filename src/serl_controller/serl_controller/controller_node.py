@@ -417,9 +417,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         every = max(1, int(round(self.get_parameter('update_rate').value
                                  / self.get_parameter('limited_target_rate').value)))
         if self._ticks % every == 0:
-            status = self.controller.status
-            self._limited_pub.publish(self._pose_msg(status.limited_position,
-                                                     status.limited_quaternion))
+            self._limited_pub.publish(self._pose_msg(*self.controller.limited_target()))
 
     def _forward_step(self) -> None:
         position, quaternion = self._current_pose

@@ -36,8 +36,6 @@ from serl_controller.rotations import (
     normalize_quaternion, orientation_error, quat_conjugate, quat_exp, quat_log, quat_multiply)
 
 _FILTER_REFERENCE_PERIOD = 1e-3  # s: filter_coefficient is defined per 1 ms (SERL)
-_EYE6 = np.eye(6)
-_EYE7 = np.eye(ARM_DOF)
 
 
 class _Derived:
@@ -52,6 +50,7 @@ class _Derived:
         self.integral_limit = np.array([p.translational_integral_limit] * 3
                                        + [p.rotational_integral_limit] * 3)
         self.torque_limits = np.asarray(p.joint_torque_limits, dtype=np.float64)
+        self.lambda2_eye = p.pseudo_inverse_damping ** 2 * np.eye(6)
         self.q_nullspace = (None if p.nullspace_target is None
                             else np.asarray(p.nullspace_target, dtype=np.float64))
 
@@ -68,8 +67,6 @@ class ControllerStatus:
         wrench: (6,) commanded Cartesian wrench F (N, N m), base frame.
         tau_desired: (7,) torque before the rate and torque limits, N m.
         tau: (7,) torque returned, N m.
-        limited_position: (3,) equilibrium position the clipped error corresponds to, m.
-        limited_quaternion: (4,) equilibrium orientation the clipped error corresponds to.
         reference_limited: the last error was clipped on some axis.
         rate_limited: the last torque was rate limited on some joint.
         torque_limited: the last torque saturated on some joint.
@@ -83,8 +80,6 @@ class ControllerStatus:
     wrench: np.ndarray = field(default_factory=lambda: np.zeros(6))
     tau_desired: np.ndarray = field(default_factory=lambda: np.zeros(ARM_DOF))
     tau: np.ndarray = field(default_factory=lambda: np.zeros(ARM_DOF))
-    limited_position: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    limited_quaternion: np.ndarray = field(default_factory=lambda: np.array([0., 0., 0., 1.]))
     reference_limited: bool = False
     rate_limited: bool = False
     torque_limited: bool = False
@@ -119,6 +114,8 @@ class CartesianImpedanceController:
         self._q_nullspace = np.zeros(ARM_DOF)
         self._integral = np.zeros(6)
         self._tau_prev = np.zeros(ARM_DOF)
+        self._tcp_position = np.zeros(3)
+        self._tcp_quaternion = np.array([0.0, 0.0, 0.0, 1.0])
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -168,6 +165,8 @@ class CartesianImpedanceController:
         self._target_quaternion = normalize_quaternion(state.tcp_quaternion)
         self._position_d = self._target_position.copy()
         self._quaternion_d = self._target_quaternion.copy()
+        self._tcp_position = np.asarray(state.tcp_position, dtype=np.float64).copy()
+        self._tcp_quaternion = self._target_quaternion.copy()
         self._stiffness, self._damping = _gain_vectors(p)
         self._nullspace_stiffness = p.nullspace_stiffness
         self._q_nullspace = (np.asarray(state.q, dtype=np.float64).copy()
@@ -280,7 +279,6 @@ class CartesianImpedanceController:
             raise RuntimeError('update called while the controller is not active')
         if not (math.isfinite(period) and period > 0.0):
             raise ValueError(f'period must be a positive finite number of seconds, got {period}')
-        state.validate()
         p = self._params
         g = self._derived
         st = self.status
@@ -297,34 +295,15 @@ class CartesianImpedanceController:
         self._quaternion_d = quat_multiply(quat_exp(alpha * step), self._quaternion_d)
         self._quaternion_d /= math.sqrt(float(self._quaternion_d @ self._quaternion_d))
 
-        # Pose error and SERL's reference limiting (per axis, per sign).
-        quat = state.tcp_quaternion
-        quat = quat / math.sqrt(float(quat @ quat))
-        error = np.empty(6)
-        error[:3] = state.tcp_position - self._position_d
-        error[3:] = orientation_error(quat, self._quaternion_d)
-        clipped = np.minimum(np.maximum(error, g.clip_low), g.clip_high)
-        st.reference_limited = bool((clipped != error).any())
-        st.reference_limit_hits += int(st.reference_limited)
-
-        # Integral of the clipped error, clamped (anti-windup); only while a gain is set.
-        if g.integral_on.any():
-            integral = np.minimum(np.maximum(self._integral + clipped * period,
-                                             -g.integral_limit), g.integral_limit)
-            self._integral = np.where(g.integral_on, integral, 0.0)
-
-        jacobian = state.jacobian
-        twist = jacobian @ state.dq
-        wrench = -self._stiffness * clipped - self._damping * twist - g.ki * self._integral
-
-        # Nullspace posture torque, projected with the damped pseudo-inverse of J^T.
-        lam2 = p.pseudo_inverse_damping ** 2
-        jt_pinv = np.linalg.solve(jacobian @ jacobian.T + lam2 * _EYE6, jacobian)
-        projector = _EYE7 - jacobian.T @ jt_pinv
-        k_ns = self._nullspace_stiffness
-        tau_ns = projector @ (k_ns * (self._q_nullspace - state.q)
-                              - 2.0 * math.sqrt(k_ns) * state.dq)
-        tau_d = jacobian.T @ wrench + tau_ns + state.coriolis
+        # Everything below depends on `state`; nothing is committed until tau is known finite
+        # (NaN/inf in any used input propagates to tau), so a bad state changes nothing.
+        try:
+            tau_d, wrench, error, clipped, integral = self._law(period, state)
+        except (ValueError, TypeError, AttributeError, IndexError):
+            tau_d = None
+        if tau_d is None or tau_d.shape != (ARM_DOF,) or not np.isfinite(tau_d).all():
+            state.validate()  # raises ValueError naming the bad field
+            raise ValueError(f'impedance law produced an invalid torque {tau_d}')
 
         # Torque-rate limit, then joint torque limits.
         max_step = p.torque_rate_limit * period
@@ -332,20 +311,71 @@ class CartesianImpedanceController:
         delta_limited = np.minimum(np.maximum(delta, -max_step), max_step)
         torque_limits = g.torque_limits
         tau = np.minimum(np.maximum(self._tau_prev + delta_limited, -torque_limits), torque_limits)
+        st.reference_limited = bool((clipped != error).any())
+        st.reference_limit_hits += int(st.reference_limited)
         st.rate_limited = bool((delta_limited != delta).any())
         st.torque_limited = bool((np.abs(tau) >= torque_limits).any())
         st.rate_limit_hits += int(st.rate_limited)
         st.torque_limit_hits += int(st.torque_limited)
         self._tau_prev = tau
+        self._integral = integral
 
         st.error = error
         st.clipped_error = clipped
         st.wrench = wrench
         st.tau_desired = tau_d
-        st.tau = tau.copy()
-        st.limited_position = state.tcp_position - clipped[:3]
-        st.limited_quaternion = quat_multiply(quat_exp(-clipped[3:]), quat)
+        st.tau = tau
+        self._tcp_position = state.tcp_position
+        self._tcp_quaternion = state.tcp_quaternion
         return tau.copy()
+
+    def _law(self, period: float, state: RobotState):
+        """Evaluate the law on `state`; return (tau_d, wrench, error, clipped, integral)."""
+        g = self._derived
+        # Pose error and SERL's reference limiting (per axis, per sign).
+        quat = state.tcp_quaternion
+        quat = quat / math.sqrt(float(quat @ quat))
+        error = np.empty(6)
+        error[:3] = state.tcp_position - self._position_d
+        error[3:] = orientation_error(quat, self._quaternion_d)
+        clipped = np.minimum(np.maximum(error, g.clip_low), g.clip_high)
+
+        # Integral of the clipped error, clamped (anti-windup); only while a gain is set.
+        integral = self._integral
+        if g.integral_on.any():
+            integral = np.minimum(np.maximum(integral + clipped * period, -g.integral_limit),
+                                  g.integral_limit)
+            integral = np.where(g.integral_on, integral, 0.0)
+
+        jacobian = state.jacobian
+        twist = jacobian @ state.dq
+        wrench = -self._stiffness * clipped - self._damping * twist - g.ki * integral
+
+        # Nullspace posture torque projected with the damped pseudo-inverse of J^T:
+        # (I - J^T J^T#) v = v - J^T (J J^T + lambda^2 I)^-1 J v, no 7x7 matrix formed.
+        k_ns = self._nullspace_stiffness
+        posture = k_ns * (self._q_nullspace - state.q) - 2.0 * math.sqrt(k_ns) * state.dq
+        gram = jacobian @ jacobian.T
+        gram += g.lambda2_eye
+        tau_ns = posture - jacobian.T @ np.linalg.solve(gram, jacobian @ posture)
+        tau_d = jacobian.T @ wrench + tau_ns + state.coriolis
+        return tau_d, wrench, error, clipped, integral
+
+    def limited_target(self):
+        """
+        Return the equilibrium pose that the last clipped error corresponds to.
+
+        Returns
+        -------
+        tuple
+            (position (3,) m, quaternion (4,) x, y, z, w) in the base frame: the current TCP
+            pose moved by minus the clipped error, i.e. the target as the law saw it.
+
+        """
+        clipped = self.status.clipped_error
+        quat = self._tcp_quaternion / np.linalg.norm(self._tcp_quaternion)
+        return (self._tcp_position - clipped[:3],
+                quat_multiply(quat_exp(-clipped[3:]), quat))
 
     def _clip_to_box(self, position: np.ndarray):
         p = self._params

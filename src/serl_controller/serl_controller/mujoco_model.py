@@ -68,6 +68,20 @@ class MujocoRobotModel:
         self.qpos_index = np.array([model.jnt_qposadr[j] for j in joint_ids])
         self.dof_index = np.array([model.jnt_dofadr[j] for j in joint_ids])
         self._base_body = int(model.body_parentid[model.jnt_bodyid[joint_ids[0]]])
+        # Contiguous arm dofs (the usual case) are read through slices, which copy less.
+        self._contiguous = bool(np.all(np.diff(self.dof_index) == 1)
+                                and np.all(np.diff(self.qpos_index) == 1))
+        if self._contiguous:
+            self._dofs = slice(int(self.dof_index[0]), int(self.dof_index[-1]) + 1)
+            self._qpos = slice(int(self.qpos_index[0]), int(self.qpos_index[-1]) + 1)
+        else:
+            self._dofs, self._qpos = self.dof_index, self.qpos_index
+        # A base welded to the world at the origin with identity orientation needs no rotation.
+        mujoco.mj_kinematics(model, self._scratch)
+        self._base_is_world = bool(
+            model.body_weldid[self._base_body] == 0 and model.body_mocapid[self._base_body] < 0
+            and np.allclose(self._scratch.xpos[self._base_body], 0.0, atol=0.0)
+            and np.allclose(self._scratch.xmat[self._base_body], np.eye(3).ravel(), atol=0.0))
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
         self._full_m = np.zeros((model.nv, model.nv))
@@ -124,18 +138,29 @@ class MujocoRobotModel:
         mujoco.mj_rne(m, d, 0, self._bias)
         mujoco.mj_jacSite(m, d, self._jacp, self._jacr, self._site_id)
 
-        rot_base = d.xmat[self._base_body].reshape(3, 3)
-        rot_tcp = rot_base.T @ d.site_xmat[self._site_id].reshape(3, 3)
-        mujoco.mju_mat2Quat(self._quat_wxyz, rot_tcp.ravel())
-        w, x, y, z = self._quat_wxyz
-        dofs = self.dof_index
-        jacobian = np.vstack((rot_base.T @ self._jacp[:, dofs], rot_base.T @ self._jacr[:, dofs]))
+        dofs = self._dofs
+        jacobian = np.empty((6, ARM_DOF))
+        site_rot = d.site_xmat[self._site_id]
+        site_pos = d.site_xpos[self._site_id]
+        if self._base_is_world:
+            jacobian[:3] = self._jacp[:, dofs]
+            jacobian[3:] = self._jacr[:, dofs]
+            position = site_pos.copy()
+            mujoco.mju_mat2Quat(self._quat_wxyz, site_rot)
+        else:
+            rot_base_t = d.xmat[self._base_body].reshape(3, 3).T
+            np.matmul(rot_base_t, self._jacp[:, dofs], out=jacobian[:3])
+            np.matmul(rot_base_t, self._jacr[:, dofs], out=jacobian[3:])
+            position = rot_base_t @ (site_pos - d.xpos[self._base_body])
+            mujoco.mju_mat2Quat(self._quat_wxyz, (rot_base_t @ site_rot.reshape(3, 3)).ravel())
+        w, x, y, z = self._quat_wxyz.tolist()
         return RobotState(
-            q=d.qpos[self.qpos_index].copy(),
+            q=d.qpos[self._qpos].copy(),
             dq=d.qvel[dofs].copy(),
-            tcp_position=rot_base.T @ (d.site_xpos[self._site_id] - d.xpos[self._base_body]),
+            tcp_position=position,
             tcp_quaternion=np.array([x, y, z, w]),
             jacobian=jacobian,
-            mass_matrix=self._full_m[np.ix_(dofs, dofs)].copy(),
-            coriolis=(self._bias - self._gravity)[dofs].copy(),
+            mass_matrix=self._full_m[dofs, dofs] if self._contiguous
+            else self._full_m[np.ix_(dofs, dofs)],
+            coriolis=self._bias[dofs] - self._gravity[dofs],
         )

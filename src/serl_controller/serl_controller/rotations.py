@@ -36,8 +36,8 @@ def normalize_quaternion(quaternion) -> np.ndarray:
 
 def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a * b of quaternions (4,) in (x, y, z, w) order."""
-    ax, ay, az, aw = a
-    bx, by, bz, bw = b
+    ax, ay, az, aw = a.tolist() if isinstance(a, np.ndarray) else a
+    bx, by, bz, bw = b.tolist() if isinstance(b, np.ndarray) else b
     return np.array([
         aw * bx + ax * bw + ay * bz - az * by,
         aw * by - ax * bz + ay * bw + az * bx,
@@ -53,23 +53,23 @@ def quat_conjugate(q: np.ndarray) -> np.ndarray:
 
 def quat_log(q: np.ndarray) -> np.ndarray:
     """Rotation vector (3,) rad of unit quaternion q, shortest way round (|angle| <= pi)."""
-    if q[3] < 0.0:
-        q = -q
-    v = q[:3]
-    n = math.sqrt(float(v @ v))
-    if n < 1e-12:
-        return 2.0 * v
-    return (2.0 * math.atan2(n, q[3]) / n) * v
+    x, y, z, w = q.tolist() if isinstance(q, np.ndarray) else q
+    if w < 0.0:
+        x, y, z, w = -x, -y, -z, -w
+    n = math.sqrt(x * x + y * y + z * z)
+    scale = 2.0 if n < 1e-12 else 2.0 * math.atan2(n, w) / n
+    return np.array([scale * x, scale * y, scale * z])
 
 
 def quat_exp(rotvec: np.ndarray) -> np.ndarray:
     """Return the unit quaternion (4,) (x, y, z, w) of a rotation vector (3,) rad."""
-    angle = math.sqrt(float(rotvec @ rotvec))
+    x, y, z = rotvec.tolist() if isinstance(rotvec, np.ndarray) else rotvec
+    angle = math.sqrt(x * x + y * y + z * z)
     if angle < 1e-12:
-        q = np.array([0.5 * rotvec[0], 0.5 * rotvec[1], 0.5 * rotvec[2], 1.0])
+        q = np.array([0.5 * x, 0.5 * y, 0.5 * z, 1.0])
         return q / np.linalg.norm(q)
     s = math.sin(0.5 * angle) / angle
-    return np.array([s * rotvec[0], s * rotvec[1], s * rotvec[2], math.cos(0.5 * angle)])
+    return np.array([s * x, s * y, s * z, math.cos(0.5 * angle)])
 
 
 def orientation_error(current: np.ndarray, desired: np.ndarray) -> np.ndarray:
