@@ -12,6 +12,8 @@ Every transition is published on ``/serl/transitions`` (actor_id + sequence) and
 bounded outbox until ``/serl/transition_ack`` covers it; transitions not acknowledged within
 ``resend_after`` seconds are sent again (a restarted learner gets what it missed). The actor
 never waits for the learner: a full outbox drops its oldest transition, with a warning.
+With ``spool_dir`` set, unacknowledged transitions are also kept on disk
+(:mod:`serl_agent.actor_spool`): a later actor process re-sends what a crashed one left.
 The control loop runs in the main thread, the ROS callbacks in an executor thread.
 """
 
@@ -20,6 +22,7 @@ import signal
 import socket
 import threading
 import time
+from typing import Dict
 
 import gymnasium as gym
 import numpy as np
@@ -31,6 +34,7 @@ from rclpy.signals import SignalHandlerOptions
 
 from serl_agent import qos
 from serl_agent.acknowledgement import Outbox
+from serl_agent.actor_spool import ActorSpool
 from serl_agent.episode_runner import as_agent_env, EpisodeRunner
 from serl_agent.policy_io import decode_policy
 from serl_agent.policy_slot import PolicySlot
@@ -56,7 +60,7 @@ class ActorNode(Node):
             'before_weights': 'random', 'deterministic': False, 'actor_id': '',
             'max_episodes': 0, 'max_episode_steps': 0, 'seed': 0,
             'outbox_capacity': 20000, 'resend_after': 5.0, 'drain_timeout': 30.0,
-            'gym_rate': 0.0,
+            'gym_rate': 0.0, 'spool_dir': '',
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -72,6 +76,17 @@ class ActorNode(Node):
         self.slot = PolicySlot()
         self._lock = threading.Lock()
         self.outbox = Outbox(v['outbox_capacity'])
+        # outboxes of earlier (crashed) actor processes found in the spool directory
+        self.leftover: Dict[str, Outbox] = {}
+        self.spool = None
+        if v['spool_dir']:
+            self.spool = ActorSpool(v['spool_dir'], self.actor_id)
+            for actor, records in self.spool.leftovers().items():
+                box = self.leftover[actor] = Outbox(max(len(records), 1))
+                for seq, data in records:
+                    box.add(seq, data, now=-1e9)  # due at once
+                self.get_logger().info(f'{len(records)} unacknowledged transitions of '
+                                       f'{actor} from {v["spool_dir"]}: re-sending')
         self._warned_drop = 0
         self.stop_requested = threading.Event()
         self.rng = np.random.default_rng(v['seed'])
@@ -127,14 +142,30 @@ class ActorNode(Node):
             self.get_logger().info(f'policy weights version {msg.version} loaded')
 
     def _on_ack(self, msg: TransitionAck) -> None:
-        if msg.actor_id != self.actor_id:
-            return
         with self._lock:
-            self.outbox.ack(msg.sequence)
+            if msg.actor_id == self.actor_id:
+                box = self.outbox
+            elif msg.actor_id in self.leftover:
+                box = self.leftover[msg.actor_id]
+            else:
+                return
+            box.ack(msg.sequence)
+            if self.spool is not None:
+                self.spool.ack(msg.actor_id, msg.sequence)
+                if box is self.outbox and not len(box):
+                    self.spool.clear()
+                elif box is not self.outbox and not len(box):
+                    self.spool.forget(msg.actor_id)
+                    del self.leftover[msg.actor_id]
 
     def _resend(self) -> None:
         with self._lock:
-            due = self.outbox.due(time.monotonic(), self.v['resend_after'])
+            if self.spool is not None:
+                self.spool.sync()
+            now = time.monotonic()
+            due = self.outbox.due(now, self.v['resend_after'])
+            for box in self.leftover.values():
+                due += box.due(now, self.v['resend_after'])
             dropped = self.outbox.dropped
         for _, data in due:
             self.transition_pub.publish(data)
@@ -188,6 +219,8 @@ class ActorNode(Node):
         data = serialize_message(msg)
         with self._lock:
             self.outbox.add(tr['sequence'], data, time.monotonic())
+            if self.spool is not None:
+                self.spool.append(tr['sequence'], data)
         self.transition_pub.publish(data)
 
     def run(self) -> None:
@@ -228,17 +261,28 @@ class ActorNode(Node):
 
     def drain(self) -> bool:
         """Wait (at most ``drain_timeout`` s) until every transition is acknowledged."""
-        if len(self.outbox):
+        if self.pending():
             self.get_logger().info(f'waiting up to {self.v["drain_timeout"]} s for the '
-                                   f'acknowledgement of {len(self.outbox)} transitions')
+                                   f'acknowledgement of {self.pending()} transitions')
         deadline = time.monotonic() + self.v['drain_timeout']
         while time.monotonic() < deadline and rclpy.ok(context=self.context):
-            with self._lock:
-                if len(self.outbox) == 0:
-                    return True
+            if self.pending() == 0:
+                return True
             time.sleep(0.05)  # the executor thread receives the acks meanwhile
-        self.get_logger().warn(f'{len(self.outbox)} transitions still unacknowledged at exit')
+        kept = f' (kept in {self.v["spool_dir"]})' if self.spool is not None else ''
+        self.get_logger().warn(f'{self.pending()} transitions still unacknowledged at exit'
+                               + kept)
         return False
+
+    def pending(self) -> int:
+        """Return how many transitions (this and earlier actor processes) await an ack."""
+        with self._lock:
+            return len(self.outbox) + sum(len(b) for b in self.leftover.values())
+
+    def close_spool(self) -> None:
+        """Close the on-disk spool; its files are deleted when nothing awaits an ack."""
+        if self.spool is not None:
+            self.spool.close(delete=self.pending() == 0)
 
     def summary(self) -> str:
         """One line: transitions sent, acknowledged, unacknowledged, dropped."""
@@ -285,6 +329,7 @@ def main(args=None):
         if spinner is not None:
             spinner.join(10.0)
         if node is not None:
+            node.close_spool()
             node.destroy_node()
         rclpy.try_shutdown()
 

@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 from agent_fixtures import ros_context, spin_until
 from rclpy.node import Node
@@ -165,3 +166,44 @@ def test_learner_crash_loses_nothing(tmp_path):
     spooled = _spooled(tmp_path / 'run')
     assert len(spooled) == len(set(spooled)) == total
     assert sorted(spooled) == [('test_actor', s) for s in range(1, total + 1)]
+
+
+def test_actor_crash_transitions_resent_by_the_next_actor(tmp_path):
+    """An actor killed with unacknowledged transitions: the next actor process re-sends them."""
+    spool_dir = tmp_path / 'actor_spool'
+    params = dict(_actor_params(0, 50.0), spool_dir=str(spool_dir))
+    first, flog = _start('actor_node', params, tmp_path / 'a1.log')  # no learner: no acks
+    spool_file = spool_dir / 'test_actor.spool'
+    try:
+        deadline = time.monotonic() + 60.0
+        while len(list(read_spool(spool_file))) < 20 if spool_file.exists() else True:
+            assert first.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / 'a1.log').read_text()
+            time.sleep(0.05)  # polling a file another process writes: no event to wait on
+    finally:
+        _stop(first, flog, signal.SIGKILL)  # crash
+    crashed = len(list(read_spool(spool_file))) - 1  # minus the header record
+    params.update(actor_id='second_actor', max_episodes=1)
+    with ros_context() as (context, executor):
+        obs = Observer(context)
+        executor.add_node(obs.node)
+        learner, llog = _start('learner_node', _learner_params(tmp_path), tmp_path / 'l.log')
+        second = slog = None
+        try:
+            spin_until(executor, lambda: obs.status or learner.poll() is not None, 60.0,
+                       'the learner to report status')
+            second, slog = _start('actor_node', params, tmp_path / 'a2.log')
+            spin_until(executor, lambda: obs.acks.get('test_actor', 0) >= crashed
+                       and second.poll() is not None, 90.0,
+                       f'the {crashed} transitions of the crashed actor and the second actor')
+            assert second.returncode == 0, (tmp_path / 'a2.log').read_text()
+        finally:
+            if second is not None:
+                _stop(second, slog)
+            _stop(learner, llog)
+        obs.node.destroy_node()
+    assert 'test_actor from' in (tmp_path / 'a2.log').read_text()
+    spooled = _spooled(tmp_path / 'run')
+    first_ids = sorted(s for a, s in spooled if a == 'test_actor')
+    assert first_ids == list(range(1, crashed + 1))
+    assert not list(spool_dir.glob('*.spool')), list(spool_dir.iterdir())
