@@ -92,9 +92,24 @@ class PickCubeExpert(_Expert):
 
 
 class PegInsertExpert(_Expert):
-    """Align over the hole at the start height, then push straight down (compliantly)."""
+    """
+    Align over the hole at the start height, then push straight down (compliantly).
+
+    Parameters
+    ----------
+    env
+        a ``PandaPegInsert-v0`` env, possibly wrapped.
+    aim_offset
+        (3,) m added to the hole position the expert aims at (0 by default); a misaligned
+        expert shows what the arm's compliance absorbs.
+
+    """
 
     ALIGNED = 0.002    # m, xy error below which the expert descends (the round tip guides)
+
+    def __init__(self, env, aim_offset=(0.0, 0.0, 0.0)) -> None:
+        self.aim_offset = np.asarray(aim_offset, dtype=np.float64)
+        super().__init__(env)
 
     def reset(self) -> None:
         """Start a new episode's state machine."""
@@ -105,7 +120,7 @@ class PegInsertExpert(_Expert):
         env = self.env
         self._new_episode_check()
         tcp = np.asarray(obs['tcp_pose'][:3], dtype=np.float64)
-        hole = env.task.hole_top(env.sim)
+        hole = env.task.hole_top(env.sim) + self.aim_offset
         peg_tip = tcp[2] - PEG_BELOW_TCP - PEG_HALF_LENGTH
         scale = env.action_scale
         xy_error = np.linalg.norm(hole[:2] - tcp[:2])
