@@ -5,11 +5,12 @@ Layout of ``directory``: ``<actor_id>.spool`` (a
 :class:`serl_agent.transition_spool.TransitionSpool` whose first record is
 ``<u64 0><actor_id utf-8>``, then one ``<u64 sequence><CDR bytes>`` record per transition)
 and ``<actor_id>.acked`` (the highest acknowledged sequence, replaced atomically). The actor
-appends each transition before sending it and fsyncs once per second; when everything it sent is acknowledged, its spool is emptied.
-A new actor process finds the files of earlier processes (:meth:`ActorSpool.leftovers`),
-re-sends their unacknowledged transitions under their original ``actor_id`` and ``sequence``
-(the learner drops duplicates) and deletes the files once all are acknowledged. A crash loses
-at most the transitions of the last second that were neither fsync'ed nor acknowledged.
+appends each transition before sending it and fsyncs once per second; when everything it sent
+is acknowledged, its spool is emptied. A new actor process finds the files of earlier
+processes (:meth:`ActorSpool.leftovers`), re-sends their unacknowledged transitions under their
+original ``actor_id`` and ``sequence`` (the learner drops duplicates) and deletes the files once
+all are acknowledged. A crash loses at most the transitions of the last second that were
+neither fsync'ed nor acknowledged.
 """
 
 import os
