@@ -56,3 +56,21 @@ def test_tracker_duplicates_watermark_and_gap():
     assert tr.persisted(now=11.0) == {'a': 4} and tr.skipped == 1  # 3 given up
     assert tr.receive('b', 1) and tr.persisted(now=11.0) == {'b': 1}
     assert tr.watermark == {'a': 4, 'b': 1}
+
+
+def test_actor_spool_leftovers(tmp_path):
+    from serl_agent.actor_spool import ActorSpool
+    old = ActorSpool(tmp_path, 'host/1')  # a crashed process: never closed
+    for seq in (1, 2, 3):
+        old.append(seq, b'cdr%d' % seq)
+    old.sync()
+    old.ack('host/1', 1)
+    new = ActorSpool(tmp_path, 'host-2')
+    assert new.leftovers() == {'host/1': [(2, b'cdr2'), (3, b'cdr3')]}
+    new.ack('host/1', 3)
+    assert new.leftovers() == {}  # all acknowledged: files removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['host-2.spool']
+    new.append(1, b'x')
+    new.clear()
+    new.close(delete=True)
+    assert list(tmp_path.iterdir()) == []
