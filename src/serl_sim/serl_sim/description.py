@@ -505,13 +505,22 @@ def _urdf_box(size_half: Vec3, xyz: Vec3, material: str) -> str:
             f'    <collision>{origin}{shape}</collision>\n')
 
 
-def to_urdf(arm: ArmDescription = ARM) -> str:
+def to_urdf(arm: ArmDescription = ARM,
+            extra_frames: Sequence[Tuple[str, str, Vec3, Vec3]] = ()) -> str:
     """
     Generate the URDF (``robot_description``) of the arm and hand.
 
     Link and joint names follow franka_description (``fr3_link0`` .. ``fr3_link8``,
     ``fr3_hand``, ``fr3_hand_tcp``, ``fr3_leftfinger``, ``fr3_rightfinger``), so
     robot_state_publisher and rviz show the same tree as on the real FR3.
+
+    Parameters
+    ----------
+    arm
+        the description.
+    extra_frames
+        ``(link, parent, xyz, rpy)`` fixed frames to add (e.g. camera optical frames), with
+        ``xyz`` in m and ``rpy`` in rad relative to ``parent``.
 
     Returns
     -------
@@ -579,6 +588,13 @@ def to_urdf(arm: ArmDescription = ARM) -> str:
                 _urdf_inertial(arm.finger_inertial),
                 _urdf_box(_PAD_BOX, (0.0, side * _PAD_BOX[1], 0.03), 'fr3_dark'),
                 '  </link>\n']
+    for link, parent, xyz, rpy in extra_frames:
+        out += [f'  <joint name="{link}_joint" type="fixed">\n',
+                f'    <origin xyz="{_fmt(_clean(xyz))}" rpy="{_fmt(_clean(rpy))}"/>\n',
+                f'    <parent link="{parent}"/>\n',
+                f'    <child link="{link}"/>\n',
+                '  </joint>\n',
+                f'  <link name="{link}"/>\n']
     out.append('</robot>\n')
     return ''.join(out)
 
@@ -587,11 +603,19 @@ def to_urdf(arm: ArmDescription = ARM) -> str:
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
 MJCF_PATH = os.path.join(MODELS_DIR, 'fr3.xml')
 URDF_PATH = os.path.join(MODELS_DIR, 'fr3.urdf')
+#: The URDF the sim node publishes: the arm plus the sim cameras' optical frames.
+SIM_URDF_PATH = os.path.join(MODELS_DIR, 'fr3_sim.urdf')
 
 
-def write_models(directory: Optional[str] = None) -> Tuple[str, str]:
+def sim_urdf() -> str:
+    """Return the URDF of the arm plus the sim cameras' optical frames (``/robot_description``)."""
+    from serl_sim.scene import camera_optical_frames  # the scene builds on this module
+    return to_urdf(extra_frames=camera_optical_frames())
+
+
+def write_models(directory: Optional[str] = None) -> Tuple[str, ...]:
     """
-    Write ``fr3.xml`` (arm alone, gravity-compensated) and ``fr3.urdf`` into ``directory``.
+    Write ``fr3.xml`` (arm alone), ``fr3.urdf`` and ``fr3_sim.urdf`` into ``directory``.
 
     Parameters
     ----------
@@ -600,16 +624,19 @@ def write_models(directory: Optional[str] = None) -> Tuple[str, str]:
 
     Returns
     -------
-        The two paths written.
+        The paths written.
 
     """
     directory = directory or MODELS_DIR
     os.makedirs(directory, exist_ok=True)
-    paths = (os.path.join(directory, 'fr3.xml'), os.path.join(directory, 'fr3.urdf'))
-    for path, text in zip(paths, (to_mjcf(), to_urdf())):
+    texts = {'fr3.xml': to_mjcf(), 'fr3.urdf': to_urdf(), 'fr3_sim.urdf': sim_urdf()}
+    paths = []
+    for name, text in texts.items():
+        path = os.path.join(directory, name)
         with open(path, 'w', encoding='utf-8') as stream:
             stream.write(text)
-    return paths
+        paths.append(path)
+    return tuple(paths)
 
 
 if __name__ == '__main__':

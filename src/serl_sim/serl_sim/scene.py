@@ -6,9 +6,10 @@ the table top is the plane z = 0 of that frame: the arm stands on the table, as 
 simulated robots do. Every position of the tasks is therefore in ``fr3_link0``.
 """
 
-from typing import Sequence
+from typing import List, Sequence, Tuple
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from serl_sim import description
 
@@ -19,6 +20,14 @@ CAMERA_NAMES = ('front', 'wrist')
 #: Field of view (deg, vertical) of the cameras.
 FRONT_FOVY = 45.0
 WRIST_FOVY = 70.0
+#: Front camera: position (m) in ``fr3_link0`` and the point it looks at.
+FRONT_POSITION = (1.05, 0.0, 0.45)
+FRONT_TARGET = (0.4, 0.0, 0.05)
+#: Wrist camera in the hand frame: position (m) and MJCF ``xyaxes`` (image right, image up):
+#: on the hand's +x side, looking along the hand's +z axis (the fingers), tilted 15 deg
+#: towards them.
+WRIST_POSITION = (0.06, 0.0, 0.02)
+WRIST_XYAXES = (0.0, 1.0, 0.0, 0.966, 0.0, 0.259)
 
 
 def _xyaxes(position: Sequence[float], target: Sequence[float]) -> str:
@@ -64,8 +73,8 @@ def build_mjcf(*, task_asset: str = '', task_worldbody: str = '', task_extra: st
         The MJCF document (str).
 
     """
-    front_pos = (1.05, 0.0, 0.45)
-    front_axes = _xyaxes(front_pos, (0.4, 0.0, 0.05))
+    front_pos = FRONT_POSITION
+    front_axes = _xyaxes(front_pos, FRONT_TARGET)
     c, a = description.WORLD_CONTYPE, description.WORLD_CONAFFINITY
     worldbody = (
         '    <light name="top" pos="0.4 0 1.5" dir="0 0 -1" diffuse="0.8 0.8 0.8"/>\n'
@@ -77,13 +86,43 @@ def build_mjcf(*, task_asset: str = '', task_worldbody: str = '', task_extra: st
         f'    <camera name="front" pos="{" ".join(f"{v:g}" for v in front_pos)}" '
         f'xyaxes="{front_axes}" fovy="{FRONT_FOVY:g}"/>\n'
         + task_worldbody)
-    # Wrist camera: on the hand's +x side, looking along the hand's +z axis (the fingers),
-    # tilted 15 deg towards them.
     hand_children = (
-        '        <camera name="wrist" pos="0.06 0 0.02" '
-        'xyaxes="0 1 0 0.966 0 0.259" fovy="{:g}"/>\n'.format(WRIST_FOVY))
+        f'        <camera name="wrist" pos="{" ".join(f"{v:g}" for v in WRIST_POSITION)}" '
+        f'xyaxes="{" ".join(f"{v:g}" for v in WRIST_XYAXES)}" fovy="{WRIST_FOVY:g}"/>\n')
     return description.to_mjcf(
         model_name='fr3_scene', timestep=timestep, asset=_ASSET + task_asset,
         worldbody=worldbody, hand_children=hand_children,
         extra='  <visual><global offwidth="640" offheight="480"/>'
               '<quality shadowsize="1024"/></visual>\n' + task_extra)
+
+
+def _optical_rpy(xyaxes: Sequence[float]) -> Tuple[float, float, float]:
+    """Roll-pitch-yaw of the ROS optical frame (x right, y down, z forward) of a camera."""
+    right = np.asarray(xyaxes[:3], float)
+    up = np.asarray(xyaxes[3:], float)
+    right /= np.linalg.norm(right)
+    up -= right * (right @ up)
+    up /= np.linalg.norm(up)
+    forward = np.cross(up, right)  # MuJoCo cameras look along -z = up x right
+    rotation = np.column_stack((right, -up, forward))
+    return tuple(Rotation.from_matrix(rotation).as_euler('xyz'))
+
+
+def camera_optical_frames() -> List[Tuple[str, str, Tuple[float, ...], Tuple[float, ...]]]:
+    """
+    Return the cameras' ROS optical frames as fixed URDF frames.
+
+    Returns
+    -------
+        ``[(link, parent, xyz, rpy), ...]`` for ``front_camera_optical_frame`` (parent
+        ``fr3_link0``) and ``wrist_camera_optical_frame`` (parent ``fr3_hand``), the frame ids
+        of the camera images; see :func:`serl_sim.description.to_urdf`.
+
+    """
+    front_axes = [float(v) for v in _xyaxes(FRONT_POSITION, FRONT_TARGET).split()]
+    return [
+        ('front_camera_optical_frame', description.BASE_LINK, FRONT_POSITION,
+         _optical_rpy(front_axes)),
+        ('wrist_camera_optical_frame', description.HAND_LINK, WRIST_POSITION,
+         _optical_rpy(WRIST_XYAXES)),
+    ]

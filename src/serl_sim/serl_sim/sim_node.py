@@ -133,7 +133,7 @@ class SimNode(Node):
         self.create_service(ResetEpisode, '/sim/reset_episode', self._on_reset)
         self.create_service(GetSuccess, '/sim/get_success', self._on_get_success)
         self.create_timer(1.0 / p['diagnostics_rate'], self._publish_diagnostics)
-        self._pub_description.publish(String(data=description.to_urdf()))
+        self._pub_description.publish(String(data=description.sim_urdf()))
 
         self._rtf_window = (time.monotonic(), self.clock_seconds())
         self.achieved_rtf = 0.0

@@ -122,8 +122,29 @@ def test_checked_in_models_equal_the_generators_output():
         assert stream.read() == desc.to_mjcf(), 'run: python -m serl_sim.description'
     with open(desc.URDF_PATH, encoding='utf-8') as stream:
         assert stream.read() == desc.to_urdf(), 'run: python -m serl_sim.description'
+    with open(desc.SIM_URDF_PATH, encoding='utf-8') as stream:
+        assert stream.read() == desc.sim_urdf(), 'run: python -m serl_sim.description'
 
 
 def test_forward_kinematics_rejects_wrong_length():
     with pytest.raises(ValueError, match='shape'):
         desc.forward_kinematics([0.0] * 6)
+
+
+def test_camera_optical_frames_in_the_urdf_match_the_mujoco_cameras():
+    from serl_sim import scene
+    from serl_sim.simulation import FrankaSim
+    from serl_sim.tasks import PickCubeTask
+
+    urdf = desc.sim_urdf()
+    sim = FrankaSim(PickCubeTask())
+    q = _random_configurations(1, seed=2)[0]
+    sim.set_arm_configuration(q)
+    mujoco.mj_forward(sim.model, sim.data)
+    for name in scene.CAMERA_NAMES:
+        pose = _urdf_fk(urdf, dict(zip(desc.ARM_JOINT_NAMES, q)), f'{name}_camera_optical_frame')
+        camera = sim.model.camera(name).id
+        # MuJoCo camera axes: x right, y up, z backwards; ROS optical: x right, y down, z ahead.
+        expected = sim.data.cam_xmat[camera].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
+        assert np.linalg.norm(pose[:3, 3] - sim.data.cam_xpos[camera]) < 1e-3, name
+        assert _angle_between(pose[:3, :3], expected) < 0.01, name
