@@ -1,4 +1,5 @@
-"""Learner throughput: RLPD critic updates per second on this CPU (or GPU with --device).
+"""
+Learner throughput: RLPD critic updates per second on this CPU (or GPU with --device).
 
 Setting (issue 5): E = 10 critics of width 256 x 256, batch 256 (128 online + 128 demo),
 observation 17, action 6, UTD G = 20 (each update() call = 20 critic steps + 1 actor and
@@ -27,7 +28,6 @@ Last line: ``updates_per_s=... peak_fraction=... vs_loop=...``.
 
 import argparse
 import copy
-import math
 import time
 
 import gymnasium as gym
@@ -150,7 +150,8 @@ class LoopLearner:
 
 
 def rate(fn, utd, seconds, device):
-    """Critic updates per second of fn() (one call = ``utd`` critic updates).
+    """
+    Critic updates per second of fn() (one call = ``utd`` critic updates).
 
     After one warm-up call, fn() is timed call by call for ``seconds``; returns (best, median)
     over the calls. The best call is the figure least disturbed by other processes on a shared
@@ -168,7 +169,7 @@ def rate(fn, utd, seconds, device):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch threads (default: physical cores)')

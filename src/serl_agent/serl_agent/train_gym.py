@@ -248,11 +248,14 @@ def _expert_demos(episodes, seed):
 
 def main(argv=None) -> int:
     """Command line entry point (console script ``serl_train_gym``)."""
-    p = argparse.ArgumentParser(prog='serl_train_gym', description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(prog='serl_train_gym',
+                                description=__doc__.strip().split('\n')[0])
     p.add_argument('--env', required=True, help='Gymnasium env id, e.g. Pendulum-v1')
     p.add_argument('--steps', type=int, required=True, help='total env steps')
     p.add_argument('--run-dir', required=True, help='created, or resumed when it exists')
-    p.add_argument('--config', default=str(DEFAULT_CONFIG), help='YAML with an rlpd: section')
+    p.add_argument('--config', default=None,
+                   help='YAML with an rlpd: section (default: config/agent.yaml of the repo '
+                        'when present, else the same RLPDConfig defaults)')
     p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
                    help='override RLPDConfig fields, e.g. --set utd_ratio=2 num_critics=5')
     p.add_argument('--demos', nargs='*', default=[], help='rosbag2 demo bags (dirs)')
@@ -271,7 +274,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     set_torch_threads(args.threads)
-    config = RLPDConfig.from_yaml(args.config, **parse_overrides(args.set))
+    overrides = parse_overrides(args.set)
+    config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    config = (RLPDConfig.from_yaml(config_path, **overrides) if config_path
+              else RLPDConfig.from_dict(overrides))
     factory = None
     if args.demos:
         factory = _bag_demos(args.demos)
