@@ -48,6 +48,36 @@ print(steps)
 '''
 
 
+def core_cost_us(samples=2000):
+    """Median cost (us) of MujocoRobotModel.state and CartesianImpedanceController.update."""
+    import mujoco
+    import numpy as np
+    from serl_sim import description
+
+    from serl_controller.impedance import CartesianImpedanceController
+    from serl_controller.mujoco_model import MujocoRobotModel
+    from serl_controller.params import ImpedanceParams
+
+    model = mujoco.MjModel.from_xml_path(str(description.MJCF_PATH))
+    robot = MujocoRobotModel(model, mujoco.MjData(model))
+    q, dq = np.array(description.ARM.home), np.full(7, 0.01)
+    state = robot.state(q, dq)
+    controller = CartesianImpedanceController()
+    controller.on_configure(ImpedanceParams())
+    controller.on_activate(state)
+    controller.set_equilibrium_pose(state.tcp_position + 0.05, state.tcp_quaternion)
+    costs = {'state': [], 'update': []}
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        state = robot.state(q, dq)
+        t1 = time.perf_counter()
+        controller.update(0.0, 1e-3, state)
+        t2 = time.perf_counter()
+        costs['state'].append(t1 - t0)
+        costs['update'].append(t2 - t1)
+    return {k: 1e6 * float(np.median(v)) for k, v in costs.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
     parser.add_argument('--seconds', type=float, default=4.5,
@@ -82,7 +112,7 @@ def main():
     joint_pub = node.create_publisher(JointState, '/joint_states', qos_profile_sensor_data)
     lock = threading.Lock()
     shared = {'diag': None, 'efforts': 0, 'step_time': None, 'prev_tau': None,
-              'latencies': [], 'dq4': 0.0}
+              'latencies': [], 'dq4': 0.0, 'missed': 0}
 
     def on_effort(msg):
         now = time.monotonic()
@@ -114,6 +144,9 @@ def main():
         ticks[0] += 1
         msg = JointState(name=names, position=list(FR3_HOME) + [0.04, 0.04])
         with lock:
+            if shared['step_time'] is not None and time.monotonic() - shared['step_time'] > 0.2:
+                shared['step_time'] = None  # the node was not running: no effort reflected it
+                shared['missed'] += 1
             if ticks[0] % max(1, int(args.rate * 0.02)) == 0 and shared['step_time'] is None:
                 shared['dq4'] = 0.05 if shared['dq4'] == 0.0 else 0.0
                 shared['step_time'] = time.monotonic()
@@ -163,6 +196,7 @@ def main():
         with lock:
             shared['latencies'].clear()
             shared['diag'] = None
+            shared['step_time'] = None
         start_count = shared['efforts']
         time.sleep(args.seconds)  # measuring window, not synchronisation
         with lock:
@@ -191,7 +225,9 @@ def main():
         return result
 
     try:
-        results = {}
+        results = {f'core_{k}_us': v for k, v in core_cost_us().items()}
+        print(f"core per tick (median): model state {results['core_state_us']:.1f} us, "
+              f"law update {results['core_update_us']:.1f} us")
         results.update(phase('idle', load=False))
         results.update(phase('load', load=True))
         results['load_rate_ratio'] = results['load_rate_hz'] / args.rate
