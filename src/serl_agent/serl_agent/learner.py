@@ -16,7 +16,9 @@ allows, or no faster than ``max_utd`` critic updates per received env step. Ever
 
 Restart: the run directory is resumed when it exists: the agent from the latest checkpoint,
 the online buffer and the duplicate filter from the spool (every transition ever
-acknowledged), so a learner killed at any moment loses no acknowledged transition.
+acknowledged), so a learner killed at any moment loses no acknowledged transition. The spool
+is the run's complete online data set and grows without bound (about 0.5 kB per state
+transition, 193 kB per vision transition); a restart reads it whole.
 """
 
 from dataclasses import dataclass
@@ -32,9 +34,9 @@ import numpy as np
 
 from serl_agent import checkpoint
 from serl_agent.acknowledgement import AckTracker
-from serl_agent.bag_io import make_typestore, TRANSITION_TYPE
+from serl_agent.bag_io import make_typestore, read_transitions, TRANSITION_TYPE
 from serl_agent.config import RLPDConfig
-from serl_agent.demo_buffer import check_transition, load_demo_data, read_episodes
+from serl_agent.demo_buffer import check_transition, load_demo_data
 from serl_agent.policy_io import encode_policy
 from serl_agent.replay import ReplayBuffer
 from serl_agent.rlpd import RLPDAgent
@@ -116,10 +118,11 @@ class Learner:
         self._last_status = (time.monotonic(), 0, 0)
         self.error: Optional[BaseException] = None
 
-        if settings.demo_paths:
-            first = read_episodes(settings.demo_paths[:1], self.typestore)
-            if first and first[0].transitions:
-                self._build(first[0].transitions[0])
+        if settings.demo_paths:  # spaces from the first demo transition: weights at once
+            first = next(iter(read_transitions(list(settings.demo_paths), self.typestore)),
+                         None)
+            if first is not None:
+                self._build(transition_to_dict(first.msg))
         spooled = 0
         for data in read_spool(self.run_dir / SPOOL_NAME):
             msg = self.typestore.deserialize_cdr(data, TRANSITION_TYPE)
