@@ -2,6 +2,7 @@
 
 import math
 import multiprocessing
+from pathlib import Path
 import threading
 import time
 
@@ -18,7 +19,9 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from serl_controller.controller_node import CartesianImpedanceControllerNode, FR3_HOME
+from serl_controller.params import ImpedanceParams, params_from_flat, PRECISION_GAINS
 from std_msgs.msg import Float64MultiArray
+import yaml
 
 # DDS keeps C++ threads alive in this process after the tests below; a later fork()ed worker
 # (ament_flake8 runs a multiprocessing pool) can then deadlock. Fresh interpreters are safe.
@@ -260,3 +263,32 @@ def test_forward_mode_publishes_limited_box_clipped_target(ros):
     p = probe.forwarded[-1].pose.position
     # 1 cm error clip around the current TCP pose, towards the box-clipped target (0.8, 0, 0).
     assert (p.x, p.y, p.z) == pytest.approx((0.41, 0.0, 0.29), abs=1e-9)
+
+
+def test_config_file_loads_validates_and_matches_code_defaults(ros):
+    """config/controller.yaml loads through --params-file and equals the code's defaults."""
+    config = Path(__file__).resolve().parents[3] / 'config' / 'controller.yaml'
+    node = CartesianImpedanceControllerNode(
+        cli_args=['--ros-args', '--params-file', str(config)])
+    try:
+        with open(config) as stream:
+            values = yaml.safe_load(stream)['cartesian_impedance_controller']['ros__parameters']
+        flat = {}
+        for key, value in values.items():
+            if isinstance(value, dict):
+                flat.update({f'{key}.{k}': v for k, v in value.items()})
+            else:
+                flat[key] = value
+        for key, value in flat.items():
+            assert node.get_parameter(key).value == value, key
+        compliance = params_from_flat(flat, 'compliance')
+        defaults = ImpedanceParams()
+        for field in ('translational_stiffness', 'translational_damping', 'rotational_stiffness',
+                      'rotational_damping', 'nullspace_stiffness', 'translational_clip_neg',
+                      'rotational_clip_pos', 'torque_rate_limit', 'filter_coefficient',
+                      'workspace_min', 'workspace_max', 'joint_torque_limits'):
+            assert getattr(compliance, field) == pytest.approx(getattr(defaults, field)), field
+        precision = params_from_flat(flat, 'precision')
+        assert precision.translational_stiffness == PRECISION_GAINS['translational_stiffness']
+    finally:
+        node.destroy_node()
