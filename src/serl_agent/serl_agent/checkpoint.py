@@ -15,13 +15,12 @@ overwritten (new checkpoints get new names) nor deleted by pruning while it is t
 """
 
 import hashlib
-import io
 import json
 import os
 from pathlib import Path
 import tempfile
 import time
-from typing import Dict, Optional, Union
+from typing import BinaryIO, Callable, Dict, Optional, Union
 
 from serl_agent.replay import ReplayBuffer
 import torch
@@ -67,13 +66,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same dir, fsync, rename)."""
+def atomic_write(path: PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """
+    Create or replace ``path`` atomically with what ``write(file)`` writes.
+
+    The data goes to a temporary file in the same directory, is flushed and fsync'ed, then
+    renamed over ``path`` (``os.replace``); on any error the temporary file is removed and
+    ``path`` is untouched.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=path.parent)
     try:
         with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -81,6 +86,20 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see ``atomic_write``)."""
+    atomic_write(path, lambda f: f.write(data))
+
+
+def file_sha256(path: PathLike) -> str:
+    """Hex SHA-256 of a file, read in 4 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(4 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def save(run_dir: PathLike, agent, buffers: Optional[Dict[str, ReplayBuffer]] = None,
@@ -98,19 +117,16 @@ def save(run_dir: PathLike, agent, buffers: Optional[Dict[str, ReplayBuffer]] = 
     payload = {'format': FORMAT, 'time': time.time(), 'agent': agent.state_dict(),
                'buffers': {k: b.state_dict() for k, b in (buffers or {}).items()},
                'counters': dict(counters or {}), 'extra': extra if extra is not None else {}}
-    bio = io.BytesIO()
-    torch.save(payload, bio)
-    data = bio.getvalue()
     name = f'ckpt_{agent.critic_updates:012d}.pt'
-    path = ckpt / name
     latest = _read_latest(ckpt)
     if latest is not None and latest['file'] == name:
         # Same update count as the latest (e.g. saved twice without training): a new name
         # keeps the previous file intact until the manifest points elsewhere.
         name = f'ckpt_{agent.critic_updates:012d}_{time.time_ns()}.pt'
-        path = ckpt / name
-    atomic_write_bytes(path, data)
-    manifest = {'file': name, 'sha256': hashlib.sha256(data).hexdigest(), 'bytes': len(data),
+    path = ckpt / name
+    # Streamed to the file (no in-memory copy of big buffers), then hashed from the file.
+    atomic_write(path, lambda f: torch.save(payload, f))
+    manifest = {'file': name, 'sha256': file_sha256(path), 'bytes': path.stat().st_size,
                 'critic_updates': agent.critic_updates, 'actor_updates': agent.actor_updates,
                 'counters': payload['counters'], 'time': payload['time']}
     atomic_write_bytes(ckpt / LATEST, (json.dumps(manifest, indent=1) + '\n').encode())
@@ -147,14 +163,14 @@ def read(path: PathLike, expected_sha256: Optional[str] = None) -> dict:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        digest = file_sha256(path) if expected_sha256 is not None else None
     except OSError as e:
         raise CheckpointError(f'cannot read checkpoint {path}: {e}') from e
-    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+    if digest is not None and digest != expected_sha256:
         raise CheckpointError(f'corrupt checkpoint {path}: SHA-256 does not match '
                               f'{LATEST}; the file was changed or damaged after it was written')
     try:
-        payload = torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+        payload = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # noqa: B902 - torch raises several types for bad files
         raise CheckpointError(f'corrupt checkpoint {path}: {type(e).__name__}: {e}') from e
     if not isinstance(payload, dict) or payload.get('format') != FORMAT:

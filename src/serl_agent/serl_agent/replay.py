@@ -13,7 +13,7 @@ from serl_agent.networks import observation_spec
 import torch
 
 Batch = Dict[str, Union[torch.Tensor, Dict[str, torch.Tensor]]]
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 class ReplayBuffer:
@@ -167,25 +167,30 @@ class ReplayBuffer:
                 'truncated': self._truncated.index_select(0, idx)}
 
     def state_dict(self) -> dict:
-        """Return the stored transitions (oldest first) and counters, as CPU tensors and ints."""
-        order = self._order()
+        """
+        Return the stored transitions and counters (CPU tensors and ints), for checkpoints.
 
-        def take(store):
+        A full buffer is returned as its storage in ring order with ``next`` (the slot written
+        next, i.e. the oldest), without a copy on CPU; a partly filled one as copies of its
+        filled part (``next`` = size). ``load_state_dict`` restores either.
+        """
+        full = self._size == self.capacity
+
+        def take(t):
+            return t.cpu() if full else t[:self._size].clone().cpu()
+
+        def take_obs(store):
             if isinstance(store, dict):
-                return {k: v[order].cpu() for k, v in store.items()}
-            return store[order].cpu()
+                return {k: take(v) for k, v in store.items()}
+            return take(store)
 
         return {'version': STATE_VERSION, 'spec': self.spec, 'capacity': self.capacity,
                 'action_dim': self.action_dim, 'total_inserted': self.total_inserted,
-                'observations': take(self._obs), 'next_observations': take(self._next_obs),
-                'actions': self._actions[order].cpu(), 'rewards': self._rewards[order].cpu(),
-                'terminated': self._terminated[order].cpu(),
-                'truncated': self._truncated[order].cpu()}
-
-    def _order(self) -> torch.Tensor:
-        if self._size < self.capacity:
-            return torch.arange(self._size, device=self.device)
-        return (torch.arange(self.capacity, device=self.device) + self._next) % self.capacity
+                'next': self._next if full else self._size,
+                'observations': take_obs(self._obs),
+                'next_observations': take_obs(self._next_obs),
+                'actions': take(self._actions), 'rewards': take(self._rewards),
+                'terminated': take(self._terminated), 'truncated': take(self._truncated)}
 
     def load_state_dict(self, state: dict) -> None:
         """
@@ -202,21 +207,23 @@ class ReplayBuffer:
                              f'{self.action_dim}')
         n = int(state['actions'].shape[0])
         keep = min(n, self.capacity)
-        sl = slice(n - keep, n)
+        # Saved slot order: oldest at index ``next`` (ring), wrapping around; keep the newest.
+        oldest = int(state.get('next', n)) % n if n else 0
+        order = (torch.arange(n - keep, n) + oldest) % max(n, 1)
 
         def put(store, saved):
             if isinstance(store, dict):
                 for k in store:
-                    store[k][:keep] = saved[k][sl].to(self.device)
+                    store[k][:keep] = saved[k][order].to(self.device)
             else:
-                store[:keep] = saved[sl].to(self.device)
+                store[:keep] = saved[order].to(self.device)
 
         put(self._obs, state['observations'])
         put(self._next_obs, state['next_observations'])
-        self._actions[:keep] = state['actions'][sl].to(self.device)
-        self._rewards[:keep] = state['rewards'][sl].to(self.device)
-        self._terminated[:keep] = state['terminated'][sl].to(self.device)
-        self._truncated[:keep] = state['truncated'][sl].to(self.device)
+        put(self._actions, state['actions'])
+        put(self._rewards, state['rewards'])
+        put(self._terminated, state['terminated'])
+        put(self._truncated, state['truncated'])
         self._size = keep
         self._next = keep % self.capacity
         self.total_inserted = int(state['total_inserted'])

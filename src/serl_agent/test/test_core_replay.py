@@ -44,15 +44,27 @@ def test_ring_buffer_overwrites_oldest_and_state_round_trip():
     rewards = set(buf.sample(200, torch.Generator().manual_seed(1))['rewards'].tolist())
     assert rewards == {3.0, 4.0, 5.0, 6.0, 7.0}
     state = buf.state_dict()
-    assert state['rewards'].tolist() == [3.0, 4.0, 5.0, 6.0, 7.0]  # oldest first
+    assert state['rewards'].tolist() == [5.0, 6.0, 7.0, 3.0, 4.0] and state['next'] == 3
+    assert state['rewards'].data_ptr() == buf._rewards.data_ptr()  # full buffer: no copy
     copy = ReplayBuffer(box, ACT, capacity=5)
     copy.load_state_dict(state)
     assert len(copy) == 5 and copy.total_inserted == 8
     copy.insert(np.zeros(3), [0, 0], 8, np.zeros(3), False, False)  # overwrites the oldest (3)
-    assert copy.state_dict()['rewards'].tolist() == [4.0, 5.0, 6.0, 7.0, 8.0]
+    assert chronological(copy.state_dict()) == [4.0, 5.0, 6.0, 7.0, 8.0]
     small = ReplayBuffer(box, ACT, capacity=2)
     small.load_state_dict(state)  # keeps the newest
-    assert small.state_dict()['rewards'].tolist() == [6.0, 7.0]
+    assert chronological(small.state_dict()) == [6.0, 7.0]
+    part = ReplayBuffer(box, ACT, capacity=10)
+    part.load_state_dict(state)
+    assert chronological(part.state_dict()) == [3.0, 4.0, 5.0, 6.0, 7.0]
+    part.insert(np.zeros(3), [0, 0], 9, np.zeros(3), False, False)
+    assert chronological(part.state_dict()) == [3.0, 4.0, 5.0, 6.0, 7.0, 9.0]
+
+
+def chronological(state):
+    """Rewards of a saved buffer, oldest first."""
+    r = state['rewards'].tolist()
+    return r[state['next']:] + r[:state['next']] if len(r) == state['capacity'] else r
 
 
 def test_bad_inputs_raise_naming_the_field_and_write_nothing():
