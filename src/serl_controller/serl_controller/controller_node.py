@@ -117,6 +117,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         self._forward_pub = None
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE)
         self._autostart_pending = bool(self.get_parameter('autostart').value)
+        self._cache_loop_parameters()
 
     # ------------------------------------------------------------------ parameters
     def _flat_values(self, overrides=()):
@@ -148,7 +149,16 @@ class CartesianImpedanceControllerNode(LifecycleNode):
             return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
 
+    def _cache_loop_parameters(self) -> None:
+        """Copy the parameters the control loop reads into attributes (no lookups per tick)."""
+        values = self._flat_values()
+        self._state_timeout = values['state_timeout']
+        self._base_frame = values['base_frame']
+        self._limited_every = max(1, int(round(values['update_rate']
+                                               / values['limited_target_rate'])))
+
     def _apply_parameters(self, parameters) -> None:
+        self._cache_loop_parameters()
         if self.controller.params is None:
             return
         params = self._impedance_params(self._flat_values())
@@ -214,7 +224,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Hold the current pose and start the control loop; needs a fresh robot state."""
-        timeout = self.get_parameter('state_timeout').value
+        timeout = self._state_timeout
         age = self._state_age_now()
         if age is None or age > timeout:
             self.get_logger().error(
@@ -329,7 +339,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
             self.trigger_activate()
 
     def _on_equilibrium_pose(self, msg: PoseStamped) -> None:
-        base = self.get_parameter('base_frame').value
+        base = self._base_frame
         p, o = msg.pose.position, msg.pose.orientation
         try:
             if msg.header.frame_id not in ('', base):
@@ -394,7 +404,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         nominal = self._stats.nominal_period
         period = min(self._stats.tick(now), 2.0 * nominal)  # a stall must not widen the limits
         age = self._state_age_now()
-        timeout = self.get_parameter('state_timeout').value
+        timeout = self._state_timeout
         if age is None or age > timeout:
             self._fault(f'robot state stale: {1e3 * (age or math.inf):.1f} ms old > '
                         f'state_timeout {timeout * 1e3:.0f} ms; torques stopped')
@@ -414,9 +424,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         state = self._robot.state(self._q, self._dq)
         tau = self.controller.update(now, period, state)
         self._effort_pub.publish(Float64MultiArray(data=tau.tolist()))
-        every = max(1, int(round(self.get_parameter('update_rate').value
-                                 / self.get_parameter('limited_target_rate').value)))
-        if self._ticks % every == 0:
+        if self._ticks % self._limited_every == 0:
             self._limited_pub.publish(self._pose_msg(*self.controller.limited_target()))
 
     def _forward_step(self) -> None:
@@ -433,7 +441,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
     def _pose_msg(self, position, quaternion) -> PoseStamped:
         msg = PoseStamped()
         msg.header.stamp = self.get_clock().now().to_msg()
-        msg.header.frame_id = self.get_parameter('base_frame').value
+        msg.header.frame_id = self._base_frame
         (msg.pose.position.x, msg.pose.position.y, msg.pose.position.z) = (
             float(v) for v in position)
         (msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z,
