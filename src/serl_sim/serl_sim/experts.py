@@ -1,14 +1,18 @@
 """
 Scripted experts for the sim tasks: they produce the demonstrations RLPD starts from.
 
-Each expert is a small state machine over waypoints of the TCP. It reads the TCP from the
-observation and the task's ground truth (object or hole position) from the simulator, so the
-same expert drives the state and the vision variant of a task. Actions follow the env's
-convention: (dx, dy, dz) = (waypoint - TCP) / action_scale clipped to [-1, 1]; gripper -1 closes,
-+1 opens.
+Each expert is a small state machine over waypoints of the TCP. It reads the TCP and, when the
+observation has one, ``object_pos`` (the cube, or the hole's opening) from the observation, so
+it also drives an env built on ROS topics (``/sim/object_pose``); without ``object_pos`` (vision
+envs) it reads the task's ground truth from the simulator. Actions follow the env's convention:
+(dx, dy, dz) = (waypoint - TCP) / action_scale clipped to [-1, 1]; gripper -1 closes, +1 opens.
+
+Call ``reset()`` at each episode start. Without that call, an expert with a simulator notices a
+new episode by the simulated time going back; one without notices a jump of the TCP or of the
+object (a teleport no 10 Hz step can make).
 """
 
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import numpy as np
 
@@ -17,6 +21,7 @@ from serl_sim.tasks.peg_insert import (
 from serl_sim.tasks.pick_cube import CUBE_HALF, PickCubeTask
 
 Policy = Callable[[Dict[str, np.ndarray]], np.ndarray]
+DEFAULT_ACTION_SCALE = 0.03
 
 
 def _toward(target: np.ndarray, tcp: np.ndarray, scale: float, gripper: float,
@@ -26,22 +31,49 @@ def _toward(target: np.ndarray, tcp: np.ndarray, scale: float, gripper: float,
 
 
 class _Expert:
-    """Shared episode bookkeeping: a drop of the simulated time means a new episode."""
+    """Shared bookkeeping: action scale, object position source, new-episode detection."""
 
-    def __init__(self, env) -> None:
-        self.env = env.unwrapped
+    #: m: a TCP or object displacement between two calls that only a reset makes.
+    JUMP = 0.06
+
+    def __init__(self, env=None, action_scale: Optional[float] = None) -> None:
+        self.env = env.unwrapped if env is not None else None
+        if action_scale is None:
+            action_scale = getattr(self.env, 'action_scale', DEFAULT_ACTION_SCALE)
+        self.action_scale = float(action_scale)
         self._last_time = float('inf')
+        self._last_tcp: Optional[np.ndarray] = None
+        self._last_object: Optional[np.ndarray] = None
         self.reset()
 
     def reset(self) -> None:
         """Start a new episode's state machine."""
         raise NotImplementedError
 
-    def _new_episode_check(self) -> None:
-        now = self.env.sim.time
-        if now < self._last_time:
+    def _ground_truth(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _observe(self, obs: Dict[str, np.ndarray]):
+        """Return (tcp, object) positions (3,) float64; reset on a detected new episode."""
+        tcp = np.asarray(obs['tcp_pose'][:3], dtype=np.float64)
+        if 'object_pos' in obs:
+            obj = np.asarray(obs['object_pos'], dtype=np.float64)
+        elif self.env is not None:
+            obj = self._ground_truth()
+        else:
+            raise ValueError('the observation has no object_pos and the expert has no '
+                             'simulator to read the object from')
+        sim = getattr(self.env, 'sim', None)
+        if sim is not None:
+            if sim.time < self._last_time:
+                self.reset()
+            self._last_time = sim.time
+        elif self._last_tcp is not None and (
+                np.linalg.norm(tcp - self._last_tcp) > self.JUMP
+                or np.linalg.norm(obj - self._last_object) > self.JUMP):
             self.reset()
-        self._last_time = now
+        self._last_tcp, self._last_object = tcp, obj
+        return tcp, obj
 
 
 class PickCubeExpert(_Expert):
@@ -52,7 +84,9 @@ class PickCubeExpert(_Expert):
     ----------
     env
         a pick-cube env (``PandaPickCube-v0`` or ``PandaPickCubeVision-v0``), possibly
-        wrapped.
+        wrapped; None for an env without a simulator (then ``object_pos`` must be observed).
+    action_scale
+        m per unit action; default the env's ``action_scale`` (0.03 without an env).
 
     """
 
@@ -64,13 +98,13 @@ class PickCubeExpert(_Expert):
         self.phase = 'approach'
         self.closing_steps = 0
 
+    def _ground_truth(self) -> np.ndarray:
+        return self.env.task.cube_position(self.env.sim)
+
     def __call__(self, obs: Dict[str, np.ndarray]) -> np.ndarray:
         """Return the action (4,) float32 for observation ``obs``."""
-        env = self.env
-        tcp = np.asarray(obs['tcp_pose'][:3], dtype=np.float64)
-        self._new_episode_check()
-        cube = env.task.cube_position(env.sim)
-        scale = env.action_scale
+        tcp, cube = self._observe(obs)
+        scale = self.action_scale
         if self.phase == 'approach':
             target = cube + [0.0, 0.0, self.HOVER]
             if np.linalg.norm((target - tcp)[:2]) < 0.006 and abs(target[2] - tcp[2]) < 0.02:
@@ -98,7 +132,10 @@ class PegInsertExpert(_Expert):
     Parameters
     ----------
     env
-        a ``PandaPegInsert-v0`` env, possibly wrapped.
+        a ``PandaPegInsert-v0`` env, possibly wrapped; None for an env without a simulator
+        (then ``object_pos``, the hole's opening, must be observed).
+    action_scale
+        m per unit action; default the env's ``action_scale`` (0.03 without an env).
     aim_offset
         (3,) m added to the hole position the expert aims at (0 by default); a misaligned
         expert shows what the arm's compliance absorbs.
@@ -107,9 +144,13 @@ class PegInsertExpert(_Expert):
 
     ALIGNED = 0.002    # m, xy error below which the expert descends (the round tip guides)
 
-    def __init__(self, env, aim_offset=(0.0, 0.0, 0.0)) -> None:
+    def __init__(self, env=None, action_scale: Optional[float] = None,
+                 aim_offset=(0.0, 0.0, 0.0)) -> None:
         self.aim_offset = np.asarray(aim_offset, dtype=np.float64)
-        super().__init__(env)
+        super().__init__(env, action_scale)
+
+    def _ground_truth(self) -> np.ndarray:
+        return self.env.task.hole_top(self.env.sim)
 
     def reset(self) -> None:
         """Start a new episode's state machine."""
@@ -117,12 +158,10 @@ class PegInsertExpert(_Expert):
 
     def __call__(self, obs: Dict[str, np.ndarray]) -> np.ndarray:
         """Return the action (4,) float32 for observation ``obs``."""
-        env = self.env
-        self._new_episode_check()
-        tcp = np.asarray(obs['tcp_pose'][:3], dtype=np.float64)
-        hole = env.task.hole_top(env.sim) + self.aim_offset
+        tcp, hole = self._observe(obs)
+        hole = hole + self.aim_offset
         peg_tip = tcp[2] - PEG_BELOW_TCP - PEG_HALF_LENGTH
-        scale = env.action_scale
+        scale = self.action_scale
         xy_error = np.linalg.norm(hole[:2] - tcp[:2])
         if self.phase == 'align' and peg_tip < hole[2] - 0.005:
             self.phase = 'insert'
@@ -138,21 +177,38 @@ class PegInsertExpert(_Expert):
         return _toward(target, tcp, scale, -1.0)
 
 
-def make_expert(env) -> Policy:
+def make_expert(env, task: Optional[str] = None) -> Policy:
     """
     Return the scripted expert of ``env``'s task: a callable ``obs -> action`` (4,) float32.
 
-    The expert reads ground truth from the simulator (``env.unwrapped.sim``); call its
-    ``reset()`` at each episode start (it also restarts by itself when it sees one).
+    For serl_sim's envs the task comes from the env, and the expert may read the simulator's
+    ground truth (vision envs). For any other env with the same observation keys (e.g. one
+    built on ROS topics, observing ``object_pos`` from ``/sim/object_pose``), name the task.
+    Call the expert's ``reset()`` at each episode start (it also notices a new episode).
+
+    Parameters
+    ----------
+    env
+        the env (wrapped or not); its ``unwrapped.action_scale`` is used when it has one.
+    task
+        ``'pick_cube'`` / ``'peg_insert'`` or an env id; default from the env (its serl_sim
+        task, else ``env.spec.id``).
 
     Raises
     ------
-        ValueError: when ``env`` is not one of serl_sim's envs.
+        ValueError: when the task cannot be told or has no expert.
 
     """
-    task = getattr(env.unwrapped, 'task', None)
-    if isinstance(task, PickCubeTask):
+    sim_task = getattr(env.unwrapped, 'task', None)
+    if task is None and isinstance(sim_task, PickCubeTask):
         return PickCubeExpert(env)
-    if isinstance(task, PegInsertTask):
+    if task is None and isinstance(sim_task, PegInsertTask):
         return PegInsertExpert(env)
-    raise ValueError(f'no scripted expert for {env!r}: not a serl_sim env')
+    name = task or getattr(getattr(env, 'spec', None), 'id', None)
+    scale = getattr(env.unwrapped, 'action_scale', None)
+    if name in ('pick_cube', 'PandaPickCube-v0', 'PandaPickCubeVision-v0'):
+        return PickCubeExpert(None, scale)
+    if name in ('peg_insert', 'PandaPegInsert-v0'):
+        return PegInsertExpert(None, scale)
+    raise ValueError(f'no scripted expert for {env!r} (task {name!r}): not a serl_sim task; '
+                     "name it with task='pick_cube' or task='peg_insert'")

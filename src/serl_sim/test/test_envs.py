@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import serl_sim
-from serl_sim.experts import make_expert, PegInsertExpert
+from serl_sim.experts import make_expert, PegInsertExpert, PickCubeExpert
 
 ENV_IDS = list(serl_sim.ENVS)
 
@@ -114,6 +114,25 @@ def test_expert_succeeds_with_sparse_reward_and_termination(env_id):
 def test_make_expert_rejects_foreign_envs():
     with pytest.raises(ValueError, match='serl_sim'):
         make_expert(gym.make('CartPole-v1'))
+
+
+@pytest.mark.parametrize('env_id, expert_class', [
+    ('PandaPickCube-v0', PickCubeExpert), ('PandaPegInsert-v0', PegInsertExpert)])
+def test_expert_without_a_simulator_works_from_observations_alone(env_id, expert_class):
+    # As on an env built on ROS topics: only the observation (object_pos included) is seen,
+    # and the expert is not told when episodes start.
+    env = gym.make(env_id)
+    expert = expert_class(action_scale=env.unwrapped.action_scale)
+    assert expert.env is None
+    for seed in range(2):
+        obs, _ = env.reset(seed=seed)
+        for _ in range(100):
+            obs, _, terminated, truncated, info = env.step(expert(obs))
+            if terminated or truncated:
+                break
+        assert info['succeed'], f'seed {seed}: {env.unwrapped.sim.success()}'
+    with pytest.raises(ValueError, match='object_pos'):
+        expert({'tcp_pose': obs['tcp_pose']})
 
 
 def test_compliance_absorbs_a_misaligned_peg_insertion_with_small_forces():
