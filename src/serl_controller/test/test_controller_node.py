@@ -102,11 +102,11 @@ class Probe:
         request = SetParameters.Request(parameters=[p.to_parameter_msg() for p in parameters])
         return self.call(self.set_params, request).results
 
-    def send_pose(self, position, quaternion=(1.0, 0.0, 0.0, 0.0)):
+    def send_pose(self, position, quaternion=(1.0, 0.0, 0.0, 0.0), frame_id='fr3_link0'):
         wait_for(lambda: self.pose_pub.get_subscription_count() > 0,
                  what='equilibrium pose subscriber')
         msg = PoseStamped()
-        msg.header.frame_id = 'fr3_link0'
+        msg.header.frame_id = frame_id
         msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = position
         (msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z,
          msg.pose.orientation.w) = quaternion
@@ -231,7 +231,9 @@ def test_bad_targets_rejected_and_box_clipping_reported(ros):
     probe.send_pose((math.nan, 0.0, 0.3))
     probe.send_pose((0.45, 0.0, 0.3), (0.0, 0.0, 0.0, 0.0))
     probe.send_pose((0.45, math.inf, 0.3))
-    wait_for(lambda: controller._rejected_targets == 3, what='three rejections')
+    probe.send_pose((0.5, 0.0, 0.3), frame_id='world')  # not the base frame
+    wait_for(lambda: controller._rejected_targets == 4, what='four rejections')
+    assert 'frame_id' in controller._last_rejection
     np.testing.assert_allclose(controller.controller.target_position, [0.45, 0.0, 0.3])
     probe.send_pose((2.0, 0.0, 0.3))
     wait_for(lambda: controller.controller.status.box_clips == 1, what='box clip')
@@ -240,7 +242,7 @@ def test_bad_targets_rejected_and_box_clipping_reported(ros):
     def reported():
         values = [{kv.key: kv.value for kv in s.values} for d in probe.diagnostics
                   for s in d.status]
-        return any(v.get('box_clips') == '1' and v.get('rejected_targets') == '3'
+        return any(v.get('box_clips') == '1' and v.get('rejected_targets') == '4'
                    for v in values)
     wait_for(reported, what='box clip and rejections in /diagnostics')
 
