@@ -52,6 +52,8 @@ _NODE_PARAMETERS = {
     'base_frame': ('fr3_link0', 'frame of equilibrium poses'),
     'state_timeout': (0.02, 's; older robot state stops torques and deactivates the node'),
     'autostart': (True, 'configure at start, activate on the first robot state'),
+    'auto_reactivate': (False, 'after a stale-state stop, activate again (holding the current '
+                               'pose) once the robot state is fresh; for the simulator'),
     'forward_topic': ('/cartesian_impedance_example_controller/equilibrium_pose',
                       'forward mode: the C++ controller target topic (reliable)'),
     'current_pose_topic': ('/franka_robot_state_broadcaster/current_pose',
@@ -407,7 +409,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         timeout = self._state_timeout
         if age is None or age > timeout:
             self._fault(f'robot state stale: {1e3 * (age or math.inf):.1f} ms old > '
-                        f'state_timeout {timeout * 1e3:.0f} ms; torques stopped')
+                        f'state_timeout {timeout * 1e3:.0f} ms; torques stopped', stale=True)
             return
         self._state_age.tick(now - age)
         self._ticks += 1
@@ -448,7 +450,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
          msg.pose.orientation.w) = (float(v) for v in quaternion)
         return msg
 
-    def _fault(self, reason: str) -> None:
+    def _fault(self, reason: str, stale: bool = False) -> None:
         if self._mode == 'torque' and self._effort_pub is not None:
             self._effort_pub.publish(Float64MultiArray(data=[0.0] * ARM_DOF))
         self._loop_stop.set()
@@ -456,6 +458,10 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         self.get_logger().error(f'{reason}; deactivating')
         self._publish_diagnostics()
         self.trigger_deactivate()
+        if stale and self.get_parameter('auto_reactivate').value:
+            self.get_logger().warning('auto_reactivate: will hold the current pose again once '
+                                      'the robot state is fresh')
+            self._autostart_pending = True
 
     # ------------------------------------------------------------------ diagnostics
     def _publish_diagnostics(self) -> None:

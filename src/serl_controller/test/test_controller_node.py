@@ -189,6 +189,20 @@ def test_stale_state_stops_torques_and_deactivates_with_error(ros):
     assert probe.lifecycle_state() == 'inactive'
 
 
+def test_auto_reactivate_resumes_after_the_state_returns(ros):
+    controller, probe = ros(state_timeout=0.1, auto_reactivate=True)
+    controller._autostart_pending = True
+    assert probe.transition(Transition.TRANSITION_CONFIGURE)
+    probe.publish_states.set()
+    wait_for(lambda: len(probe.efforts) >= 20, what='efforts after autostart activation')
+    probe.publish_states.clear()
+    wait_for(lambda: probe.lifecycle_state() == 'inactive', what='deactivation on stale state')
+    count = len(probe.efforts)
+    probe.publish_states.set()
+    wait_for(lambda: probe.lifecycle_state() == 'active', what='reactivation')
+    wait_for(lambda: len(probe.efforts) >= count + 20, what='efforts after reactivation')
+
+
 def test_default_state_timeout_is_20_ms(ros):
     controller, _ = ros()
     assert controller.get_parameter('state_timeout').value == pytest.approx(0.02)
