@@ -11,8 +11,10 @@ Topic names, types and QoS: docs/architecture.md. All logic lives in the pure mo
 module only translates messages and parameters.
 
 Threads: the executor (main thread) serves subscriptions, services and the diagnostics timer;
-a physics thread steps MuJoCo paced to the wall clock and publishes the streams. A lock
-serialises access to the simulation.
+a physics thread steps MuJoCo paced to the wall clock and publishes the state streams; a camera
+thread renders snapshots of the state (taken by the physics thread at the camera rate) in
+parallel and publishes the images; a frame still rendering when the next is due is dropped
+(counted). A lock serialises access to the simulation.
 """
 
 import array
@@ -24,6 +26,7 @@ from typing import Optional
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, WrenchStamped
+import mujoco
 import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -140,8 +143,17 @@ class SimNode(Node):
         self.physics_steps = 0
         self._running = True
         self._thread_error: Optional[str] = None
-        self._thread = threading.Thread(target=self._physics_loop, name='physics', daemon=True)
-        self._thread.start()
+        self.frames_dropped = 0
+        self._frame_wanted = threading.Event()
+        self._snapshot = mujoco.MjData(self.sim.model)
+        self._snapshot_stamp = 0.0
+        self._threads = [threading.Thread(target=self._physics_loop, name='physics',
+                                          daemon=True)]
+        if self._pub_images:
+            self._threads.append(threading.Thread(target=self._camera_loop, name='cameras',
+                                                  daemon=True))
+        for thread in self._threads:
+            thread.start()
         self.get_logger().info(
             f'{p["task"]}: physics {p["physics_rate"]:g} Hz, real-time factor '
             f'{p["real_time_factor"]:g}, states {p["state_rate"]:g} Hz, cameras '
@@ -212,15 +224,10 @@ class SimNode(Node):
         dt = sim.physics_dt
         pacer = Pacer(dt, p['real_time_factor'])
         state_period = 1.0 / p['state_rate']
-        camera_period = 1.0 / p['camera_rate'] if p['camera_rate'] > 0 else math.inf
-        renderer = None
-        if self._pub_images:
-            from serl_sim.rendering import CameraRenderer  # GL context lives in this thread
-            renderer = CameraRenderer(sim.model, p['camera_height'], p['camera_width'])
-            self._camera_infos = {n: self._camera_info(renderer, n) for n in CAMERA_NAMES}
+        camera_period = 1.0 / p['camera_rate'] if self._pub_images else math.inf
         viewer = self._open_viewer() if not p['headless'] else None
         next_state = self.clock_seconds()
-        next_camera = next_state if renderer is not None else math.inf
+        next_camera = next_state if self._pub_images else math.inf
         while self._running:
             due = pacer.due()
             if due == 0:
@@ -235,14 +242,42 @@ class SimNode(Node):
                         self._publish_state(now)
                         next_state = max(next_state + state_period, now)
                     if now >= next_camera - 1e-9:
-                        self._publish_cameras(renderer, now)
+                        self._request_frame(now)
                         next_camera = max(next_camera + camera_period, now)
                 self.physics_steps += due
             pacer.done(due)
             if viewer is not None and viewer.is_running():
                 viewer.sync()
-        if renderer is not None:
+
+    # ------------------------------------------------------------------ camera thread
+    def _request_frame(self, now: float) -> None:
+        """Snapshot the state for the camera thread (physics thread, lock held)."""
+        if self._frame_wanted.is_set():
+            self.frames_dropped += 1  # the previous frame is still being rendered
+            return
+        mujoco.mj_copyData(self._snapshot, self.sim.model, self.sim.data)
+        self._snapshot_stamp = now
+        self._frame_wanted.set()
+
+    def _camera_loop(self) -> None:
+        """Render and publish the requested frames, in parallel with the physics."""
+        p, model = self.params, self.sim.model
+        try:
+            from serl_sim.rendering import CameraRenderer  # GL context lives in this thread
+            renderer = CameraRenderer(model, p['camera_height'], p['camera_width'])
+            infos = {n: self._camera_info(renderer, n) for n in CAMERA_NAMES}
+            while self._running:
+                if not self._frame_wanted.wait(timeout=0.1):
+                    continue
+                snapshot, now = self._snapshot, self._snapshot_stamp
+                mujoco.mj_kinematics(model, snapshot)  # poses after the last step
+                mujoco.mj_camlight(model, snapshot)
+                self._publish_cameras(renderer, infos, snapshot, now)
+                self._frame_wanted.clear()
             renderer.close()
+        except Exception as exc:  # noqa: B902 - reported; physics and states go on
+            self._thread_error = f'camera thread: {type(exc).__name__}: {exc}'
+            self.get_logger().error(self._thread_error)
 
     def _open_viewer(self):
         try:
@@ -302,10 +337,10 @@ class SimNode(Node):
         info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
         return info
 
-    def _publish_cameras(self, renderer, now: float) -> None:
+    def _publish_cameras(self, renderer, infos, data, now: float) -> None:
         stamp = _stamp(now)
         for name in CAMERA_NAMES:
-            pixels = renderer.render(self.sim.data, name)
+            pixels = renderer.render(data, name)
             image = Image()
             image.header.stamp = stamp
             image.header.frame_id = f'{name}_camera_optical_frame'
@@ -315,7 +350,7 @@ class SimNode(Node):
             image.step = pixels.shape[1] * 3
             image.data = pixels.tobytes()
             self._pub_images[name].publish(image)
-            info = self._camera_infos[name]
+            info = infos[name]
             info.header.stamp = stamp
             self._pub_infos[name].publish(info)
 
@@ -341,7 +376,7 @@ class SimNode(Node):
             'sim_time': f'{sim_time:.3f}', 'real_time_factor': f'{self.achieved_rtf:.3f}',
             'physics_steps': self.physics_steps, 'effort_commands_received': g.received,
             'effort_commands_rejected': g.rejected, 'effort_commands_clipped': g.clipped,
-            'effort_commands_expired': g.expired,
+            'effort_commands_expired': g.expired, 'camera_frames_dropped': self.frames_dropped,
         }
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])
@@ -351,8 +386,8 @@ class SimNode(Node):
     def destroy_node(self) -> None:
         """Stop the physics thread, then release the node."""
         self._running = False
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
+        for thread in self._threads:
+            thread.join(timeout=5.0)
         super().destroy_node()
 
 
