@@ -151,6 +151,17 @@ class ObservationEncoder(nn.Module):
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
+_IDENTITY_AFFINE: Dict[tuple, Tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _identity_affine(size: int, dtype, device) -> Tuple[torch.Tensor, torch.Tensor]:
+    key = (size, dtype, str(device))
+    if key not in _IDENTITY_AFFINE:
+        _IDENTITY_AFFINE[key] = (torch.ones(size, dtype=dtype, device=device),
+                                 torch.zeros(size, dtype=dtype, device=device))
+    return _IDENTITY_AFFINE[key]
+
+
 class _LayerNormReLU(torch.autograd.Function):
     """
     relu(LayerNorm(x) * g + b) over the last dim, with per-critic affine g, b of (E, 1, H).
@@ -162,7 +173,11 @@ class _LayerNormReLU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, g, b):
-        xhat, mean, rstd = torch.native_layer_norm(x, x.shape[-1:], None, None, 1e-5)
+        # An explicit identity affine takes torch's vectorised CPU kernel, about twice as fast
+        # as the affine-free path in torch 2.13 (measured; see docs/benchmarks.md).
+        h = x.shape[-1]
+        one, zero = _identity_affine(h, x.dtype, x.device)
+        xhat, mean, rstd = torch.native_layer_norm(x, (h,), one, zero, 1e-5)
         y = torch.addcmul(b, xhat, g).relu_()
         ctx.save_for_backward(x, xhat, g, y, mean, rstd)
         return y

@@ -145,7 +145,8 @@ class RLPDAgent:
         key = str(device)
         if key not in self._sample_generators:
             g = torch.Generator(device=device)
-            g.manual_seed(int(torch.randint(0, 2**62, (1,), generator=self.generator).item()))
+            g.manual_seed(int(torch.randint(0, 2**62, (1,), generator=self.generator,
+                                            device=self.device).item()))
             self._sample_generators[key] = g
         return self._sample_generators[key]
 
@@ -339,4 +340,7 @@ class RLPDAgent:
         self.temperature_optimizer.load_state_dict(state['temperature_optimizer'])
         self.critic_updates = int(state['critic_updates'])
         self.actor_updates = int(state['actor_updates'])
-        self.generator.set_state(state['generator'])
+        try:
+            self.generator.set_state(state['generator'])
+        except RuntimeError:  # saved on another device type: keep this run's own stream
+            pass
