@@ -281,7 +281,14 @@ class RLPDAgent:
 
         Returns metrics as floats: critic_loss, q_mean, target_mean (means over the G steps),
         actor_loss, entropy, temperature, temperature_loss, critic_updates, actor_updates.
+        Raises ``ValueError`` when a buffer's observation layout or action size differs from
+        the agent's, and ``FloatingPointError`` when a loss became NaN/inf (diverged).
         """
+        for name, buf in (('online_buffer', online_buffer), ('demo_buffer', demo_buffer)):
+            if buf is not None and (buf.spec != self.spec or buf.action_dim != self.action_dim):
+                raise ValueError(f'{name} holds observations {buf.spec} and {buf.action_dim}-D '
+                                 f'actions; this agent expects {self.spec} and '
+                                 f'{self.action_dim}-D actions')
         sums: Dict[str, torch.Tensor] = {}
         for _ in range(self.config.utd_ratio):
             batch = self.sample_batch(online_buffer, demo_buffer)
@@ -289,6 +296,12 @@ class RLPDAgent:
                 sums[k] = sums[k] + v if k in sums else v
         metrics = {k: float(v) / self.config.utd_ratio for k, v in sums.items()}
         metrics.update({k: float(v) for k, v in self.actor_temperature_step(batch).items()})
+        bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+        if bad:
+            raise FloatingPointError(
+                f'non-finite {bad} after update {self.critic_updates} (metrics {metrics}): the '
+                f'networks are no longer usable; do not publish or checkpoint them, restart '
+                f'from the last checkpoint (check rewards and observations for huge values)')
         metrics['critic_updates'] = float(self.critic_updates)
         metrics['actor_updates'] = float(self.actor_updates)
         return metrics

@@ -229,3 +229,22 @@ def test_target_entropy_default_is_minus_half_action_dim():
     assert agent.target_entropy == -3.0
     assert RLPDAgent(OBS, act, RLPDConfig(num_critics=2, hidden_dims=(4,),
                                           target_entropy=-1.0)).target_entropy == -1.0
+
+
+def test_update_rejects_mismatched_buffers_and_reports_divergence():
+    agent = make_agent()
+    other = ReplayBuffer(gym.spaces.Box(-1, 1, (3,), np.float32), ACT, 8)
+    other.insert([0, 0, 0], [0.0], 0.0, [0, 0, 0], False, False)
+    with pytest.raises(ValueError, match='demo_buffer holds observations'):
+        agent.update(other_like_online(), other)
+    online = other_like_online()
+    with torch.no_grad():
+        agent.critic.biases[-1].fill_(float('nan'))
+    with pytest.raises(FloatingPointError, match='critic_loss'):
+        agent.update(online)
+
+
+def other_like_online():
+    buf = ReplayBuffer(OBS, ACT, 8)
+    buf.insert([0, 0], [0.0], 0.0, [0, 0], False, False)
+    return buf
