@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Dict
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import gymnasium as gym
 import numpy as np
 import rclpy
@@ -104,6 +105,9 @@ class ActorNode(Node):
             self.create_subscription(PolicyWeights, '/serl/policy_weights', self._on_weights,
                                      qos.LATCHED)
         self.create_timer(1.0, self._resend)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.RELIABLE)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self.episodes_done = 0
         self.get_logger().info(f'actor {self.actor_id}: env {v["env"]}, policy {v["policy"]} '
                                f'(before weights: {v["before_weights"]})')
 
@@ -173,6 +177,27 @@ class ActorNode(Node):
             self.get_logger().warn(f'outbox full: {dropped} unacknowledged transitions dropped '
                                    '(is the learner running?)')
             self._warned_drop = dropped
+
+    def _publish_diagnostics(self) -> None:
+        version, _ = self.slot.get()
+        pending = self.pending()
+        with self._lock:
+            dropped, acked = self.outbox.dropped, self.outbox.acked
+        status = DiagnosticStatus(name=f'{self.get_name()}: actor', hardware_id=self.actor_id)
+        status.level, status.message = DiagnosticStatus.OK, 'running'
+        if dropped:
+            status.level, status.message = DiagnosticStatus.WARN, 'outbox overflowed'
+        elif pending > self.outbox.capacity // 2:
+            status.level, status.message = DiagnosticStatus.WARN, 'learner not acknowledging'
+        if hasattr(self.env, 'state_age') and \
+                self.env.state_age() > self.env.settings.state_timeout:
+            status.level, status.message = DiagnosticStatus.ERROR, 'robot state stale'
+        values = {'policy_version': version, 'episodes': self.episodes_done,
+                  'acknowledged': acked, 'unacknowledged': pending, 'dropped': dropped}
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(msg)
 
     # ------------------------------------------------------------------ acting
     def _fallback(self, obs):
@@ -248,6 +273,7 @@ class ActorNode(Node):
                 f'episode {episode}: {result.steps} steps, return {result.episode_return:.2f}, '
                 f'{"success" if result.success else "failure"}, policy version {version}')
             episode += 1
+            self.episodes_done = episode
         self.drain()
 
     def _wait_for_robot(self) -> None:

@@ -11,6 +11,7 @@ Parameters: see ``config/agent_nodes.yaml``.
 
 import math
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -62,6 +63,7 @@ class LearnerNode(Node):
                                                  qos.LATCHED)
         self.status_pub = self.create_publisher(LearnerStatus, '/serl/learner_status',
                                                 qos.RELIABLE)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.RELIABLE)
         self.create_subscription(Transition, '/serl/transitions', self._on_transition,
                                  qos.TRANSITIONS, raw=True)
         self.create_timer(float(v['ack_period']), self._on_ack_timer)
@@ -113,6 +115,18 @@ class LearnerNode(Node):
                             critic_loss=s['critic_loss'], actor_loss=s['actor_loss'])
         msg.header.stamp = self.get_clock().now().to_msg()
         self.status_pub.publish(msg)
+        diag = DiagnosticStatus(name=f'{self.get_name()}: learner',
+                                hardware_id=str(self.learner.run_dir))
+        diag.level, diag.message = DiagnosticStatus.OK, 'training'
+        if not self.learner.ready():
+            diag.message = 'waiting for transitions'
+        if self.learner.error is not None:
+            diag.level, diag.message = DiagnosticStatus.ERROR, repr(self.learner.error)
+        diag.values = [KeyValue(key=k, value=str(v)) for k, v in s.items()]
+        diag.values.append(KeyValue(key='acknowledged', value=str(self.learner.watermarks())))
+        darr = DiagnosticArray(status=[diag])
+        darr.header.stamp = msg.header.stamp
+        self.diag_pub.publish(darr)
         loss = s['critic_loss']
         self.get_logger().info(
             'env steps {env_steps}, critic updates {critic_updates}, UTD {achieved_utd:.1f}, '

@@ -8,6 +8,7 @@ import sys
 import time
 
 from agent_fixtures import ros_context, spin_until
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from serl_agent import qos
 from serl_agent.bag_io import make_typestore, TRANSITION_TYPE
@@ -61,6 +62,10 @@ class Observer:
                                       lambda m: self.weights.append(m.version), qos.LATCHED)
         self.node.create_subscription(LearnerStatus, '/serl/learner_status',
                                       lambda m: self.status.append(m), qos.RELIABLE)
+        self.diagnostics = set()
+        self.node.create_subscription(
+            DiagnosticArray, '/diagnostics',
+            lambda m: self.diagnostics.update(s.name for s in m.status), qos.RELIABLE)
 
     def _ack(self, msg):
         self.acks[msg.actor_id] = max(self.acks.get(msg.actor_id, 0), msg.sequence)
@@ -124,6 +129,7 @@ def test_actor_learner_over_dds(tmp_path):
     assert (unacked, dropped) == (0, 0) and total >= 40
     assert obs.acks['test_actor'] == total
     assert obs.weights
+    assert {'learner_node: learner', 'actor_node: actor'} <= obs.diagnostics
     last = obs.status[-1]
     assert last.critic_updates > 0 and last.achieved_utd > 0 and last.actor_updates > 0
     assert sorted(_spooled(tmp_path / 'run')) == [('test_actor', s) for s in range(1, total + 1)]
