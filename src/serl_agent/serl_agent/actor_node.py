@@ -39,6 +39,7 @@ from serl_agent.actor_spool import ActorSpool
 from serl_agent.episode_runner import as_agent_env, EpisodeRunner
 from serl_agent.policy_io import decode_policy
 from serl_agent.policy_slot import PolicySlot
+from serl_agent.threads import set_torch_threads
 from serl_agent.transition_codec import CodecError, dict_to_transition, rclpy_types
 from serl_msgs.msg import PolicyWeights, Transition, TransitionAck
 
@@ -61,7 +62,7 @@ class ActorNode(Node):
             'before_weights': 'random', 'deterministic': False, 'actor_id': '',
             'max_episodes': 0, 'max_episode_steps': 0, 'seed': 0,
             'outbox_capacity': 20000, 'resend_after': 5.0, 'drain_timeout': 30.0,
-            'gym_rate': 0.0, 'spool_dir': '',
+            'gym_rate': 0.0, 'spool_dir': '', 'torch_threads': 1,
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -72,6 +73,7 @@ class ActorNode(Node):
             raise ValueError(f'parameter before_weights must be one of {FALLBACKS}, '
                              f"got {v['before_weights']!r}")
         self.v = v
+        set_torch_threads(v['torch_threads'])  # a small policy: leave the cores to the robot
         self.actor_id = v['actor_id'] or default_actor_id()
         self.types = rclpy_types()
         self.slot = PolicySlot()
