@@ -11,7 +11,8 @@ Figures:
   10 Hz control rate says how many times faster than real time the env runs.
 - ``node_rtf``: the sim node (subprocess, pick-cube, both cameras at 10 Hz, states at 500 Hz)
   asked for real_time_factor 1 and for 10; the achieved factor is measured from /clock against
-  the wall clock by a subscriber in this process.
+  the wall clock by a subscriber in this process, which also records the wall-clock gaps
+  between consecutive /joint_states messages (what a controller's state timeout sees).
 The last line is ``key=value ...``.
 """
 
@@ -89,13 +90,16 @@ def node_rtf(requested, seconds):
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(env['ROS_DOMAIN_ID']))
     node = Node('bench_probe', context=context)
-    clocks, counts = [], {'joint': 0, 'image': 0}
+    clocks, counts, arrivals = [], {'joint': 0, 'image': 0}, []
     node.create_subscription(
         Clock, '/clock',
         lambda m: clocks.append((time.monotonic(), m.clock.sec + m.clock.nanosec * 1e-9)),
         SENSOR)
-    node.create_subscription(JointState, '/joint_states',
-                             lambda m: counts.__setitem__('joint', counts['joint'] + 1), SENSOR)
+    def on_joint(msg):
+        counts['joint'] += 1
+        arrivals.append(time.monotonic())
+
+    node.create_subscription(JointState, '/joint_states', on_joint, SENSOR)
     node.create_subscription(Image, '/cameras/front/image_raw',
                              lambda m: counts.__setitem__('image', counts['image'] + 1), SENSOR)
     executor = rclpy.executors.SingleThreadedExecutor(context=context)
@@ -106,6 +110,7 @@ def node_rtf(requested, seconds):
     if not clocks:
         raise RuntimeError('the sim node published no /clock within 30 s')
     clocks.clear()
+    arrivals.clear()
     counts.update(joint=0, image=0)
     start = time.monotonic()
     while time.monotonic() - start < seconds:
@@ -116,7 +121,9 @@ def node_rtf(requested, seconds):
     rclpy.try_shutdown(context=context)
     (w0, s0), (w1, s1) = clocks[0], clocks[-1]
     wall = time.monotonic() - start
-    return (s1 - s0) / (w1 - w0), counts['joint'] / wall, counts['image'] / wall
+    gaps = np.diff(arrivals) * 1000.0
+    return ((s1 - s0) / (w1 - w0), counts['joint'] / wall, counts['image'] / wall,
+            float(np.percentile(gaps, 99)), float(gaps.max()))
 
 
 def main():
@@ -135,11 +142,15 @@ def main():
         print(f'{env_id}: {rate:.1f} env steps/s ({rate / 10:.1f}x real time at 10 Hz)')
         results[f'{env_id.split("-")[0]}_steps_per_s'] = round(rate, 1)
     for requested in (1.0, 10.0):
-        rtf, joint_hz, image_hz = node_rtf(requested, args.seconds)
+        rtf, joint_hz, image_hz, gap99, gap_max = node_rtf(requested, args.seconds)
         print(f'sim node, cameras at 10 Hz, real_time_factor {requested:g}: achieved '
               f'{rtf:.2f} ({rtf / requested:.0%} of requested); received /joint_states '
-              f'{joint_hz:.0f} Hz, front images {image_hz:.1f} Hz (wall)')
+              f'{joint_hz:.0f} Hz (gap between messages: 99th percentile {gap99:.1f} ms, '
+              f'max {gap_max:.1f} ms), front images {image_hz:.1f} Hz (wall)')
         results[f'node_rtf_at_{requested:g}'] = round(rtf, 3)
+        if requested == 1.0:
+            results['joint_states_gap_p99_ms'] = round(gap99, 1)
+            results['joint_states_gap_max_ms'] = round(gap_max, 1)
     print(' '.join(f'{k}={v}' for k, v in results.items()))
 
 
