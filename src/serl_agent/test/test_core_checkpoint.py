@@ -12,7 +12,15 @@ from serl_agent.replay import ReplayBuffer
 from serl_agent.rlpd import RLPDAgent
 import torch
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors: one thread avoids thread-pool overhead on a busy CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 OBS = gym.spaces.Box(-5, 5, (3,), np.float32)
 ACT = gym.spaces.Box(-1, 1, (2,), np.float32)

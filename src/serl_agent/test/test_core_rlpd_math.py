@@ -12,7 +12,15 @@ from serl_agent.rlpd import RLPDAgent
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(1)  # tiny tensors: one thread avoids thread-pool overhead on a busy CI
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors: one thread avoids thread-pool overhead on a busy CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 OBS = gym.spaces.Box(-10.0, 10.0, (2,), np.float32)
 ACT = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)

@@ -9,7 +9,14 @@ from serl_agent.replay import ReplayBuffer
 from serl_agent.rlpd import RLPDAgent
 import torch
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors: one thread avoids thread-pool overhead on a busy CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_random_shift_is_a_translation_with_replicated_edges():

@@ -8,12 +8,21 @@ With seed 0 the evaluation passes -250 at 3000 steps (-144); the test allows 100
 
 import json
 
+import pytest
 from serl_agent import checkpoint
 from serl_agent.config import RLPDConfig
 from serl_agent.train_gym import main, train
 import torch
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors: one thread avoids thread-pool overhead on a busy CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 SMALL = RLPDConfig(num_critics=2, critic_subset_size=2, hidden_dims=(128, 128),
                    batch_size=128, utd_ratio=2, random_steps=500)
