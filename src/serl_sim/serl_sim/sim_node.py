@@ -29,6 +29,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, WrenchStamped
 import mujoco
 import numpy as np
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -91,8 +92,9 @@ class SimNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__('sim_node', **kwargs)
         for name, (default, text) in PARAMETERS.items():
-            self.declare_parameter(name, default)
+            self.declare_parameter(name, default, ParameterDescriptor(description=text))
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         for name in ('physics_rate', 'real_time_factor', 'state_rate', 'effort_hold',
                      'diagnostics_rate'):
             if not (isinstance(p[name], (int, float)) and math.isfinite(p[name])
@@ -159,6 +161,13 @@ class SimNode(Node):
             f'{p["task"]}: physics {p["physics_rate"]:g} Hz, real-time factor '
             f'{p["real_time_factor"]:g}, states {p["state_rate"]:g} Hz, cameras '
             f'{p["camera_rate"]:g} Hz {p["camera_width"]}x{p["camera_height"]}')
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        names = [param.name for param in parameters if param.name in PARAMETERS]
+        if names:
+            return SetParametersResult(
+                successful=False, reason=f'{names} are read at start; restart the sim node')
+        return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------ time
     def clock_seconds(self) -> float:

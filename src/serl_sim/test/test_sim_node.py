@@ -249,3 +249,10 @@ def test_console_script_starts_from_config_and_stops_on_sigint():
         proc.send_signal(signal.SIGINT)
         output = proc.communicate(timeout=20)[0]
     assert proc.returncode == 0, output
+
+
+def test_parameters_cannot_change_while_running(ros):
+    sim, _ = ros
+    result = sim.set_parameters([Parameter('real_time_factor', value=2.0)])[0]
+    assert not result.successful and 'restart' in result.reason
+    assert sim.get_parameter('real_time_factor').value == 1.0
