@@ -125,10 +125,11 @@ def _viz_nodes(config_dir: Path) -> List[NodeSpec]:
     ]
 
 
-def _controller(config_dir: Path) -> NodeSpec:
+def _controller(config_dir: Path, simulated: bool) -> NodeSpec:
+    files = (str(config_dir / 'controller.yaml'),)
+    files += (str(config_dir / ('controller_sim.yaml' if simulated else 'real.yaml')),)
     return NodeSpec('serl_controller', 'cartesian_impedance_controller',
-                    'cartesian_impedance_controller',
-                    parameter_files=(str(config_dir / 'controller.yaml'),), required=True)
+                    'cartesian_impedance_controller', parameter_files=files, required=True)
 
 
 def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[NodeSpec]:
@@ -161,7 +162,7 @@ def _sim_node(args: Mapping[str, str], config_dir: Path) -> NodeSpec:
 
 
 def _build_sim(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
-    nodes = [_sim_node(args, config_dir), _controller(config_dir)]
+    nodes = [_sim_node(args, config_dir), _controller(config_dir, simulated=True)]
     if _flag(args['agent']):
         nodes += _agent_nodes(args, config_dir, robot='sim')
     if _flag(args['rviz']):
@@ -170,19 +171,15 @@ def _build_sim(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
 
 
 def _build_real(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
-    controller = _controller(config_dir)
-    controller = NodeSpec(
-        controller.package, controller.executable, controller.name,
-        parameter_files=controller.parameter_files + (str(config_dir / 'real.yaml'),),
-        required=True)
-    nodes = [controller] + _agent_nodes(args, config_dir, robot='real')
+    nodes = [_controller(config_dir, simulated=False)]
+    nodes += _agent_nodes(args, config_dir, robot='real')
     if _flag(args['rviz']):
         nodes += _viz_nodes(config_dir)
     return nodes
 
 
 def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
-    nodes = [_sim_node(args, config_dir), _controller(config_dir)]
+    nodes = [_sim_node(args, config_dir), _controller(config_dir, simulated=True)]
     nodes.append(NodeSpec('serl_agent', 'actor_node', 'actor_node',
                           parameter_files=(str(config_dir / 'agent_nodes.yaml'),),
                           parameters=(('policy', 'expert'), ('reward_source', 'ground_truth'),
