@@ -150,3 +150,10 @@ def test_compliance_absorbs_a_misaligned_peg_insertion_with_small_forces():
                 break
         assert info['succeed'], env.unwrapped.sim.success()
         assert peak < 20.0, f'contact force {peak:.1f} N'
+
+
+def test_episode_limit_follows_gymnasium_make():
+    env = gym.make('PandaPegInsert-v0', max_episode_steps=3)
+    env.reset(seed=0)
+    flags = [env.step(np.zeros(4, np.float32))[3] for _ in range(3)]
+    assert flags == [False, False, True]

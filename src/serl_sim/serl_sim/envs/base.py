@@ -15,8 +15,9 @@ rad/s), ``gripper_width`` (1: m) and, for state tasks, ``object_pos`` (3: m); vi
 replace ``object_pos`` by ``front`` and ``wrist`` uint8 RGB images (128, 128, 3). All in
 ``fr3_link0``.
 
-Reward: sparse, 1.0 on success (then ``terminated``); ``truncated`` after ``max_episode_steps``;
-``info['succeed']`` is the success flag.
+Reward: sparse, 1.0 on success (then ``terminated``); ``truncated`` after ``max_episode_steps``
+(100 through ``gymnasium.make``, whose ``TimeLimit`` the registration sets; ``gym.make(id,
+max_episode_steps=N)`` changes it); ``info['succeed']`` is the success flag.
 """
 
 from typing import Any, Dict, Optional, Tuple
@@ -65,7 +66,8 @@ class FrankaEnv(gym.Env):
     action_scale
         m of equilibrium translation per unit action.
     max_episode_steps
-        steps before ``truncated``.
+        steps before ``truncated``; None (default) leaves the limit to ``gymnasium.make``'s
+        ``TimeLimit`` (100 steps as registered).
     image_size
         (height, width) of the camera images.
     settle_steps
@@ -82,7 +84,7 @@ class FrankaEnv(gym.Env):
 
     def __init__(self, task: Task, image_obs: bool = False, render_mode: Optional[str] = None,
                  control_dt: float = 0.1, physics_dt: float = 0.002, action_scale: float = 0.03,
-                 max_episode_steps: int = 100, image_size: Tuple[int, int] = (128, 128),
+                 max_episode_steps: Optional[int] = None, image_size: Tuple[int, int] = (128, 128),
                  settle_steps: int = 25) -> None:
         substeps = control_dt / physics_dt
         if abs(substeps - round(substeps)) > 1e-6 or round(substeps) < 1:
@@ -165,7 +167,8 @@ class FrankaEnv(gym.Env):
         self._run_law(self.substeps)
         self._steps += 1
         succeed, _ = self.sim.success()
-        truncated = (not succeed) and self._steps >= self.max_episode_steps
+        truncated = (not succeed and self.max_episode_steps is not None
+                     and self._steps >= self.max_episode_steps)
         return self._observation(), float(succeed), succeed, truncated, {'succeed': succeed}
 
     def render(self) -> Optional[np.ndarray]:
