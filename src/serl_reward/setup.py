@@ -13,7 +13,6 @@ setup(
         ('share/' + package_name, ['package.xml']),
     ],
     install_requires=['setuptools'],
-    tests_require=['pytest'],
     zip_safe=True,
     maintainer='serl-ros2 maintainers',
     maintainer_email='maintainers@serl-ros2.dev',

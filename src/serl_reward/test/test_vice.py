@@ -58,8 +58,8 @@ def test_vice_updates_separate_success_from_visited_states():
     success, visited = data.subset(data.labels), data.subset(~data.labels)
     trainer.positives.extend(success.images)
     trainer.negatives.extend(visited.images)
-    infos = [trainer.update() for _ in range(150)]
-    assert trainer.num_updates == 150
+    infos = [trainer.update() for _ in range(100)]
+    assert trainer.num_updates == 100
     assert all(np.isfinite(i['loss']) and i['gradient_penalty'] >= 0 for i in infos)
     test = make_frames(200, size=32, seed=9)
     p = classifier.probability(test.images)
@@ -78,7 +78,7 @@ def test_gradient_penalty_smooths_the_classifier():
                                                      gradient_penalty=weight, seed=0))
         trainer.positives.extend(data.subset(data.labels).images)
         trainer.negatives.extend(data.subset(~data.labels).images)
-        for _ in range(80):
+        for _ in range(40):
             trainer.update()
         penalty, _ = gradient_penalty(classifier.net,
                                       to_tensor_batch(data.images, CONFIG.image_keys))
