@@ -144,6 +144,7 @@ class SimNode(Node):
         self._rtf_window = (time.monotonic(), self.clock_seconds())
         self.achieved_rtf = 0.0
         self.physics_steps = 0
+        self.velocity_limit_steps = 0
         self._running = True
         self._thread_error: Optional[str] = None
         self.frames_dropped = 0
@@ -234,6 +235,7 @@ class SimNode(Node):
         dt = sim.physics_dt
         pacer = Pacer(dt, p['real_time_factor'])
         state_period = 1.0 / p['state_rate']
+        velocity_limits = description.ARM.velocity_limits
         camera_period = 1.0 / p['camera_rate'] if self._pub_images else math.inf
         viewer = self._open_viewer() if not p['headless'] else None
         next_state = self.clock_seconds()
@@ -247,6 +249,8 @@ class SimNode(Node):
                 for _ in range(due):
                     now = self.clock_seconds()
                     sim.step(self.guard.torque(now))
+                    if np.any(np.abs(sim.data.qvel[sim.arm_dof]) > velocity_limits):
+                        self.velocity_limit_steps += 1
                     now += dt
                     if now >= next_state - 1e-9:
                         self._publish_state(now)
@@ -376,9 +380,10 @@ class SimNode(Node):
                                   hardware_id='mujoco_fr3')
         if self._thread_error is not None:
             status.level, status.message = DiagnosticStatus.ERROR, self._thread_error
-        elif g.rejected or g.clipped:
+        elif g.rejected or g.clipped or self.velocity_limit_steps:
             status.level = DiagnosticStatus.WARN
-            status.message = f'{g.rejected} effort commands rejected, {g.clipped} clipped'
+            status.message = (f'{g.rejected} effort commands rejected, {g.clipped} clipped; '
+                              f'{self.velocity_limit_steps} steps beyond a joint velocity limit')
         else:
             status.level, status.message = DiagnosticStatus.OK, 'running'
         values = {
@@ -387,6 +392,7 @@ class SimNode(Node):
             'physics_steps': self.physics_steps, 'effort_commands_received': g.received,
             'effort_commands_rejected': g.rejected, 'effort_commands_clipped': g.clipped,
             'effort_commands_expired': g.expired, 'camera_frames_dropped': self.frames_dropped,
+            'steps_beyond_velocity_limits': self.velocity_limit_steps,
         }
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])
