@@ -148,3 +148,25 @@ def test_camera_optical_frames_in_the_urdf_match_the_mujoco_cameras():
         expected = sim.data.cam_xmat[camera].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
         assert np.linalg.norm(pose[:3, 3] - sim.data.cam_xpos[camera]) < 1e-3, name
         assert _angle_between(pose[:3, :3], expected) < 0.01, name
+
+
+def test_urdf_loads_in_a_second_parser_with_the_same_kinematics_and_limits():
+    # MuJoCo's URDF importer: an independent reader of the robot_description.
+    urdf = desc.sim_urdf().replace(
+        '<robot name="fr3">',
+        '<robot name="fr3"><mujoco><compiler fusestatic="false"/></mujoco>')
+    from_urdf = mujoco.MjModel.from_xml_string(urdf)
+    from_mjcf = mujoco.MjModel.from_xml_string(desc.to_mjcf())
+    data_u, data_m = mujoco.MjData(from_urdf), mujoco.MjData(from_mjcf)
+    for name, joint in zip(desc.ARM_JOINT_NAMES, desc.ARM.joints):
+        assert from_urdf.joint(name).range.tolist() == pytest.approx([joint.lower, joint.upper])
+    for q in _random_configurations(5, seed=3):
+        for model, data in ((from_urdf, data_u), (from_mjcf, data_m)):
+            for name, value in zip(desc.ARM_JOINT_NAMES, q):
+                data.qpos[model.jnt_qposadr[model.joint(name).id]] = value
+            mujoco.mj_kinematics(model, data)
+        tcp_u = data_u.body(desc.TCP_FRAME)
+        tcp_m = data_m.site(desc.TCP_FRAME)
+        assert np.linalg.norm(tcp_u.xpos - tcp_m.xpos) < 1e-4  # files carry 6 digits
+        assert _angle_between(tcp_u.xmat.reshape(3, 3), tcp_m.xmat.reshape(3, 3)) < 1e-4
+    assert from_urdf.body('fr3_link3').mass[0] == pytest.approx(desc.ARM.joints[2].inertial.mass)
