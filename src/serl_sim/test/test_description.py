@@ -169,4 +169,5 @@ def test_urdf_loads_in_a_second_parser_with_the_same_kinematics_and_limits():
         tcp_m = data_m.site(desc.TCP_FRAME)
         assert np.linalg.norm(tcp_u.xpos - tcp_m.xpos) < 1e-4  # files carry 6 digits
         assert _angle_between(tcp_u.xmat.reshape(3, 3), tcp_m.xmat.reshape(3, 3)) < 1e-4
-    assert from_urdf.body('fr3_link3').mass[0] == pytest.approx(desc.ARM.joints[2].inertial.mass)
+    assert from_urdf.body('fr3_link3').mass[0] == pytest.approx(desc.ARM.joints[2].inertial.mass,
+                                                                rel=1e-5)
