@@ -41,7 +41,7 @@ from serl_agent.policy_io import decode_policy
 from serl_agent.policy_slot import PolicySlot
 from serl_agent.threads import set_torch_threads
 from serl_agent.transition_codec import CodecError, dict_to_transition, rclpy_types
-from serl_msgs.msg import PolicyWeights, Transition, TransitionAck
+from serl_msgs.msg import EpisodeSummary, PolicyWeights, Transition, TransitionAck
 
 POLICIES = ('rlpd', 'expert', 'random')
 FALLBACKS = ('random', 'expert', 'zero')
@@ -63,6 +63,7 @@ class ActorNode(Node):
             'max_episodes': 0, 'max_episode_steps': 0, 'seed': 0,
             'outbox_capacity': 20000, 'resend_after': 5.0, 'drain_timeout': 30.0,
             'gym_rate': 0.0, 'spool_dir': '', 'torch_threads': 1,
+            'eval_every': 0, 'eval_episodes': 0,
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -108,8 +109,12 @@ class ActorNode(Node):
                                      qos.LATCHED)
         self.create_timer(1.0, self._resend)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.RELIABLE)
+        self.summary_pub = self.create_publisher(EpisodeSummary, '/serl/episode_summary',
+                                                 qos.RELIABLE)
         self.create_timer(1.0, self._publish_diagnostics)
         self.episodes_done = 0
+        self.total_steps = 0
+        self.evaluating = False  # True while an evaluation episode runs (deterministic policy)
         self.get_logger().info(f'actor {self.actor_id}: env {v["env"]}, policy {v["policy"]} '
                                f'(before weights: {v["before_weights"]})')
 
@@ -234,7 +239,8 @@ class ActorNode(Node):
         _, policy = self.slot.get()
         if policy is None:
             return self._fallback(obs)
-        return policy.act(obs, deterministic=self.v['deterministic']), False
+        deterministic = self.v['deterministic'] or self.evaluating
+        return policy.act(obs, deterministic=deterministic), False
 
     def send(self, tr: dict) -> None:
         """Publish one transition and keep it until acknowledged."""
@@ -250,18 +256,59 @@ class ActorNode(Node):
                 self.spool.append(tr['sequence'], data)
         self.transition_pub.publish(data)
 
+    def evaluation_due(self, training_done: int, due_at: int) -> bool:
+        """
+        Return True when an evaluation round is due.
+
+        With ``eval_every`` = N > 0 and ``eval_episodes`` > 0, a round runs once
+        ``training_done`` reaches ``due_at`` (the first as soon as policy weights exist, each
+        next one N training episodes after the previous round). Evaluation needs policy weights
+        (``policy: rlpd``); before the first weights none is due.
+        """
+        every, count = self.v['eval_every'], self.v['eval_episodes']
+        if every <= 0 or count <= 0 or self.v['policy'] != 'rlpd':
+            return False
+        if self.slot.get()[0] is None:
+            return False
+        return training_done >= due_at
+
+    def publish_summary(self, result, evaluation: bool, round_: int) -> None:
+        """Publish one ``EpisodeSummary`` on ``/serl/episode_summary``."""
+        version, _ = self.slot.get()
+        msg = EpisodeSummary(actor_id=self.actor_id, episode=int(result.episode),
+                             steps=int(result.steps),
+                             episode_return=float(result.episode_return),
+                             success=bool(result.success), evaluation=bool(evaluation),
+                             evaluation_round=int(round_) if evaluation else 0,
+                             total_steps=int(self.total_steps),
+                             policy_version=-1 if version is None else int(version))
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.summary_pub.publish(msg)
+
     def run(self) -> None:
-        """Run episodes until ``max_episodes`` (0: forever) or shutdown, then drain."""
+        """
+        Run episodes until ``max_episodes`` (0: forever) or shutdown, then drain.
+
+        Evaluation rounds (``eval_every``, ``eval_episodes``) run ``eval_episodes`` episodes
+        with the deterministic policy; their transitions go to the learner like any other
+        (off-policy data), and each episode is summarised on ``/serl/episode_summary`` with
+        ``evaluation`` set. ``max_episodes`` counts training episodes only.
+        """
         runner = EpisodeRunner(self.env, self.actor_id,
                                max_steps=self.v['max_episode_steps'] if self.v['env'] == 'ros'
                                else 0)
-        episode = 0
+        episode = 0          # every episode (the transitions' episode counter)
+        training_done = 0    # training episodes finished
+        round_, in_round, due_at = 0, 0, 0
         while rclpy.ok(context=self.context) and not self.stop_requested.is_set():
-            if self.v['max_episodes'] and episode >= self.v['max_episodes']:
+            evaluating = in_round > 0 or self.evaluation_due(training_done, due_at)
+            if not evaluating and self.v['max_episodes'] and \
+                    training_done >= self.v['max_episodes']:
                 break
+            self.evaluating = evaluating
             try:
                 result = runner.run_episode(self.act, episode, seed=self.v['seed'] + episode,
-                                            on_transition=self.send,
+                                            on_transition=self._send_counted,
                                             should_stop=self.stop_requested.is_set)
             except RuntimeError as exc:  # StaleStateError, reset failures: no command sent
                 if self.v['env'] != 'ros':
@@ -270,13 +317,29 @@ class ActorNode(Node):
                 episode += 1
                 self._wait_for_robot()
                 continue
+            finally:
+                self.evaluating = False
             version, _ = self.slot.get()
+            kind = f'evaluation {round_}.{in_round}' if evaluating else 'episode'
             self.get_logger().info(
-                f'episode {episode}: {result.steps} steps, return {result.episode_return:.2f}, '
+                f'{kind} {episode}: {result.steps} steps, return {result.episode_return:.2f}, '
                 f'{"success" if result.success else "failure"}, policy version {version}')
+            if not self.stop_requested.is_set():  # an interrupted episode is no evidence
+                self.publish_summary(result, evaluating, round_)
             episode += 1
             self.episodes_done = episode
+            if evaluating:
+                in_round += 1
+                if in_round >= self.v['eval_episodes']:
+                    round_, in_round = round_ + 1, 0
+                    due_at = training_done + self.v['eval_every']
+            else:
+                training_done += 1
         self.drain()
+
+    def _send_counted(self, tr: dict) -> None:
+        self.total_steps += 1
+        self.send(tr)
 
     def _wait_for_robot(self) -> None:
         # after an aborted episode: wait (interruptibly) for the robot state to come back

@@ -114,6 +114,29 @@ def check_transition(tr: dict, observation_space: gym.spaces.Dict,
         raise DemoError(f'{where}: action {action} is outside the action space bounds')
 
 
+def select_keys(tr: dict, keys: Optional[Sequence[str]]) -> dict:
+    """
+    Return ``tr`` with both observations restricted to ``keys`` (None or empty: unchanged).
+
+    Lets a state-based agent learn from bags that also carry camera images (the reward
+    classifier trains on the images of the same demos).
+
+    :raises DemoError: an observation lacks one of ``keys`` (the text names the transition).
+    """
+    if not keys:
+        return tr
+    out = dict(tr)
+    for part in ('observation', 'next_observation'):
+        obs = tr[part]
+        missing = [k for k in keys if k not in obs]
+        if missing:
+            raise DemoError(f'{tr.get("bag", "?")}: actor {tr["actor_id"]!r} episode '
+                            f'{tr["episode"]} step {tr["step"]}: {part} has no key(s) '
+                            f'{missing} (it has {sorted(obs)})')
+        out[part] = {k: obs[k] for k in keys}
+    return out
+
+
 @dataclass(frozen=True)
 class EpisodeSummary:
     """What was inserted from one episode: ids, length, success flag and source bags."""
@@ -129,15 +152,20 @@ class EpisodeSummary:
 def load_demo_data(bag_paths: Union[PathLike, Sequence[PathLike]],
                    observation_space: gym.spaces.Dict, action_space: gym.spaces.Box,
                    capacity: Optional[int] = None, successful_only: bool = False,
-                   typestore=None):
+                   typestore=None, observation_keys: Optional[Sequence[str]] = None):
     """
     Like :func:`load_demo_buffer`, also returning one :class:`EpisodeSummary` per episode.
 
+    :param observation_keys: keep only these observation keys (:func:`select_keys`); None:
+        all keys.
     :returns: ``(buffer, summaries)``.
     """
     from serl_agent.replay import ReplayBuffer
 
     episodes = read_episodes(bag_paths, typestore=typestore)
+    if observation_keys:
+        for ep in episodes:
+            ep.transitions = [select_keys(tr, observation_keys) for tr in ep.transitions]
     kept = [ep for ep in episodes if ep.success] if successful_only else episodes
     total = sum(len(ep.transitions) for ep in kept)
     if total == 0:

@@ -36,7 +36,7 @@ from serl_agent import checkpoint
 from serl_agent.acknowledgement import AckTracker
 from serl_agent.bag_io import make_typestore, read_transitions, TRANSITION_TYPE
 from serl_agent.config import RLPDConfig
-from serl_agent.demo_buffer import check_transition, load_demo_data
+from serl_agent.demo_buffer import check_transition, load_demo_data, select_keys
 from serl_agent.policy_io import encode_policy
 from serl_agent.replay import ReplayBuffer
 from serl_agent.rlpd import RLPDAgent
@@ -66,6 +66,8 @@ class LearnerSettings:
     :ivar gap_timeout: seconds before a missing sequence number is given up when acking.
     :ivar seed: seed of the agent.
     :ivar device: torch device.
+    :ivar observation_keys: observation keys the agent learns from (e.g. the state keys of
+        demos that also carry images); empty: every key of the first transition.
     """
 
     run_dir: str = 'runs/default'
@@ -81,6 +83,7 @@ class LearnerSettings:
     gap_timeout: float = 60.0
     seed: int = 0
     device: str = 'cpu'
+    observation_keys: Tuple[str, ...] = ()
 
 
 class Learner:
@@ -122,12 +125,12 @@ class Learner:
             first = next(iter(read_transitions(list(settings.demo_paths), self.typestore)),
                          None)
             if first is not None:
-                self._build(transition_to_dict(first.msg))
+                self._build(self._select(transition_to_dict(first.msg)))
         spooled = 0
         for data in read_spool(self.run_dir / SPOOL_NAME):
             msg = self.typestore.deserialize_cdr(data, TRANSITION_TYPE)
             if self.tracker.receive(str(msg.actor_id), int(msg.sequence)):
-                self._queue.put(transition_to_dict(msg))
+                self._queue.put(self._select(transition_to_dict(msg)))
                 spooled += 1
         self.tracker.persisted(time.monotonic())
         self.spooled_on_start = spooled
@@ -146,7 +149,7 @@ class Learner:
         actor, seq = str(msg.actor_id), int(msg.sequence)
         if self.tracker.seen(actor, seq):
             return False
-        tr = transition_to_dict(msg)  # validates before anything is stored
+        tr = self._select(transition_to_dict(msg))  # validates before anything is stored
         if not np.all(np.isfinite(tr['action'])) or not np.isfinite(tr['reward']):
             raise ValueError(f'transition {actor}/{seq} has a non-finite action or reward')
         if self.observation_space is not None:
@@ -166,6 +169,9 @@ class Learner:
         return dict(self.tracker.watermark)
 
     # ------------------------------------------------------------------ agent and buffers
+    def _select(self, tr: dict) -> dict:
+        return select_keys(tr, self.settings.observation_keys)
+
     def _build(self, tr: dict) -> None:
         n = int(np.asarray(tr['action']).shape[0])
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
@@ -179,7 +185,7 @@ class Learner:
             self.demo, self.demo_summary = load_demo_data(
                 list(self.settings.demo_paths), self.observation_space, self.action_space,
                 successful_only=self.settings.successful_demos_only,
-                typestore=self.typestore)
+                typestore=self.typestore, observation_keys=self.settings.observation_keys)
         restored = checkpoint.load(self.run_dir, self.agent)
         if restored is not None:
             self.resumed_from = restored['path']
@@ -291,7 +297,10 @@ class Learner:
 
         :returns: env_steps, critic_updates, actor_updates, achieved_utd (critic updates per
             env step received in the window; the run's overall ratio when the window saw no
-            new step), updates_per_second, temperature, critic_loss, actor_loss.
+            new step), updates_per_second, temperature, critic_loss, actor_loss (means over
+            the window's updates; NaN when the window saw no update, which is no training
+            divergence: a diverged loss stops training with ``FloatingPointError``), updates
+            (``RLPDAgent.update`` calls in the window).
         """
         now = time.monotonic()
         with self._lock:
@@ -311,7 +320,7 @@ class Learner:
                 'achieved_utd': float(utd),
                 'updates_per_second': d_critic / max(now - t0, 1e-9),
                 'temperature': self.agent.temperature if self.agent is not None else 0.0,
-                **mean}
+                'updates': len(window), **mean}
 
 
 def demo_paths_from(values: Sequence[str]) -> Tuple[str, ...]:

@@ -38,6 +38,7 @@ class LearnerNode(Node):
             'checkpoint_every': d.checkpoint_every, 'checkpoints_kept': d.checkpoints_kept,
             'gap_timeout': d.gap_timeout, 'seed': d.seed, 'device': d.device,
             'rlpd_config': '', 'torch_threads': 0, 'ack_period': 0.2, 'status_period': 1.0,
+            'observation_keys': [''],
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -50,7 +51,8 @@ class LearnerNode(Node):
             max_utd=float(v['max_utd']), publish_every=v['publish_every'],
             checkpoint_every=float(v['checkpoint_every']),
             checkpoints_kept=v['checkpoints_kept'], gap_timeout=float(v['gap_timeout']),
-            seed=v['seed'], device=v['device'])
+            seed=v['seed'], device=v['device'],
+            observation_keys=tuple(k for k in v['observation_keys'] if k))
         config = RLPDConfig.from_yaml(v['rlpd_config']) if v['rlpd_config'] else RLPDConfig()
         threads = set_torch_threads(v['torch_threads'] or None)
         self.learner = Learner(settings, config)
@@ -127,18 +129,21 @@ class LearnerNode(Node):
         darr = DiagnosticArray(status=[diag])
         darr.header.stamp = msg.header.stamp
         self.diag_pub.publish(darr)
-        loss = s['critic_loss']
+        # NaN losses mean "no update in this window" (a diverged loss stops training instead)
+        loss = ('n/a (no update this window)' if not s['updates'] or math.isnan(s['critic_loss'])
+                else f"{s['critic_loss']:.4g}")
         self.get_logger().info(
             'env steps {env_steps}, critic updates {critic_updates}, UTD {achieved_utd:.1f}, '
-            '{updates_per_second:.0f} updates/s, critic loss {loss}'.format(
-                loss=loss if math.isnan(loss) else round(loss, 4), **s),
+            '{updates_per_second:.1f} updates/s, critic loss {loss}'.format(loss=loss, **s),
             throttle_duration_sec=10.0)
 
     def destroy_node(self):
         """Stop training, sync the spool and checkpoint, then destroy the node."""
         self.learner.stop(save=True)
-        for actor, seq in self.learner.persist().items():
-            self._publish_ack(actor, seq)
+        acks = self.learner.persist()
+        if self.context.ok():  # after Ctrl-C the context is already shut down: nothing to send
+            for actor, seq in acks.items():
+                self._publish_ack(actor, seq)
         super().destroy_node()
 
 

@@ -52,3 +52,16 @@ def test_space_mismatch_is_named(recording):
     with pytest.raises(DemoError, match='action shape'):
         load_demo_buffer(path, observation_space_from(eps[0][0]['observation']),
                          gym.spaces.Box(-1.0, 1.0, (3,), np.float32))
+
+
+def test_observation_keys_select_a_subset(recording):
+    path, eps = recording
+    obs = eps[0][0]['observation']
+    keys = sorted(obs)[:2]
+    space = observation_space_from({k: obs[k] for k in keys})
+    with pytest.raises(DemoError, match='keys'):
+        load_demo_data(path, space, ACTIONS)  # all keys do not fit the smaller space
+    buf, _ = load_demo_data(path, space, ACTIONS, observation_keys=keys)
+    assert len(buf) == 9
+    with pytest.raises(DemoError, match="no key.*'missing'"):
+        load_demo_data(path, space, ACTIONS, observation_keys=keys + ['missing'])

@@ -397,9 +397,14 @@ class CartesianImpedanceControllerNode(LifecycleNode):
                 time.sleep(delay)
             elif delay < -period:
                 deadline = time.monotonic()
-            if self._loop_stop.is_set():
+            if self._loop_stop.is_set() or not self.context.ok():
                 break
-            self._on_tick()
+            try:
+                self._on_tick()
+            except Exception:  # noqa: B902 - only the shutdown race is expected here
+                if self.context.ok():
+                    raise
+                break  # Ctrl-C shut the context down under this thread: nothing to publish
 
     def _on_tick(self) -> None:
         now = time.monotonic()
