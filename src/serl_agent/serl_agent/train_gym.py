@@ -12,6 +12,7 @@ latest checkpoint. TensorBoard logs go to ``<run-dir>/tb``.
 import argparse
 import json
 from pathlib import Path
+import signal
 import sys
 import time
 from typing import Callable, List, Optional, Sequence
@@ -283,16 +284,30 @@ def main(argv=None) -> int:
         factory = _bag_demos(args.demos)
     elif args.expert_episodes > 0:
         factory = _expert_demos(args.expert_episodes, args.seed)
-    result = train(args.env, args.steps, args.run_dir, config, seed=args.seed,
-                   device=args.device, demo_factory=factory, capacity=args.capacity,
-                   learning_starts=args.learning_starts, eval_every=args.eval_every,
-                   eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
-                   target_return=args.target_return, progress=not args.no_progress)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f'signal {signum}')
+
+    signal.signal(signal.SIGTERM, stop)  # a kill saves a checkpoint like Ctrl-C does
+    try:
+        result = _run(args, config, factory)
+    except KeyboardInterrupt:
+        latest = checkpoint.latest_checkpoint(args.run_dir)
+        print(f'interrupted; latest checkpoint: {latest}', file=sys.stderr)
+        return 130
     last = result['last_eval']
     print(f'env_steps={result["env_steps"]} episodes={result["episodes"]} '
           f'eval_return={"nan" if last is None else f"{last:.1f}"} '
           f'seconds={result["seconds"]:.1f} run_dir={result["run_dir"]}')
     return 0
+
+
+def _run(args, config, factory):
+    return train(args.env, args.steps, args.run_dir, config, seed=args.seed,
+                 device=args.device, demo_factory=factory, capacity=args.capacity,
+                 learning_starts=args.learning_starts, eval_every=args.eval_every,
+                 eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
+                 target_return=args.target_return, progress=not args.no_progress)
 
 
 if __name__ == '__main__':

@@ -50,3 +50,31 @@ def test_command_resumes_an_existing_run_dir(tmp_path, capsys):
     manifest = json.loads((run / 'checkpoints' / 'latest.json').read_text())
     assert manifest['counters']['env_steps'] == 260 and manifest['critic_updates'] == 111
     assert (run / 'tb').is_dir()
+
+
+def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / 'run'
+    cmd = [sys.executable, '-m', 'serl_agent.train_gym', '--env', 'Pendulum-v1',
+           '--steps', '100000', '--run-dir', str(run), '--no-progress', '--threads', '1',
+           '--eval-every', '0', '--checkpoint-every', '50', '--learning-starts', '1000000']
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    manifest_path = run / 'checkpoints' / 'latest.json'
+    deadline = time.monotonic() + 60.0
+    while not manifest_path.exists():  # the loop has made its first checkpoint (step 50)
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(15)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest['counters']['env_steps'] >= 50
+    # No learning here (critic_updates stays 0), so periodic saves are ckpt_000000000000.pt
+    # and a save at the signal gets a new, suffixed name next to it.
+    assert manifest['file'].startswith('ckpt_000000000000_'), manifest
+    assert 'interrupted; latest checkpoint: ' + str(checkpoint.latest_checkpoint(run)) in err
+    assert os.path.exists(checkpoint.latest_checkpoint(run))
