@@ -8,7 +8,7 @@ test:
 	bash scripts/test.sh
 
 train: setup
-	bash scripts/train.sh
+	bash scripts/train.sh $(ARGS)
 
 sim: setup
 	bash -c 'source env.sh && serl_launch sim'

@@ -22,6 +22,7 @@ setup(
     entry_points={
         'console_scripts': [
             'serl_launch = serl_bringup.launcher:main',
+            'serl_train = serl_bringup.main_job:main',
         ],
     },
 )

@@ -1,0 +1,444 @@
+"""
+``serl_train``: the main job. Demos -> reward classifier -> RLPD through the full ROS 2 graph.
+
+Usage::
+
+    serl_train --run-dir runs/pick_cube            # make train runs this
+    serl_train --run-dir runs/smoke --smoke        # a few hundred steps, tiny networks
+
+Steps, each skipped when its output exists (so Ctrl-C and running the same command again
+resumes where it stopped):
+
+1. ``run_dir/demos/``: ``--demos`` scripted-expert episodes recorded through the live graph
+   (``serl_launch record_demos``: sim, controller, actor with the expert, demo recorder), one
+   MCAP bag per episode, observations with the state (incl. ``object_pos``) and the ``front``
+   and ``wrist`` images. An interrupted recording keeps its finished episodes; the rest are
+   recorded on the next run.
+2. ``run_dir/reward_classifier.pt``: ``serl_train_reward`` on those bags (images only).
+3. ``run_dir/policy.pt``: ``serl_launch sim`` (sim, controller, reward node with the
+   classifier, actor, learner) trains RLPD on the state keys, with evaluation rounds of the
+   deterministic policy; this process watches the graph (:mod:`serl_bringup.monitor_node`),
+   prints one status line, writes TensorBoard logs (``run_dir/tensorboard``), the learning
+   curve (``run_dir/learning_curve.png``, ``run_dir/evaluations.csv``) and, once an
+   evaluation reaches ``--target-success`` or the learner has ``--max-env-steps`` env steps,
+   saves the policy (``policy.pt``: the ``PolicyWeights`` data, a torch state dict;
+   ``policy_config.json``; ``result.json``) and stops the graph. The learner resumes from its
+   checkpoint and transition spool in ``run_dir``.
+
+Exit status: 0 when the job finished (target reached or step budget spent; ``--smoke``: every
+liveness check passed), 1 on a failed step or check, 130 after Ctrl-C.
+"""
+
+import argparse
+import json
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import List, Optional
+
+import yaml
+
+STATE_KEYS = ('tcp_pose', 'tcp_vel', 'gripper_width', 'object_pos')
+CAMERAS = ('front', 'wrist')
+#: s; the actor's stale-state limit in sim: the sim's reset pauses its state stream, which on
+#: a loaded 2-core machine can exceed the 0.5 s default (keep the default on the real arm).
+SIM_STATE_TIMEOUT = 1.0
+
+
+class JobError(RuntimeError):
+    """A step of the main job failed; the text says which and where its log is."""
+
+
+def log(message: str) -> None:
+    """Print one line of the job's narrative (not the status line)."""
+    print(f'[serl_train] {message}', flush=True)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line (see ``serl_train --help``)."""
+    p = argparse.ArgumentParser(prog='serl_train', description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--run-dir', default='runs/pick_cube', help='run directory (resumed)')
+    p.add_argument('--task', default='PandaPickCube-v0',
+                   choices=('PandaPickCube-v0',), help='simulated task (state-based RLPD)')
+    p.add_argument('--demos', type=int, default=20, help='scripted demo episodes to record')
+    p.add_argument('--reward', default='classifier', choices=('classifier', 'ground_truth'),
+                   help='reward source of the training graph')
+    p.add_argument('--max-env-steps', type=int, default=10000,
+                   help='stop when the learner has this many env steps')
+    p.add_argument('--target-success', type=float, default=0.9,
+                   help='stop when an evaluation round reaches this success rate')
+    p.add_argument('--eval-every', type=int, default=10,
+                   help='training episodes between evaluation rounds')
+    p.add_argument('--eval-episodes', type=int, default=20, help='episodes per evaluation')
+    p.add_argument('--rlpd-config', default='',
+                   help="YAML with an 'rlpd' section ('' -> config/agent.yaml)")
+    p.add_argument('--reward-steps', type=int, default=2000,
+                   help='gradient steps of the reward classifier')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--smoke', action='store_true',
+                   help='CI smoke run: 2 demos, tiny networks, a few hundred steps; checks '
+                        'that every node publishes and writes graph_check.json')
+    p.add_argument('--timeout', type=float, default=0.0,
+                   help='give up training after this many seconds (0: no limit)')
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.demos = min(args.demos, 2)
+        args.max_env_steps = min(args.max_env_steps, 300)
+        args.eval_every = 1
+        args.eval_episodes = 1
+        args.reward_steps = min(args.reward_steps, 30)
+        args.target_success = 2.0  # unreachable: the smoke run stops on its checks
+    return args
+
+
+def config_dir() -> Path:
+    """Return the project's ``config/`` directory."""
+    from serl_bringup.graph import default_config_dir
+    return default_config_dir()
+
+
+def complete_bags(directory: Path) -> List[Path]:
+    """Return the finished episode bags in ``directory`` (not ``.partial``/incomplete)."""
+    if not directory.is_dir():
+        return []
+    return sorted(d for d in directory.iterdir()
+                  if d.is_dir() and not d.name.startswith('.')
+                  and not d.name.endswith('_incomplete') and (d / 'metadata.yaml').exists())
+
+
+def set_aside_incomplete(directory: Path, aside: Path) -> List[Path]:
+    """
+    Move the bags of episodes that did not finish out of the demo directory.
+
+    An episode the actor aborted (stale robot state) or that Ctrl-C cut is closed by the demo
+    recorder as ``<name>_incomplete``; the classifier and the demo buffer read every bag of
+    the directory, so such bags go to ``aside``.
+
+    :returns: the moved bags (new paths).
+    """
+    moved = []
+    for bag in sorted(directory.glob('*_incomplete')) if directory.is_dir() else []:
+        aside.mkdir(parents=True, exist_ok=True)
+        moved.append(bag.rename(aside / bag.name))
+    if moved:
+        log(f'{len(moved)} unfinished demo episode(s) set aside in {aside}')
+    return moved
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    """Write ``data`` as YAML to ``path`` and return the path."""
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+class Graph:
+    """
+    A ``serl_launch`` graph in its own session; output to a log file.
+
+    :param argv: ``serl_launch`` arguments.
+    :param log_path: file that receives the graph's stdout and stderr.
+    """
+
+    def __init__(self, argv: List[str], log_path: Path):
+        self.log_path = log_path
+        self._log = log_path.open('ab')
+        env = dict(os.environ)
+        env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+        self.proc = subprocess.Popen(['serl_launch', *argv], stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True, env=env)
+
+    def running(self) -> bool:
+        """Return True while the launcher runs."""
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGINT the launcher (it stops every node); SIGKILL the group after ``timeout``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # anything left in the session
+        except ProcessLookupError:
+            pass
+        self._log.close()
+        return self.proc.returncode
+
+
+# ---------------------------------------------------------------------- step 1: demos
+def record_demos(args, run_dir: Path) -> Path:
+    """Record the missing scripted demo episodes into ``run_dir/demos``."""
+    demos = run_dir / 'demos'
+    have = len(complete_bags(demos))
+    if have >= args.demos:
+        log(f'step 1/3 demos: {have} episodes in {demos} (skipped)')
+        return demos
+    missing = args.demos - have
+    log(f'step 1/3 demos: recording {missing} scripted episodes through the ROS graph '
+        f'into {demos} (log: {run_dir}/logs/record_demos.log)')
+    params = write_yaml(run_dir / 'params_demos.yaml', {
+        'actor_node': {'ros__parameters': {
+            'seed': args.seed * 1000 + have, 'spool_dir': str(run_dir / 'actor_spool_demos'),
+            'drain_timeout': 10.0, 'state_timeout': SIM_STATE_TIMEOUT}},
+        'sim_node': {'ros__parameters': {'seed': args.seed * 1000 + have}},
+    })
+    graph = Graph(['record_demos', f'task:={args.task}', f'episodes:={missing}',
+                   f'output:={demos}', 'cameras:=' + ','.join(CAMERAS),
+                   f'params_file:={params}'], run_dir / 'logs' / 'record_demos.log')
+    deadline = time.monotonic() + 120.0 + 60.0 * missing
+    shown = -1
+    try:
+        while graph.running() and time.monotonic() < deadline:
+            n = len(complete_bags(demos))
+            if n != shown:
+                log(f'demos {n}/{args.demos}')
+                shown = n
+            if n >= args.demos:
+                break
+            time.sleep(1.0)
+    finally:
+        graph.stop()
+        set_aside_incomplete(demos, run_dir / 'demos_incomplete')
+    have = len(complete_bags(demos))
+    if have < args.demos:
+        raise JobError(f'recorded {have} of {args.demos} demo episodes; see '
+                       f'{graph.log_path}')
+    return demos
+
+
+# ---------------------------------------------------------------------- step 2: reward
+def train_reward(args, run_dir: Path, demos: Path) -> Optional[Path]:
+    """Train the success classifier on the demo images (``serl_train_reward``)."""
+    model = run_dir / 'reward_classifier.pt'
+    if args.reward != 'classifier':
+        log('step 2/3 reward classifier: not needed (reward ground_truth)')
+        return None
+    if model.exists():
+        log(f'step 2/3 reward classifier: {model} (skipped)')
+        return model
+    log_path = run_dir / 'logs' / 'train_reward.log'
+    log(f'step 2/3 reward classifier: training on {demos} (log: {log_path})')
+    cmd = ['serl_train_reward', str(demos), '--output', str(model), '--image-keys', *CAMERAS,
+           '--steps', str(args.reward_steps), '--seed', str(args.seed)]
+    if args.smoke:
+        cmd += ['--holdout', '0.5', '--batch-size', '16']
+    with log_path.open('ab') as out:
+        code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT)
+    if code != 0 or not model.exists():
+        raise JobError(f'serl_train_reward failed (exit {code}); see {log_path}')
+    tail = [ln for ln in log_path.read_text().splitlines() if ln.strip()][-3:]
+    for line in tail:
+        log(f'  {line}')
+    return model
+
+
+# ---------------------------------------------------------------------- step 3: RLPD
+def smoke_rlpd_config(run_dir: Path) -> Path:
+    """Write the tiny-network RLPD config of the smoke run."""
+    return write_yaml(run_dir / 'rlpd_smoke.yaml', {'rlpd': {
+        'batch_size': 16, 'num_critics': 2, 'utd_ratio': 2, 'hidden_dims': [32, 32]}})
+
+
+def training_params(args, run_dir: Path) -> Path:
+    """Write the parameter overrides of the training graph (``params_train.yaml``)."""
+    rlpd = args.rlpd_config or str(config_dir() / 'agent.yaml')
+    if args.smoke:
+        rlpd = str(smoke_rlpd_config(run_dir))
+    actor = {'eval_every': args.eval_every, 'eval_episodes': args.eval_episodes,
+             'seed': args.seed * 100000, 'spool_dir': str(run_dir / 'actor_spool'),
+             'state_timeout': SIM_STATE_TIMEOUT}
+    learner = {'observation_keys': list(STATE_KEYS), 'rlpd_config': str(Path(rlpd).resolve()),
+               'seed': args.seed}
+    if args.smoke:
+        actor.update(max_episode_steps=30, drain_timeout=5.0)
+        learner.update(training_starts=20, publish_every=2, checkpoint_every=10.0)
+    return write_yaml(run_dir / 'params_train.yaml', {
+        'actor_node': {'ros__parameters': actor},
+        'learner_node': {'ros__parameters': learner},
+        'sim_node': {'ros__parameters': {'seed': args.seed}},
+    })
+
+
+def save_policy(run_dir: Path, weights, result: dict) -> Path:
+    """Write ``policy.pt`` (torch state dict bytes), ``policy_config.json``, ``result.json``."""
+    (run_dir / 'policy_config.json').write_text(weights.config)
+    tmp = run_dir / 'policy.pt.tmp'
+    tmp.write_bytes(bytes(weights.data))
+    (run_dir / 'result.json').write_text(json.dumps(result, indent=2) + '\n')
+    tmp.replace(run_dir / 'policy.pt')  # last: its existence marks the step as done
+    return run_dir / 'policy.pt'
+
+
+def smoke_checks(monitor, progress) -> dict:
+    """Return ``{check: passed}`` for the smoke run (every node alive, weights round trip)."""
+    alive = monitor.alive()
+    checks = {f'{node} publishes {topic}': count > 0
+              for topic, (node, count) in alive.items()}
+    checks['learner received transitions'] = progress.env_steps > 0
+    checks['learner published trained weights (version > 0)'] = \
+        any(v > 0 for v in monitor.weights)
+    checks['actor acted with trained weights (EpisodeSummary.policy_version > 0)'] = \
+        (progress.policy_version or 0) > 0
+    checks['reward node scored frames'] = progress.reward_frames > 0
+    checks['an evaluation round completed'] = progress.last_evaluation is not None
+    return checks
+
+
+def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
+    """Run the training graph and watch it until done; return the exit status."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from torch.utils.tensorboard import SummaryWriter
+
+    from serl_bringup.curve import plot_learning_curve
+    from serl_bringup.monitor_node import MonitorNode
+    from serl_bringup.progress import Progress
+
+    if (run_dir / 'policy.pt').exists() and not args.smoke:
+        log(f'step 3/3 RLPD: {run_dir}/policy.pt exists, the run is complete (skipped; '
+            f'result: {run_dir}/result.json)')
+        return 0
+    params = training_params(args, run_dir)
+    argv = ['sim', f'task:={args.task}', f'reward:={args.reward}', f'demos:={demos}',
+            f'run_dir:={run_dir}', f'params_file:={params}']
+    if model is not None:
+        argv.append(f'reward_model:={model}')
+    log_path = run_dir / 'logs' / 'train_graph.log'
+    log(f'step 3/3 RLPD: serl_launch {" ".join(argv)}')
+    log(f'  graph log: {log_path}; TensorBoard: tensorboard --logdir {run_dir}/tensorboard')
+    progress = Progress(run_dir, args.eval_episodes)
+    writer = SummaryWriter(str(run_dir / 'tensorboard'))
+    rclpy.init(args=[])
+    monitor = MonitorNode(progress)
+    executor = SingleThreadedExecutor()
+    executor.add_node(monitor)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    graph = Graph(argv, log_path)
+    tty = sys.stdout.isatty()
+    start = time.monotonic()
+    status, outcome, last_print, last_tb = 1, 'graph stopped', 0.0, 0.0
+    try:
+        while True:
+            time.sleep(0.5)
+            now = time.monotonic()
+            with monitor.lock:
+                line = progress.status_line(args.max_env_steps)
+                learner = dict(progress.learner)
+                steps = progress.env_steps
+            for ev in monitor.take_evaluations():
+                writer.add_scalar('eval/success_rate', ev.success_rate, ev.env_steps)
+                writer.add_scalar('eval/mean_return', ev.mean_return, ev.env_steps)
+                plot_learning_curve(progress.evaluations, run_dir / 'learning_curve.png',
+                                    title=f'{args.task}, seed {args.seed}',
+                                    target=min(args.target_success, 1.0))
+                if tty:
+                    print(flush=True)
+                log(f'evaluation {ev.eval_round}: {ev.successes}/{ev.episodes} successes at '
+                    f'{ev.env_steps} env steps, {ev.wall_time_s / 60:.1f} min '
+                    f'(policy v{ev.policy_version})')
+            if learner and now - last_tb >= 5.0:
+                last_tb = now
+                for key in ('achieved_utd', 'updates_per_second', 'temperature',
+                            'critic_loss', 'actor_loss', 'critic_updates'):
+                    value = learner.get(key)
+                    if value is not None and value == value:  # NaN: no update in the window
+                        writer.add_scalar(f'learner/{key}', value, steps)
+                writer.add_scalar('actor/episodes', progress.episodes, steps)
+                writer.flush()
+            if tty:
+                print('\r' + line[:200].ljust(120), end='', flush=True)
+            elif now - last_print >= 10.0:
+                last_print = now
+                print(f'[serl_train] {line}', flush=True)
+            ev = progress.last_evaluation
+            if args.smoke:
+                checks = smoke_checks(monitor, progress)
+                if all(checks.values()) or steps >= args.max_env_steps:
+                    outcome = 'smoke checks done'
+                    break
+            elif ev is not None and ev.success_rate >= args.target_success:
+                outcome = 'target reached'
+                break
+            elif steps >= args.max_env_steps:
+                outcome = 'step budget spent'
+                break
+            if not graph.running():
+                outcome = f'the graph stopped (exit {graph.proc.returncode}); see {log_path}'
+                break
+            if args.timeout and now - start > args.timeout:
+                outcome = f'timeout after {args.timeout:.0f} s'
+                break
+        if tty:
+            print(flush=True)
+        log(f'{outcome}: {progress.status_line(args.max_env_steps)}')
+        if args.smoke:
+            checks = smoke_checks(monitor, progress)
+            (run_dir / 'graph_check.json').write_text(json.dumps(
+                {'checks': checks, 'topics': {t: c for t, (_, c) in monitor.alive().items()},
+                 'env_steps': progress.env_steps}, indent=2) + '\n')
+            for name, ok in checks.items():
+                log(f'  {"ok  " if ok else "FAIL"} {name}')
+            status = 0 if all(checks.values()) else 1
+        elif outcome in ('target reached', 'step budget spent'):
+            ev = progress.last_evaluation
+            weights = monitor.weights_for(ev.policy_version if outcome == 'target reached'
+                                          else None) or monitor.weights_for(None)
+            if weights is None:
+                raise JobError('no policy weights were received from the learner')
+            result = {'outcome': outcome, 'task': args.task, 'seed': args.seed,
+                      'env_steps': progress.env_steps, 'wall_time_s': progress.wall_time_s,
+                      'policy_version': int(weights.version),
+                      'last_evaluation': None if ev is None else vars(ev),
+                      'learner': learner}
+            path = save_policy(run_dir, weights, result)
+            log(f'policy version {weights.version} saved to {path}')
+            status = 0
+    except KeyboardInterrupt:
+        if tty:
+            print(flush=True)
+        log('Ctrl-C: stopping the graph (run the same command again to resume)')
+        status = 130
+    finally:
+        graph.stop()
+        if progress.evaluations:
+            plot_learning_curve(progress.evaluations, run_dir / 'learning_curve.png',
+                                title=f'{args.task}, seed {args.seed}',
+                                target=min(args.target_success, 1.0))
+        writer.close()
+        executor.shutdown()
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+        spinner.join(5.0)
+    return status
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``serl_train``; returns the exit status."""
+    args = parse_args(argv)
+    run_dir = Path(args.run_dir).resolve()
+    (run_dir / 'logs').mkdir(parents=True, exist_ok=True)
+    (run_dir / 'job_args.json').write_text(json.dumps(vars(args), indent=2) + '\n')
+    log(f'run directory {run_dir} (Ctrl-C stops; the same command resumes)')
+    try:
+        demos = record_demos(args, run_dir)
+        model = train_reward(args, run_dir, demos)
+        return train(args, run_dir, demos, model)
+    except JobError as exc:
+        log(f'error: {exc}')
+        return 1
+    except KeyboardInterrupt:
+        log('Ctrl-C: stopped (run the same command again to resume)')
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

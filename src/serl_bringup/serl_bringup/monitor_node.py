@@ -1,0 +1,121 @@
+"""
+``serl_monitor`` node of the main job: watches a running graph and feeds :class:`Progress`.
+
+Subscribes ``/serl/learner_status`` and ``/serl/episode_summary`` (progress),
+``/serl/policy_weights`` (latched; the newest weights, to save the policy) and counts one
+message stream per node, so that the main job can show the graph is alive: ``/joint_states``
+(sim), ``/effort_controller/commands`` (controller), ``/reward`` (reward node),
+``/serl/transitions`` (actor; raw, not deserialised), ``/cartesian_impedance_controller/
+equilibrium_pose`` (actor), ``/serl/policy_weights`` and ``/serl/learner_status`` (learner).
+The node holds no logic beyond translating messages into :class:`Progress` calls.
+"""
+
+from collections import Counter, OrderedDict
+import threading
+from typing import Dict, Optional, Tuple
+
+from geometry_msgs.msg import PoseStamped
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from serl_agent import qos
+from serl_bringup.progress import Evaluation, Progress
+from serl_msgs.msg import EpisodeSummary, LearnerStatus, PolicyWeights, RewardStamped, Transition
+from std_msgs.msg import Float64MultiArray
+
+#: topic -> (type, QoS, node that publishes it), the streams counted by the monitor.
+WATCHED = {
+    '/joint_states': (JointState, qos.SENSOR, 'sim_node'),
+    '/effort_controller/commands': (Float64MultiArray, qos.RELIABLE,
+                                    'cartesian_impedance_controller'),
+    '/reward': (RewardStamped, qos.RELIABLE, 'reward_node'),
+    '/serl/transitions': (Transition, qos.TRANSITIONS, 'actor_node'),
+    '/cartesian_impedance_controller/equilibrium_pose': (PoseStamped, qos.RELIABLE,
+                                                         'actor_node'),
+}
+
+
+class MonitorNode(Node):
+    """
+    Feeds a :class:`Progress` from the graph's topics; see the module docstring.
+
+    :param progress: the run's progress (the node calls it from its executor thread; read it
+        under :attr:`lock`).
+    :param keep_weights: policy weight messages kept (by version) for saving the evaluated one.
+    """
+
+    def __init__(self, progress: Progress, keep_weights: int = 50):
+        super().__init__('serl_monitor')
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.counts: Counter = Counter()
+        self.weights: 'OrderedDict[int, PolicyWeights]' = OrderedDict()
+        self.keep_weights = keep_weights
+        self.new_evaluations: list = []
+        for topic, (msg_type, profile, _) in WATCHED.items():
+            raw = topic == '/serl/transitions'
+            self.create_subscription(msg_type, topic, self._counter(topic), profile, raw=raw)
+        self.create_subscription(LearnerStatus, '/serl/learner_status', self._on_status,
+                                 qos.RELIABLE)
+        self.create_subscription(EpisodeSummary, '/serl/episode_summary', self._on_episode,
+                                 qos.RELIABLE)
+        self.create_subscription(PolicyWeights, '/serl/policy_weights', self._on_weights,
+                                 qos.LATCHED)
+
+    def _counter(self, topic: str):
+        def count(_msg) -> None:
+            with self.lock:
+                self.counts[topic] += 1
+                if topic == '/reward':
+                    self.progress.reward_frames += 1
+        return count
+
+    def _on_status(self, msg: LearnerStatus) -> None:
+        fields = {k: float(getattr(msg, k)) for k in (
+            'env_steps', 'critic_updates', 'actor_updates', 'achieved_utd',
+            'updates_per_second', 'temperature', 'critic_loss', 'actor_loss')}
+        with self.lock:
+            self.counts['/serl/learner_status'] += 1
+            self.progress.on_learner_status(fields)
+
+    def _on_episode(self, msg: EpisodeSummary) -> None:
+        with self.lock:
+            self.counts['/serl/episode_summary'] += 1
+            ev = self.progress.on_episode(
+                msg.actor_id, msg.episode, msg.steps, msg.episode_return, msg.success,
+                msg.evaluation, msg.evaluation_round, msg.total_steps, msg.policy_version)
+            if ev is not None:
+                self.new_evaluations.append(ev)
+
+    def _on_weights(self, msg: PolicyWeights) -> None:
+        with self.lock:
+            self.counts['/serl/policy_weights'] += 1
+            self.weights[int(msg.version)] = msg
+            while len(self.weights) > self.keep_weights:
+                self.weights.popitem(last=False)
+
+    def take_evaluations(self) -> list:
+        """Return the evaluation rounds completed since the last call."""
+        with self.lock:
+            out, self.new_evaluations = self.new_evaluations, []
+        return out
+
+    def weights_for(self, version: Optional[int]) -> Optional[PolicyWeights]:
+        """Return the kept weights of ``version`` (None: the newest), else None."""
+        with self.lock:
+            if not self.weights:
+                return None
+            if version is None:
+                return next(reversed(self.weights.values()))
+            return self.weights.get(int(version))
+
+    def alive(self) -> Dict[str, Tuple[str, int]]:
+        """Return ``{topic: (publishing node, messages received)}`` for every watched topic."""
+        with self.lock:
+            nodes = {t: spec[2] for t, spec in WATCHED.items()}
+            nodes.update({'/serl/policy_weights': 'learner_node',
+                          '/serl/learner_status': 'learner_node',
+                          '/serl/episode_summary': 'actor_node'})
+            return {t: (n, self.counts[t]) for t, n in nodes.items()}
+
+
+__all__ = ['MonitorNode', 'WATCHED', 'Evaluation']

@@ -1,0 +1,164 @@
+"""
+Training progress of the main job, without ROS: what the status line and the curve show.
+
+:class:`Progress` is fed with the learner's status (``serl_msgs/LearnerStatus`` fields) and
+the actor's episode summaries (``serl_msgs/EpisodeSummary`` fields) and keeps the evaluation
+results: the success rate of every complete evaluation round, at the learner's env step count
+when the round ended. Rounds are appended to ``evaluations.csv`` in the run directory, so a
+resumed run continues its learning curve.
+"""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+import time
+from typing import Dict, List, Optional
+
+EVALUATIONS_CSV = 'evaluations.csv'
+FIELDS = ('env_steps', 'wall_time_s', 'eval_round', 'episodes', 'successes', 'success_rate',
+          'mean_return', 'policy_version')
+
+
+@dataclass
+class Evaluation:
+    """
+    One complete evaluation round.
+
+    :ivar env_steps: env steps the learner had received when the round ended.
+    :ivar wall_time_s: seconds of training (this and earlier sessions of the run) at its end.
+    :ivar eval_round: the actor's evaluation round number.
+    :ivar episodes: episodes in the round.
+    :ivar successes: successful episodes.
+    :ivar success_rate: ``successes / episodes`` in [0, 1].
+    :ivar mean_return: mean undiscounted return.
+    :ivar policy_version: policy weights version that acted (largest in the round).
+    """
+
+    env_steps: int
+    wall_time_s: float
+    eval_round: int
+    episodes: int
+    successes: int
+    success_rate: float
+    mean_return: float
+    policy_version: int
+
+
+def read_evaluations(run_dir: Path) -> List[Evaluation]:
+    """Return the evaluations recorded in ``run_dir/evaluations.csv`` (none: empty list)."""
+    path = Path(run_dir) / EVALUATIONS_CSV
+    if not path.exists():
+        return []
+    out = []
+    with path.open(newline='') as f:
+        for row in csv.DictReader(f):
+            out.append(Evaluation(int(row['env_steps']), float(row['wall_time_s']),
+                                  int(row['eval_round']), int(row['episodes']),
+                                  int(row['successes']), float(row['success_rate']),
+                                  float(row['mean_return']), int(row['policy_version'])))
+    return out
+
+
+class Progress:
+    """
+    Counters and evaluation results of one run; see the module docstring.
+
+    :param run_dir: run directory (``evaluations.csv`` is read and appended there).
+    :param eval_episodes: episodes per evaluation round (a round is complete with that many).
+    :param clock: monotonic clock in seconds (tests pass their own).
+    """
+
+    def __init__(self, run_dir: Path, eval_episodes: int, clock=time.monotonic):
+        self.run_dir = Path(run_dir)
+        self.eval_episodes = int(eval_episodes)
+        self._clock = clock
+        self.evaluations: List[Evaluation] = read_evaluations(self.run_dir)
+        self.earlier_wall_s = self.evaluations[-1].wall_time_s if self.evaluations else 0.0
+        self._start = clock()
+        self.learner: Dict[str, float] = {}
+        self.episodes = 0
+        self.training_episodes = 0
+        self.training_successes = 0
+        self.actor_steps = 0
+        self.reward_frames = 0
+        self.policy_version: Optional[int] = None
+        self._rounds: Dict[tuple, list] = {}
+
+    @property
+    def wall_time_s(self) -> float:
+        """Seconds of training: earlier sessions of the run plus this one."""
+        return self.earlier_wall_s + self._clock() - self._start
+
+    @property
+    def env_steps(self) -> int:
+        """Env steps the learner received (spool included), else the actor's count."""
+        return int(self.learner.get('env_steps', self.actor_steps))
+
+    @property
+    def last_evaluation(self) -> Optional[Evaluation]:
+        """Return the newest complete evaluation round, or None."""
+        return self.evaluations[-1] if self.evaluations else None
+
+    def on_learner_status(self, status: Dict[str, float]) -> None:
+        """Take the fields of one ``LearnerStatus``."""
+        self.learner = dict(status)
+
+    def on_episode(self, actor_id: str, episode: int, steps: int, episode_return: float,
+                   success: bool, evaluation: bool, evaluation_round: int,
+                   total_steps: int, policy_version: int) -> Optional[Evaluation]:
+        """
+        Take the fields of one ``EpisodeSummary``.
+
+        :returns: the :class:`Evaluation` when this episode completed a round (it is also
+            appended to ``evaluations.csv``), else None.
+        """
+        self.episodes += 1
+        self.actor_steps = max(self.actor_steps, int(total_steps))
+        if policy_version >= 0:
+            self.policy_version = int(policy_version)
+        if not evaluation:
+            self.training_episodes += 1
+            self.training_successes += int(bool(success))
+            return None
+        key = (actor_id, int(evaluation_round))
+        results = self._rounds.setdefault(key, [])
+        results.append((bool(success), float(episode_return), int(policy_version)))
+        if len(results) < self.eval_episodes:
+            return None
+        del self._rounds[key]
+        successes = sum(r[0] for r in results)
+        ev = Evaluation(self.env_steps, round(self.wall_time_s, 1), int(evaluation_round),
+                        len(results), successes, successes / len(results),
+                        sum(r[1] for r in results) / len(results),
+                        max(r[2] for r in results))
+        self.evaluations.append(ev)
+        self._append_csv(ev)
+        return ev
+
+    def _append_csv(self, ev: Evaluation) -> None:
+        path = self.run_dir / EVALUATIONS_CSV
+        new = not path.exists()
+        with path.open('a', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: getattr(ev, k) for k in FIELDS})
+
+    def status_line(self, max_env_steps: int = 0) -> str:
+        """
+        One line: env steps, episodes, last evaluation's success rate, UTD, updates/s.
+
+        Losses are left out of the line (TensorBoard has them).
+        """
+        steps = f'{self.env_steps}' + (f'/{max_env_steps}' if max_env_steps else '')
+        ev = self.last_evaluation
+        success = (f'{100 * ev.success_rate:.0f}% ({ev.successes}/{ev.episodes} at '
+                   f'{ev.env_steps} steps)' if ev else 'n/a')
+        utd = self.learner.get('achieved_utd')
+        ups = self.learner.get('updates_per_second')
+        minutes = self.wall_time_s / 60.0
+        return (f'steps {steps} | episodes {self.episodes} | eval success {success} | '
+                f'UTD {utd:.1f} | {ups:.1f} updates/s | policy v{self.policy_version} | '
+                f'{minutes:.1f} min' if utd is not None else
+                f'steps {steps} | episodes {self.episodes} | eval success {success} | '
+                f'learner: no status yet | {minutes:.1f} min')

@@ -1,0 +1,55 @@
+"""Progress of the main job (no ROS): evaluation rounds, the CSV that resumes, the curve PNG."""
+
+from serl_bringup.curve import plot_learning_curve
+from serl_bringup.progress import Progress, read_evaluations
+
+
+class FakeClock:
+    """A settable monotonic clock."""
+
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def _episode(progress, round_, success, evaluation=True, version=3):
+    return progress.on_episode('a', 0, 10, 1.0 if success else 0.0, success, evaluation,
+                               round_, 50, version)
+
+
+def test_round_completes_after_eval_episodes_and_is_appended(tmp_path):
+    clock = FakeClock()
+    progress = Progress(tmp_path, eval_episodes=2, clock=clock)
+    progress.on_learner_status({'env_steps': 400, 'achieved_utd': 2.0,
+                                'updates_per_second': 5.0})
+    assert _episode(progress, 0, True, evaluation=False) is None
+    assert _episode(progress, 0, True) is None
+    clock.t += 30.0
+    ev = _episode(progress, 0, False, version=7)
+    assert ev is not None and ev.success_rate == 0.5 and ev.episodes == 2
+    assert ev.env_steps == 400 and ev.policy_version == 7 and ev.wall_time_s == 30.0
+    assert progress.training_episodes == 1
+    line = progress.status_line(1000)
+    assert 'steps 400/1000' in line and '50%' in line and 'UTD 2.0' in line
+    assert read_evaluations(tmp_path) == [ev]
+
+
+def test_resumed_progress_continues_wall_time_and_curve(tmp_path):
+    clock = FakeClock()
+    first = Progress(tmp_path, eval_episodes=1, clock=clock)
+    clock.t += 60.0
+    _episode(first, 0, False)
+    again = Progress(tmp_path, eval_episodes=1, clock=clock)
+    clock.t += 15.0
+    ev = _episode(again, 1, True)
+    assert ev.wall_time_s == 75.0
+    assert [e.eval_round for e in read_evaluations(tmp_path)] == [0, 1]
+    png = plot_learning_curve(read_evaluations(tmp_path), tmp_path / 'curve.png', target=0.9)
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_status_line_before_learner_status(tmp_path):
+    line = Progress(tmp_path, eval_episodes=1).status_line()
+    assert 'no status yet' in line and 'eval success n/a' in line
