@@ -296,6 +296,7 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
     """Run the training graph and watch it until done; return the exit status."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
     from torch.utils.tensorboard import SummaryWriter
 
     from serl_bringup.curve import plot_learning_curve
@@ -316,7 +317,9 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
     log(f'  graph log: {log_path}; TensorBoard: tensorboard --logdir {run_dir}/tensorboard')
     progress = Progress(run_dir, args.eval_episodes)
     writer = SummaryWriter(str(run_dir / 'tensorboard'))
-    rclpy.init(args=[])
+    # Ctrl-C must reach this loop as KeyboardInterrupt (stop the graph, then exit), not
+    # shut the monitor's context down under it: no rclpy signal handlers
+    rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
     monitor = MonitorNode(progress)
     executor = SingleThreadedExecutor()
     executor.add_node(monitor)
@@ -421,9 +424,18 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
     return status
 
 
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``serl_train``; returns the exit status."""
     args = parse_args(argv)
+    # Ctrl-C and SIGTERM stop the job cleanly (graph first). A process started in the
+    # background by a non-interactive shell inherits SIGINT ignored, and so would the graph
+    # processes: install the handlers explicitly (children then start with the default).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     run_dir = Path(args.run_dir).resolve()
     (run_dir / 'logs').mkdir(parents=True, exist_ok=True)
     (run_dir / 'job_args.json').write_text(json.dumps(vars(args), indent=2) + '\n')

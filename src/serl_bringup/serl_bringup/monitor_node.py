@@ -90,6 +90,7 @@ class MonitorNode(Node):
         with self.lock:
             self.counts['/serl/policy_weights'] += 1
             self.weights[int(msg.version)] = msg
+            self.progress.weights_version = int(msg.version)
             while len(self.weights) > self.keep_weights:
                 self.weights.popitem(last=False)
 

@@ -81,7 +81,8 @@ class Progress:
         self.training_successes = 0
         self.actor_steps = 0
         self.reward_frames = 0
-        self.policy_version: Optional[int] = None
+        self.policy_version: Optional[int] = None  # newest version that acted in an episode
+        self.weights_version: Optional[int] = None  # newest version the learner published
         self._rounds: Dict[tuple, list] = {}
 
     @property
@@ -158,7 +159,7 @@ class Progress:
         ups = self.learner.get('updates_per_second')
         minutes = self.wall_time_s / 60.0
         return (f'steps {steps} | episodes {self.episodes} | eval success {success} | '
-                f'UTD {utd:.1f} | {ups:.1f} updates/s | policy v{self.policy_version} | '
+                f'UTD {utd:.1f} | {ups:.1f} updates/s | weights v{self.weights_version} | '
                 f'{minutes:.1f} min' if utd is not None else
                 f'steps {steps} | episodes {self.episodes} | eval success {success} | '
                 f'learner: no status yet | {minutes:.1f} min')
