@@ -261,8 +261,8 @@ class ActorNode(Node):
         Return True when an evaluation round is due.
 
         With ``eval_every`` = N > 0 and ``eval_episodes`` > 0, a round runs once
-        ``training_done`` reaches ``due_at`` (the first as soon as policy weights exist, each
-        next one N training episodes after the previous round). Evaluation needs policy weights
+        ``training_done`` reaches ``due_at`` (the first after N training episodes, each next
+        one N training episodes after the previous round). Evaluation needs policy weights
         (``policy: rlpd``); before the first weights none is due.
         """
         every, count = self.v['eval_every'], self.v['eval_episodes']
@@ -299,7 +299,7 @@ class ActorNode(Node):
                                else 0)
         episode = 0          # every episode (the transitions' episode counter)
         training_done = 0    # training episodes finished
-        round_, in_round, due_at = 0, 0, 0
+        round_, in_round, due_at = 0, 0, self.v['eval_every']
         while rclpy.ok(context=self.context) and not self.stop_requested.is_set():
             evaluating = in_round > 0 or self.evaluation_due(training_done, due_at)
             if not evaluating and self.v['max_episodes'] and \

@@ -77,7 +77,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--eval-episodes', type=int, default=20, help='episodes per evaluation')
     p.add_argument('--rlpd-config', default='',
                    help="YAML with an 'rlpd' section ('' -> config/agent.yaml)")
-    p.add_argument('--reward-steps', type=int, default=2000,
+    p.add_argument('--reward-steps', type=int, default=500,
                    help='gradient steps of the reward classifier')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--smoke', action='store_true',
@@ -328,7 +328,7 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
     graph = Graph(argv, log_path)
     tty = sys.stdout.isatty()
     start = time.monotonic()
-    status, outcome, last_print, last_tb = 1, 'graph stopped', 0.0, 0.0
+    status, outcome, last_print, last_tb, last_save = 1, 'graph stopped', 0.0, 0.0, 0.0
     try:
         while True:
             time.sleep(0.5)
@@ -362,6 +362,10 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
             elif now - last_print >= 10.0:
                 last_print = now
                 print(f'[serl_train] {line}', flush=True)
+            if now - last_save >= 5.0:
+                last_save = now
+                with monitor.lock:
+                    progress.save()
             ev = progress.last_evaluation
             if args.smoke:
                 checks = smoke_checks(monitor, progress)
@@ -412,6 +416,7 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
         status = 130
     finally:
         graph.stop()
+        progress.save()
         if progress.evaluations:
             plot_learning_curve(progress.evaluations, run_dir / 'learning_curve.png',
                                 title=f'{args.task}, seed {args.seed}',

@@ -10,11 +10,13 @@ resumed run continues its learning curve.
 
 import csv
 from dataclasses import dataclass
+import json
 from pathlib import Path
 import time
 from typing import Dict, List, Optional
 
 EVALUATIONS_CSV = 'evaluations.csv'
+STATE_JSON = 'progress.json'
 FIELDS = ('env_steps', 'wall_time_s', 'eval_round', 'episodes', 'successes', 'success_rate',
           'mean_return', 'policy_version')
 
@@ -73,7 +75,8 @@ class Progress:
         self.eval_episodes = int(eval_episodes)
         self._clock = clock
         self.evaluations: List[Evaluation] = read_evaluations(self.run_dir)
-        self.earlier_wall_s = self.evaluations[-1].wall_time_s if self.evaluations else 0.0
+        self.earlier_wall_s = max(self.evaluations[-1].wall_time_s if self.evaluations else 0.0,
+                                  self._saved_wall_time())
         self._start = clock()
         self.learner: Dict[str, float] = {}
         self.episodes = 0
@@ -84,6 +87,20 @@ class Progress:
         self.policy_version: Optional[int] = None  # newest version that acted in an episode
         self.weights_version: Optional[int] = None  # newest version the learner published
         self._rounds: Dict[tuple, list] = {}
+
+    def _saved_wall_time(self) -> float:
+        path = self.run_dir / STATE_JSON
+        try:
+            return float(json.loads(path.read_text())['wall_time_s'])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0.0
+
+    def save(self) -> None:
+        """Write the training time so far to ``run_dir/progress.json`` (read on resume)."""
+        tmp = self.run_dir / (STATE_JSON + '.tmp')
+        tmp.write_text(json.dumps({'wall_time_s': round(self.wall_time_s, 1),
+                                   'env_steps': self.env_steps}) + '\n')
+        tmp.replace(self.run_dir / STATE_JSON)
 
     @property
     def wall_time_s(self) -> float:

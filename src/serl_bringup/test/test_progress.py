@@ -53,3 +53,13 @@ def test_resumed_progress_continues_wall_time_and_curve(tmp_path):
 def test_status_line_before_learner_status(tmp_path):
     line = Progress(tmp_path, eval_episodes=1).status_line()
     assert 'no status yet' in line and 'eval success n/a' in line
+
+
+def test_training_time_survives_a_restart_without_evaluations(tmp_path):
+    clock = FakeClock()
+    first = Progress(tmp_path, eval_episodes=1, clock=clock)
+    clock.t += 40.0
+    first.save()
+    again = Progress(tmp_path, eval_episodes=1, clock=clock)
+    clock.t += 2.0
+    assert again.wall_time_s == 42.0
