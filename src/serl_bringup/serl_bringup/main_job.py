@@ -9,7 +9,8 @@ Usage::
 Steps, each skipped when its output exists (so Ctrl-C and running the same command again
 resumes where it stopped):
 
-1. ``run_dir/demos/``: ``--demos`` scripted-expert episodes recorded through the live graph
+1. ``run_dir/demos/``: ``--demos`` successful scripted-expert episodes (failed ones are kept
+   too) recorded through the live graph
    (``serl_launch record_demos``: sim, controller, actor with the expert, demo recorder), one
    MCAP bag per episode, observations with the state (incl. ``object_pos``) and the ``front``
    and ``wrist`` images. An interrupted recording keeps its finished episodes; the rest are
@@ -174,21 +175,49 @@ class Graph:
 
 
 # ---------------------------------------------------------------------- step 1: demos
+def successful_bags(directory: Path) -> int:
+    """Return how many finished episode bags in ``directory`` contain a successful step."""
+    from serl_agent.bag_io import read_transitions
+    bags = complete_bags(directory)
+    if not bags:
+        return 0
+    return len({item.bag for item in read_transitions(bags) if item.msg.success})
+
+
 def record_demos(args, run_dir: Path) -> Path:
-    """Record the missing scripted demo episodes into ``run_dir/demos``."""
+    """
+    Record scripted demo episodes into ``run_dir/demos`` until ``--demos`` of them succeeded.
+
+    Failed episodes stay (the demo buffer and the classifier use them too); unfinished ones are
+    set aside. At most three recording sessions, then :class:`JobError`.
+    """
     demos = run_dir / 'demos'
-    have = len(complete_bags(demos))
-    if have >= args.demos:
-        log(f'step 1/3 demos: {have} episodes in {demos} (skipped)')
-        return demos
-    missing = args.demos - have
+    for attempt in range(3):
+        have = successful_bags(demos)
+        if have >= args.demos:
+            break
+        _record_session(args, run_dir, demos, args.demos - have)
+    have = successful_bags(demos)
+    if have < args.demos:
+        raise JobError(f'{have} of {args.demos} demo episodes succeeded after 3 recording '
+                       f'sessions; see {run_dir}/logs/record_demos.log')
+    log(f'step 1/3 demos: {have} successful episodes ({len(complete_bags(demos))} in all) in '
+        f'{demos}')
+    return demos
+
+
+def _record_session(args, run_dir: Path, demos: Path, missing: int) -> None:
+    total = len(complete_bags(demos))
     log(f'step 1/3 demos: recording {missing} scripted episodes through the ROS graph '
         f'into {demos} (log: {run_dir}/logs/record_demos.log)')
     params = write_yaml(run_dir / 'params_demos.yaml', {
         'actor_node': {'ros__parameters': {
-            'seed': args.seed * 1000 + have, 'spool_dir': str(run_dir / 'actor_spool_demos'),
-            'drain_timeout': 10.0, 'state_timeout': SIM_STATE_TIMEOUT}},
-        'sim_node': {'ros__parameters': {'seed': args.seed * 1000 + have}},
+            'seed': args.seed * 1000 + total, 'spool_dir': str(run_dir / 'actor_spool_demos'),
+            'drain_timeout': 10.0, 'state_timeout': SIM_STATE_TIMEOUT,
+            # the actor paces by the wall clock: when a loaded machine slows the sim below real
+            # time, the expert needs more steps (episodes end at success anyway)
+            'max_episode_steps': 300 if args.smoke else 100}},
+        'sim_node': {'ros__parameters': {'seed': args.seed * 1000 + total}},
     })
     graph = Graph(['record_demos', f'task:={args.task}', f'episodes:={missing}',
                    f'output:={demos}', 'cameras:=' + ','.join(CAMERAS),
@@ -197,21 +226,16 @@ def record_demos(args, run_dir: Path) -> Path:
     shown = -1
     try:
         while graph.running() and time.monotonic() < deadline:
-            n = len(complete_bags(demos))
+            n = len(complete_bags(demos)) - total
             if n != shown:
-                log(f'demos {n}/{args.demos}')
+                log(f'recorded {n}/{missing}')
                 shown = n
-            if n >= args.demos:
+            if n >= missing:
                 break
             time.sleep(1.0)
     finally:
         graph.stop()
         set_aside_incomplete(demos, run_dir / 'demos_incomplete')
-    have = len(complete_bags(demos))
-    if have < args.demos:
-        raise JobError(f'recorded {have} of {args.demos} demo episodes; see '
-                       f'{graph.log_path}')
-    return demos
 
 
 # ---------------------------------------------------------------------- step 2: reward
@@ -229,7 +253,8 @@ def train_reward(args, run_dir: Path, demos: Path) -> Optional[Path]:
     cmd = ['serl_train_reward', str(demos), '--output', str(model), '--image-keys', *CAMERAS,
            '--steps', str(args.reward_steps), '--seed', str(args.seed)]
     if args.smoke:
-        cmd += ['--holdout', '0.5', '--batch-size', '16']
+        # one held-out episode: the others (>= 1 success) train
+        cmd += ['--holdout', '0.01', '--batch-size', '16']
     with log_path.open('ab') as out:
         code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT)
     if code != 0 or not model.exists():
