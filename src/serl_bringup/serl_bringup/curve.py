@@ -31,6 +31,7 @@ def plot_learning_curve(evaluations: Sequence[Evaluation], path: Path, title: st
     ax.set_xlabel('env steps')
     ax.set_ylabel('evaluation success rate (%)')
     ax.set_ylim(-5, 105)
+    ax.set_xlim(left=0)
     ax.grid(True, alpha=0.3)
     if title:
         ax.set_title(title)
