@@ -227,6 +227,8 @@ class SimNode(Node):
         try:
             self._run_physics()
         except Exception as exc:  # noqa: B902 - reported, then the node stops stepping
+            if not self.context.ok():
+                return  # Ctrl-C shut the context down before destroy_node stopped this thread
             self._thread_error = f'{type(exc).__name__}: {exc}'
             self.get_logger().fatal(f'physics thread stopped: {self._thread_error}')
 
@@ -290,6 +292,8 @@ class SimNode(Node):
                 self._frame_wanted.clear()
             renderer.close()
         except Exception as exc:  # noqa: B902 - reported; physics and states go on
+            if not self.context.ok():
+                return  # Ctrl-C shut the context down before destroy_node stopped this thread
             self._thread_error = f'camera thread: {type(exc).__name__}: {exc}'
             self.get_logger().error(self._thread_error)
 
