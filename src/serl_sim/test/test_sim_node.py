@@ -77,11 +77,29 @@ class Probe(Node):
         msg = self.get('/diagnostics')
         return {kv.key: kv.value for kv in msg.status[0].values}
 
-    def call(self, client, request):
+    def call(self, client, request, resend_after=5.0):
+        """
+        Call an idempotent service; send it again when no answer came within ``resend_after`` s.
+
+        wait_for_service only proves the request reader is matched: the server's response
+        writer may not have matched this client's reader yet, and DDS then drops the response.
+        Every request stays pending; the first answer wins.
+        """
         assert client.wait_for_service(timeout_sec=TIMEOUT), client.srv_name
-        future = client.call_async(request)
-        wait_for(future.done, what=f'{client.srv_name} response')
-        return future.result()
+        futures = []
+        deadline = time.monotonic() + 3 * TIMEOUT
+        while time.monotonic() < deadline:
+            futures.append(client.call_async(request))
+            try:
+                done = wait_for(lambda: next((f for f in futures if f.done()), None),
+                                timeout=resend_after, what=f'{client.srv_name} response')
+            except AssertionError:
+                continue
+            for future in futures:
+                if future is not done:
+                    client.remove_pending_request(future)
+            return done.result()
+        raise AssertionError(f'no {client.srv_name} response within {3 * TIMEOUT} s')
 
 
 @pytest.fixture(scope='module')
