@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -104,6 +105,10 @@ class Probe(Node):
 
 @pytest.fixture(scope='module')
 def ros():
+    # As sim_node's main() does: the physics thread hands the GIL over every 0.5 ms, so the
+    # executor threads (services, commands) are not starved while physics catches up.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
     context = rclpy.Context()
     rclpy.init(context=context)
     sim = SimNode(context=context, parameter_overrides=[
@@ -121,6 +126,7 @@ def ros():
     sim.destroy_node()
     probe.destroy_node()
     rclpy.try_shutdown(context=context)
+    sys.setswitchinterval(switch_interval)
 
 
 def test_streams_mirror_the_fr3_interface(ros):
