@@ -27,6 +27,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from serl_agent.acknowledgement import AckTracker
+from serl_agent.durable_io import fsync_path
 
 TRANSITION_TOPIC = '/serl/transitions'
 TRANSITION_TYPE = 'serl_msgs/msg/Transition'
@@ -177,16 +178,7 @@ def write_transitions(path: PathLike, messages: Iterable[Tuple[int, object]],
 
 def _fsync_tree(path: Path) -> None:
     for item in [*path.iterdir(), path]:
-        try:
-            fd = os.open(item, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        fsync_path(item)
 
 
 _UNSAFE = re.compile(r'[^A-Za-z0-9_.-]+')

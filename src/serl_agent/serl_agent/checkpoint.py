@@ -22,6 +22,7 @@ import tempfile
 import time
 from typing import BinaryIO, Callable, Dict, Optional, Union
 
+from serl_agent.durable_io import fsync_path
 from serl_agent.replay import ReplayBuffer
 import torch
 
@@ -53,19 +54,6 @@ def open_run(run_dir: PathLike) -> Path:
     return run
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: PathLike, write: Callable[[BinaryIO], None]) -> None:
     """
     Create or replace ``path`` atomically with what ``write(file)`` writes.
@@ -85,7 +73,7 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:

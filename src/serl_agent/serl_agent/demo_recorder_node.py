@@ -11,12 +11,11 @@ With ``acknowledge: true`` it acknowledges each actor's transitions on
 Parameters: ``config/demos.yaml``.
 """
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from serl_agent import qos
 from serl_agent.bag_io import EpisodeBagWriter, make_typestore, TRANSITION_TYPE
+from serl_agent.node_main import spin_node
 from serl_msgs.msg import Transition, TransitionAck
 
 
@@ -79,17 +78,7 @@ class DemoRecorderNode(Node):
 
 def main(args=None):
     """Record until Ctrl-C."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = DemoRecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(DemoRecorderNode, args)
 
 
 if __name__ == '__main__':

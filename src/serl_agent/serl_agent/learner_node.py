@@ -12,13 +12,12 @@ Parameters: see ``config/agent_nodes.yaml``.
 import math
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from serl_agent import qos
 from serl_agent.config import RLPDConfig
 from serl_agent.learner import demo_paths_from, Learner, LearnerSettings
+from serl_agent.node_main import spin_node
 from serl_agent.policy_io import WEIGHTS_FORMAT
 from serl_agent.threads import set_torch_threads
 from serl_msgs.msg import LearnerStatus, PolicyWeights, Transition, TransitionAck
@@ -149,17 +148,7 @@ class LearnerNode(Node):
 
 def main(args=None):
     """Run the learner node until Ctrl-C."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = LearnerNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(LearnerNode, args)
 
 
 if __name__ == '__main__':
