@@ -5,7 +5,9 @@ The env is the robot over ROS topics (``env: ros``, :class:`serl_agent.ros_env.R
 Gymnasium env run in this process (``env: PandaPickCube-v0`` etc.; distributed training in
 sim without the robot graph). The policy is the RLPD policy last received on
 ``/serl/policy_weights`` (swapped in between two steps; control never waits for it), or
-``random`` / the scripted ``expert`` (transitions marked ``intervention``). Before the first
+``random`` / the scripted ``expert`` / a person (``teleop``: ``teleop_twist_topic`` and
+``teleop_joy_topic``, see :mod:`serl_agent.teleop_policy`; the success and abort buttons end
+episodes) (expert and teleop transitions are marked ``intervention``). Before the first
 weights arrive, ``before_weights`` chooses the actions.
 
 Every transition is published on ``/serl/transitions`` (actor_id + sequence) and kept in a
@@ -25,6 +27,7 @@ import time
 from typing import Dict
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist, TwistStamped
 import gymnasium as gym
 import numpy as np
 import rclpy
@@ -32,6 +35,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
 from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import Joy
 
 from serl_agent import qos
 from serl_agent.acknowledgement import Outbox
@@ -39,11 +43,12 @@ from serl_agent.actor_spool import ActorSpool
 from serl_agent.episode_runner import as_agent_env, EpisodeRunner
 from serl_agent.policy_io import decode_policy
 from serl_agent.policy_slot import PolicySlot
+from serl_agent.teleop_policy import TeleopEpisodeEnd, TeleopPolicy, TeleopSettings
 from serl_agent.threads import set_torch_threads
 from serl_agent.transition_codec import CodecError, dict_to_transition, rclpy_types
 from serl_msgs.msg import EpisodeSummary, PolicyWeights, Transition, TransitionAck
 
-POLICIES = ('rlpd', 'expert', 'random')
+POLICIES = ('rlpd', 'expert', 'random', 'teleop')
 FALLBACKS = ('random', 'expert', 'zero')
 
 
@@ -64,6 +69,8 @@ class ActorNode(Node):
             'outbox_capacity': 20000, 'resend_after': 5.0, 'drain_timeout': 30.0,
             'gym_rate': 0.0, 'spool_dir': '', 'torch_threads': 1,
             'eval_every': 0, 'eval_episodes': 0,
+            'teleop_twist_topic': '/teleop/twist', 'teleop_twist_stamped': True,
+            'teleop_joy_topic': '/teleop/joy', 'teleop_timeout': 0.5, 'teleop_twist_scale': 1.0,
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -100,6 +107,7 @@ class ActorNode(Node):
         self.expert = None
         if 'expert' in (v['policy'], v['before_weights']):
             self.expert = self._make_expert()
+        self.teleop = self._make_teleop() if v['policy'] == 'teleop' else None
         self.transition_pub = self.create_publisher(Transition, '/serl/transitions',
                                                     qos.TRANSITIONS)
         self.create_subscription(TransitionAck, '/serl/transition_ack', self._on_ack,
@@ -138,6 +146,29 @@ class ActorNode(Node):
             return ros_pick_cube_expert(self.env)
         from serl_sim.experts import make_expert
         return make_expert(self.env)
+
+    def _make_teleop(self) -> TeleopPolicy:
+        # the operator's twist + Joy buttons (serl_teleop's teleop_node or the spacenav driver)
+        v = self.v
+        settings = getattr(self.env, 'settings', None)
+        teleop = TeleopPolicy(TeleopSettings(
+            action_scale=float(getattr(self.env.unwrapped, 'action_scale', 0.03)),
+            control_rate=settings.control_rate if settings else (v['gym_rate'] or 10.0),
+            timeout=v['teleop_timeout'], twist_scale=v['teleop_twist_scale']))
+
+        def on_twist(msg):
+            twist = msg.twist if v['teleop_twist_stamped'] else msg
+            try:
+                teleop.on_twist((twist.linear.x, twist.linear.y, twist.linear.z))
+            except ValueError as exc:
+                self.get_logger().error(f'teleop twist ignored, motion stopped: {exc}',
+                                        throttle_duration_sec=1.0)
+
+        self.create_subscription(TwistStamped if v['teleop_twist_stamped'] else Twist,
+                                 v['teleop_twist_topic'], on_twist, qos.RELIABLE)
+        self.create_subscription(Joy, v['teleop_joy_topic'],
+                                 lambda msg: teleop.on_buttons(msg.buttons), qos.RELIABLE)
+        return teleop
 
     # ------------------------------------------------------------------ callbacks
     def _on_weights(self, msg: PolicyWeights) -> None:
@@ -233,6 +264,8 @@ class ActorNode(Node):
         mode = self.v['policy']
         if mode == 'expert':
             return np.asarray(self.expert(obs), np.float32), True
+        if mode == 'teleop':
+            return self.teleop(obs)
         if mode == 'random':
             space = self.env.action_space
             return self.rng.uniform(space.low, space.high).astype(np.float32), False
@@ -294,7 +327,8 @@ class ActorNode(Node):
         (off-policy data), and each episode is summarised on ``/serl/episode_summary`` with
         ``evaluation`` set. ``max_episodes`` counts training episodes only.
         """
-        runner = EpisodeRunner(self.env, self.actor_id,
+        env = TeleopEpisodeEnd(self.env, self.teleop) if self.teleop else self.env
+        runner = EpisodeRunner(env, self.actor_id,
                                max_steps=self.v['max_episode_steps'] if self.v['env'] == 'ros'
                                else 0)
         episode = 0          # every episode (the transitions' episode counter)
