@@ -1,0 +1,1 @@
+"""Teleoperation for demonstrations: keyboard (terminal) and SpaceMouse -> TwistStamped + Joy."""
