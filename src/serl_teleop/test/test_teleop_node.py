@@ -1,6 +1,8 @@
 """
-teleop_node over real DDS: keys typed into a pseudo-terminal and SpaceMouse events written
-into a FIFO come out as TwistStamped and Joy; the terminal is restored; bad setups say why.
+teleop_node over real DDS: terminal keys and SpaceMouse events come out as TwistStamped + Joy.
+
+Keys are typed into a pseudo-terminal (the node's stdin), SpaceMouse input_event records are
+written into a FIFO (the node's device); the terminal is restored; bad setups say why.
 """
 
 import os
