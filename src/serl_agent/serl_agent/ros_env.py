@@ -21,7 +21,9 @@ the wall clock.
 
 Reward: ``reward_source: ground_truth`` asks ``/sim/get_success`` after each step (1 on
 success, then ``terminated``); ``classifier`` takes the first ``/reward``
-(serl_msgs/RewardStamped) received after the step's command. Reset: ``/sim/reset_episode``
+(serl_msgs/RewardStamped) received after the step's command; ``none`` gives reward 0 and no
+success (teleoperated demos: the operator's success button labels the episode, see
+:mod:`serl_agent.teleop_policy`). Reset: ``/sim/reset_episode``
 (sim), or a move of the equilibrium to ``reset_position`` (real robot).
 
 Safety: a robot state older than ``state_timeout`` (no ``current_pose`` or ``joint_states``
@@ -60,7 +62,8 @@ class RosEnvSettings:
     Parameters of :class:`RosEnv` (declared on the actor node, ``config/agent_nodes.yaml``).
 
     :ivar robot: ``sim`` (reset/success services, object pose exist) or ``real``.
-    :ivar reward_source: ``classifier`` (/reward) or ``ground_truth`` (/sim/get_success).
+    :ivar reward_source: ``classifier`` (/reward), ``ground_truth`` (/sim/get_success) or
+        ``none`` (reward 0; success from the teleop buttons).
     :ivar control_rate: Hz of env steps (wall clock).
     :ivar action_scale: m of equilibrium translation per unit action.
     :ivar state_timeout: s without robot state before :class:`StaleStateError`.
@@ -113,9 +116,9 @@ class RosEnvSettings:
         s = cls(**values)
         if s.robot not in ('sim', 'real'):
             raise ValueError(f'parameter robot must be sim or real, got {s.robot!r}')
-        if s.reward_source not in ('classifier', 'ground_truth'):
-            raise ValueError('parameter reward_source must be classifier or ground_truth, '
-                             f'got {s.reward_source!r}')
+        if s.reward_source not in ('classifier', 'ground_truth', 'none'):
+            raise ValueError('parameter reward_source must be classifier, ground_truth or '
+                             f'none, got {s.reward_source!r}')
         if s.reward_source == 'ground_truth' and s.robot != 'sim':
             raise ValueError('reward_source ground_truth needs robot sim (/sim/get_success)')
         if s.control_rate <= 0 or s.state_timeout <= 0 or s.action_scale <= 0:
@@ -413,6 +416,8 @@ class RosEnv(gym.Env):
         return obs, reward, success, False, {'succeed': success}
 
     def _reward_after(self, commanded: float) -> Tuple[bool, float]:
+        if self.settings.reward_source == 'none':
+            return False, 0.0
         if self.settings.reward_source == 'ground_truth':
             answer = self._call(self.success_client, GetSuccess.Request(), 'success')
             return bool(answer.success), float(answer.success)
