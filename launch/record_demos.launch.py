@@ -1,6 +1,10 @@
-"""Launch scripted demonstrations in sim, recorded to an MCAP bag.
+"""Launch demonstrations (scripted expert in sim, or a person via teleop), recorded to MCAP bags.
 
     ros2 launch launch/record_demos.launch.py --show-args
+    ros2 launch launch/record_demos.launch.py teleop:=keyboard            # sim, keys
+    ros2 launch launch/record_demos.launch.py robot:=real teleop:=spacemouse
+
+(teleop:=keyboard reads this terminal; see docs/teleop.md.)
 
 The graph itself lives in serl_bringup.graph, which `serl_launch record_demos` reads too (for machines
 without launch_ros), so both start the same nodes with the same parameters.

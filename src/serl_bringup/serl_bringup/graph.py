@@ -192,14 +192,29 @@ def _build_real(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
 
 
 def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
-    nodes = [_sim_node(args, config_dir), _controller(config_dir, simulated=True)]
+    robot, teleop = args['robot'], args['teleop']
+    if robot == 'real' and teleop == 'none':
+        raise ValueError('record_demos robot:=real needs a person: teleop:=keyboard, '
+                         'spacemouse or external (the scripted expert runs in sim only)')
+    if robot == 'sim':
+        nodes = [_sim_node(args, config_dir), _controller(config_dir, simulated=True)]
+    else:
+        nodes = [_controller(config_dir, simulated=False)]
+    # sim: ground-truth reward; real: reward 0, the operator's success button labels episodes
     nodes.append(NodeSpec('serl_agent', 'actor_node', 'actor_node',
                           parameter_files=(str(config_dir / 'agent_nodes.yaml'),),
-                          parameters=(('policy', 'expert'), ('reward_source', 'ground_truth'),
-                                      ('robot', 'sim'),
+                          parameters=(('policy', 'expert' if teleop == 'none' else 'teleop'),
+                                      ('reward_source',
+                                       'ground_truth' if robot == 'sim' else 'none'),
+                                      ('robot', robot),
                                       ('max_episodes', int(args['episodes'])))
+                          + ((('object_pose', False),) if robot == 'real' else ())
                           + _cameras(args),
                           required=True))
+    if teleop in ('keyboard', 'spacemouse'):
+        nodes.append(NodeSpec('serl_teleop', 'teleop_node', 'teleop_node',
+                              parameter_files=(str(config_dir / 'teleop.yaml'),),
+                              parameters=(('input', teleop),), required=True))
     nodes.append(NodeSpec('serl_agent', 'demo_recorder', 'demo_recorder',
                           parameter_files=(str(config_dir / 'demos.yaml'),),
                           parameters=(('output', args['output']),), required=True))
@@ -230,8 +245,15 @@ GRAPHS: Dict[str, Graph] = {
         'real', 'the FR3 under franka_ros2 with the controller, reward, actor and learner nodes',
         _ROBOT_ARGS + _AGENT_ARGS + (_PARAMS_ARG,), _build_real),
     'record_demos': Graph(
-        'record_demos', 'the scripted expert drives the sim; transitions are recorded to a bag',
+        'record_demos', 'the scripted expert (sim) or a person (teleop) drives the arm; '
+        'transitions are recorded to a bag',
         _TASK_ARGS + _ROBOT_ARGS + (
+            Argument('robot', 'sim', 'sim: the MuJoCo FR3; real: the FR3 under franka_ros2 '
+                     '(needs teleop)', ('sim', 'real')),
+            Argument('teleop', 'none', 'who acts: none = the scripted expert (sim); keyboard '
+                     '/ spacemouse = the serl_teleop node (this terminal); external = '
+                     'a teleop publisher started elsewhere (docs/teleop.md)',
+                     ('none', 'keyboard', 'spacemouse', 'external')),
             Argument('episodes', '20', 'number of demonstration episodes to record'),
             Argument('output', 'bags/demos', 'output bag directory (MCAP)'),
             Argument('cameras', '', 'cameras the recorded observations carry besides the state, '
