@@ -9,8 +9,8 @@ from serl_teleop.keyboard import (BACKSPACE, decode_keys, ENTER, ESCAPE, Keyboar
 
 
 def test_decode_plain_keys_enter_backspace_space():
-    assert decode_keys(b'wW\r\n\x7f\x08 ') == ['w', 'w', ENTER, ENTER, BACKSPACE, BACKSPACE,
-                                              SPACE]
+    keys = decode_keys(b'wW\r\n\x7f\x08 ')
+    assert keys == ['w', 'w', ENTER, ENTER, BACKSPACE, BACKSPACE, SPACE]
 
 
 def test_arrow_and_function_keys_are_not_escape():
