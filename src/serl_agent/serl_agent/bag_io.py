@@ -25,12 +25,13 @@ import shutil
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
-from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from serl_agent.acknowledgement import AckTracker
 from serl_agent.durable_io import fsync_path
+# the project's one typestore (Jazzy + serl_msgs), shared with serl_reward's bag reader
+from serl_reward.typestore import make_typestore, serl_msgs_dir as serl_msg_dir  # noqa: F401
+from serl_reward.typestore import TRANSITION_TYPE
 
 TRANSITION_TOPIC = '/serl/transitions'
-TRANSITION_TYPE = 'serl_msgs/msg/Transition'
 #: rosbag2 metadata version written (9 is what ros2 bag writes in Jazzy).
 BAG_VERSION = 9
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
@@ -40,61 +41,6 @@ PathLike = Union[str, os.PathLike]
 
 class BagError(RuntimeError):
     """A bag cannot be read or written; the message names the path."""
-
-
-def serl_msg_dir() -> Path:
-    """
-    Directory holding the installed ``serl_msgs`` ``.msg`` files.
-
-    Looked up with ament_index (``share/serl_msgs/msg``); falls back to the source tree next to
-    this package when the ament index does not know serl_msgs (e.g. a plain ``pip`` checkout).
-
-    :raises BagError: no ``serl_msgs/msg`` directory can be found.
-    """
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        path = Path(get_package_share_directory('serl_msgs')) / 'msg'
-        if path.is_dir():
-            return path
-    except (ImportError, LookupError, ValueError):
-        pass
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent / 'serl_msgs' / 'msg'
-        if cand.is_dir():
-            return cand
-        cand = parent / 'src' / 'serl_msgs' / 'msg'
-        if cand.is_dir():
-            return cand
-    raise BagError('cannot find the serl_msgs .msg files: source the workspace '
-                   '(install/setup.bash) so that ament_index finds serl_msgs')
-
-
-_TYPESTORE = None
-
-
-def make_typestore(msg_dir: Optional[PathLike] = None):
-    """
-    Jazzy typestore (``Stores.ROS2_JAZZY``) with every ``serl_msgs/msg/*`` type registered.
-
-    The typestore is cached when ``msg_dir`` is None.
-
-    :raises BagError: the ``.msg`` files cannot be found.
-    """
-    global _TYPESTORE
-    if msg_dir is None and _TYPESTORE is not None:
-        return _TYPESTORE
-    directory = Path(msg_dir) if msg_dir is not None else serl_msg_dir()
-    store = get_typestore(Stores.ROS2_JAZZY)
-    types = {}
-    for path in sorted(directory.glob('*.msg')):
-        types.update(get_types_from_msg(path.read_text(), f'serl_msgs/msg/{path.stem}'))
-    if TRANSITION_TYPE not in types:
-        raise BagError(f'{directory}: no Transition.msg found')
-    store.register(types)
-    if msg_dir is None:
-        _TYPESTORE = store
-    return store
 
 
 # --------------------------------------------------------------------------------------------

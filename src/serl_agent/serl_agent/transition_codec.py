@@ -7,9 +7,9 @@ typing), and encoding builds messages through a :class:`MessageTypes` factory th
 :func:`rclpy_types` (generated ROS 2 Python classes) or :func:`rosbags_types` (a rosbags
 typestore).
 
-Image conversion follows ``sensor_msgs/Image`` (fields ``height``, ``width``, ``encoding``,
-``is_bigendian``, ``step``, ``data``) the way ``cv_bridge`` does, without needing it: rows may be
-padded (``step > width * channels``); ``rgb8``, ``bgr8`` and ``mono8`` are supported.
+Image conversion is :mod:`serl_reward.image_codec` (``sensor_msgs/Image`` <-> numpy the way
+``cv_bridge`` does it, padded rows, ``rgb8`` / ``bgr8`` / ``mono8`` and more); this module only
+reports its errors as :class:`CodecError`.
 """
 
 from dataclasses import dataclass
@@ -17,9 +17,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 import gymnasium as gym
 import numpy as np
-
-#: Channels per supported 8-bit encoding.
-ENCODING_CHANNELS = {'rgb8': 3, 'bgr8': 3, 'mono8': 1}
+from serl_reward import image_codec
 
 
 class CodecError(ValueError):
@@ -98,63 +96,29 @@ def image_to_array(msg, desired_encoding: str = 'passthrough') -> np.ndarray:
     """
     Convert a ``sensor_msgs/Image`` to a ``(height, width, channels)`` uint8 array.
 
+    :func:`serl_reward.image_codec.image_to_array`, with its errors as :class:`CodecError`.
+
     :param msg: any object with the ``sensor_msgs/Image`` fields.
     :param desired_encoding: ``'passthrough'`` (keep the channel order of the message),
-        ``'rgb8'``, ``'bgr8'`` or ``'mono8'`` (converted as cv_bridge does; colour to mono
-        uses the ITU-R BT.601 luma weights 0.299, 0.587, 0.114).
+        ``'rgb8'``, ``'bgr8'`` or ``'mono8'`` (converted as cv_bridge does).
 
     :returns: A new C-contiguous uint8 array, shape (H, W, 3) for colour, (H, W, 1) for mono8.
 
     :raises CodecError: unsupported encoding, or ``data`` shorter than ``height * step``, or
         ``step`` smaller than ``width * channels``.
     """
-    encoding = str(msg.encoding)
-    if encoding not in ENCODING_CHANNELS:
-        raise CodecError(f'image encoding {encoding!r} is not supported '
-                         f'(supported: {sorted(ENCODING_CHANNELS)})')
-    channels = ENCODING_CHANNELS[encoding]
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    row = width * channels
-    if step < row:
-        raise CodecError(f'image step {step} is smaller than width*channels = {row}')
-    data = np.frombuffer(memoryview(msg.data).cast('B'), dtype=np.uint8)
-    if data.size < height * step:
-        raise CodecError(f'image data has {data.size} bytes, expected height*step = '
-                         f'{height * step} ({height}x{width} {encoding}, step {step})')
-    img = data[:height * step].reshape(height, step)[:, :row].reshape(height, width, channels)
-    return convert_encoding(img, encoding, desired_encoding)
-
-
-def convert_encoding(img: np.ndarray, encoding: str, desired_encoding: str) -> np.ndarray:
-    """
-    Convert an (H, W, C) uint8 image between ``rgb8``, ``bgr8`` and ``mono8``.
-
-    Returns a new C-contiguous array (a copy even when nothing changes).
-
-    :raises CodecError: unknown encoding.
-    """
-    if desired_encoding in ('passthrough', encoding):
-        return np.ascontiguousarray(img).copy()
-    if desired_encoding not in ENCODING_CHANNELS:
-        raise CodecError(f'desired encoding {desired_encoding!r} is not supported')
-    if encoding == 'mono8':
-        rgb = np.repeat(img, 3, axis=2)
-    elif encoding == 'bgr8':
-        rgb = img[..., ::-1]
-    else:
-        rgb = img
-    if desired_encoding == 'rgb8':
-        return np.ascontiguousarray(rgb)
-    if desired_encoding == 'bgr8':
-        return np.ascontiguousarray(rgb[..., ::-1])
-    luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
+    try:
+        return image_codec.image_to_array(msg, desired_encoding)
+    except image_codec.ImageFormatError as exc:
+        raise CodecError(str(exc)) from exc
 
 
 def array_to_image(img: np.ndarray, types: MessageTypes, encoding: str = 'rgb8',
                    stamp=None, frame_id: str = ''):
     """
     Build a ``sensor_msgs/Image`` from a uint8 array (unpadded rows, ``step = W * C``).
+
+    Fields from :func:`serl_reward.image_codec.array_to_image_fields`.
 
     :param img: uint8, (H, W, C) with C matching ``encoding`` (3 for rgb8/bgr8, 1 for mono8), or
         (H, W) for mono8. Channel order must already be that of ``encoding``.
@@ -165,24 +129,15 @@ def array_to_image(img: np.ndarray, types: MessageTypes, encoding: str = 'rgb8',
 
     :raises CodecError: wrong dtype, shape or encoding.
     """
-    if encoding not in ENCODING_CHANNELS:
-        raise CodecError(f'image encoding {encoding!r} is not supported')
-    img = np.asarray(img)
-    if img.dtype != np.uint8:
-        raise CodecError(f'image dtype must be uint8, got {img.dtype}')
-    if img.ndim == 2:
-        img = img[..., None]
-    channels = ENCODING_CHANNELS[encoding]
-    if img.ndim != 3 or img.shape[2] != channels:
-        raise CodecError(f'image of shape {img.shape} does not match encoding {encoding} '
-                         f'({channels} channels)')
-    height, width = img.shape[:2]
+    try:
+        fields = image_codec.array_to_image_fields(img, encoding)
+    except image_codec.ImageFormatError as exc:
+        raise CodecError(str(exc)) from exc
+    data = np.frombuffer(fields.pop('data'), dtype=np.uint8)
     return types.Image(
         header=types.Header(stamp=stamp if stamp is not None else types.Time(sec=0, nanosec=0),
                             frame_id=frame_id),
-        height=height, width=width, encoding=encoding, is_bigendian=0,
-        step=width * channels,
-        data=types.array(np.ascontiguousarray(img).reshape(-1)))
+        data=types.array(data), **fields)
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,54 +6,22 @@ gives one labelled frame set: the images of its ``next_observation`` with label 
 (the flag says the task was achieved at this step, i.e. in the state reached). Frames of one
 ``(bag, actor_id, episode)`` share an episode id, so held-out splits keep episodes whole.
 
-Bags are read with ``rosbags`` (MCAP or sqlite3), the Jazzy typestore plus the ``serl_msgs``
-definitions installed in that package's share directory.
+Bags are read with ``rosbags`` (MCAP or sqlite3) and the project's typestore
+(:mod:`serl_reward.typestore`: Jazzy plus the installed ``serl_msgs`` definitions).
 """
 
 from pathlib import Path
 
 from rosbags.rosbag2 import Reader
-from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from serl_reward.dataset import from_frames
 from serl_reward.image_codec import image_to_rgb, ImageFormatError
+from serl_reward.typestore import make_typestore, MessageDefinitionError
 
 TRANSITION_TOPIC = '/serl/transitions'
-TRANSITION_TYPE = 'serl_msgs/msg/Transition'
 
 
 class BagReadError(RuntimeError):
     """A bag that is missing, unreadable, or lacks the frames asked for; names the bag."""
-
-
-def serl_msgs_dir():
-    """
-    Find the directory of the installed ``serl_msgs`` ``.msg`` files.
-
-    :returns: pathlib.Path of ``share/serl_msgs/msg`` (ament index), else of the source tree.
-    :raises BagReadError: neither exists.
-    """
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        path = Path(get_package_share_directory('serl_msgs')) / 'msg'
-        if path.is_dir():
-            return path
-    except (ImportError, LookupError, ValueError):
-        pass
-    for parent in Path(__file__).resolve().parents:
-        path = parent / 'serl_msgs' / 'msg'
-        if path.is_dir():
-            return path
-    raise BagReadError('cannot find the serl_msgs .msg files (is serl_msgs built and sourced?)')
-
-
-def make_typestore():
-    """Return a rosbags Jazzy typestore with the ``serl_msgs/msg/*`` types registered."""
-    store = get_typestore(Stores.ROS2_JAZZY)
-    types = {}
-    for path in sorted(serl_msgs_dir().glob('*.msg')):
-        types.update(get_types_from_msg(path.read_text(), f'serl_msgs/msg/{path.stem}'))
-    store.register(types)
-    return store
 
 
 def find_bags(paths):
@@ -91,7 +59,10 @@ def read_labelled_frames(paths, image_keys, size=None, topic=TRANSITION_TOPIC):
     :raises BagReadError: a missing, corrupt or empty bag, a bag without ``topic``, or a
         Transition lacking a camera or holding an unusable image; the text names the bag.
     """
-    store = make_typestore()
+    try:
+        store = make_typestore()
+    except MessageDefinitionError as error:
+        raise BagReadError(str(error)) from error
     frames, labels, episodes, episode_ids = [], [], [], {}
     for bag in find_bags(paths):
         try:

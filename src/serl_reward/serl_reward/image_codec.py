@@ -4,7 +4,8 @@ sensor_msgs/Image <-> numpy conversion, without cv_bridge and compatible with it
 Works on anything that has the fields of ``sensor_msgs/Image`` (``height``, ``width``,
 ``encoding``, ``is_bigendian``, ``step``, ``data``): an rclpy message (``data`` is an
 ``array.array('B')`` or ``bytes``) and a ``rosbags`` message (``data`` is a numpy uint8 array)
-alike. No rclpy import: this is core code.
+alike. No rclpy import: this is core code. The one image codec of the project: serl_agent's
+transition codec uses it too.
 
 Layout follows REP 104 / cv_bridge: row-major, ``step`` bytes per row (``step`` may exceed
 ``width * channels`` when rows are padded), 8-bit channels in the order the encoding names.
@@ -20,20 +21,23 @@ class ImageFormatError(ValueError):
     """An image message whose encoding, size or buffer length cannot be used."""
 
 
-def image_to_array(msg):
+def image_to_array(msg, desired_encoding='passthrough'):
     """
-    Return the pixels of an Image message in the message's own channel order.
+    Return the pixels of an Image message, in its own channel order or converted.
 
-    Equivalent to ``cv_bridge.CvBridge().imgmsg_to_cv2(msg, 'passthrough')`` for the 8-bit
-    encodings in :data:`CHANNELS`.
+    Equivalent to ``cv_bridge.CvBridge().imgmsg_to_cv2(msg, desired_encoding)`` for the 8-bit
+    encodings in :data:`CHANNELS` (conversion as :func:`convert_encoding`).
 
     :param msg: a ``sensor_msgs/Image`` (or any object with its fields).
+    :param desired_encoding: ``'passthrough'`` (the message's channel order), ``'rgb8'``,
+        ``'bgr8'`` or ``'mono8'``.
 
-    :returns: np.ndarray: uint8, shape (height, width, channels) (channels from the encoding; mono8
-        gives (height, width, 1)). A copy; it does not alias the message buffer.
+    :returns: np.ndarray: uint8, shape (height, width, channels): channels from the encoding for
+        passthrough (mono8 gives (height, width, 1)), else 3 (rgb8, bgr8) or 1 (mono8). A copy;
+        it does not alias the message buffer.
 
-    :raises ImageFormatError: unsupported encoding, zero size, ``step`` smaller than a row, or a
-        ``data`` buffer shorter than ``height * step``.
+    :raises ImageFormatError: unsupported encoding, zero size, ``step`` smaller than a row, a
+        ``data`` buffer shorter than ``height * step``, or an unsupported ``desired_encoding``.
     """
     encoding = str(msg.encoding).lower()
     if encoding not in CHANNELS:
@@ -47,13 +51,54 @@ def image_to_array(msg):
     if step < row_bytes:
         raise ImageFormatError(
             f'image step {step} < width {width} x {channels} channels ({encoding})')
-    buffer = np.frombuffer(_as_bytes(msg.data), dtype=np.uint8)
+    buffer = _as_uint8(msg.data)
     if buffer.size < height * step:
         raise ImageFormatError(
-            f'image data has {buffer.size} bytes; {height} rows x step {step} need '
-            f'{height * step}')
+            f'image data has {buffer.size} bytes; height*step = {height} rows x step {step} '
+            f'need {height * step}')
     rows = buffer[:height * step].reshape(height, step)[:, :row_bytes]
-    return rows.reshape(height, width, channels).copy()
+    return convert_encoding(rows.reshape(height, width, channels), encoding, desired_encoding)
+
+
+def convert_encoding(pixels, encoding, desired_encoding):
+    """
+    Convert 8-bit pixels from one encoding to another, as cv_bridge does.
+
+    Colour to mono8 uses the ITU-R BT.601 luma weights (0.299 R + 0.587 G + 0.114 B, rounded);
+    mono8 to colour replicates the channel; alpha is dropped.
+
+    :param pixels: uint8 array (height, width, channels) in the channel order of ``encoding``.
+    :param encoding: one of :data:`CHANNELS`.
+    :param desired_encoding: ``'passthrough'``, ``'rgb8'``, ``'bgr8'`` or ``'mono8'``.
+
+    :returns: np.ndarray: a new C-contiguous uint8 array (a copy even when nothing changes),
+        (height, width, 3) for rgb8 / bgr8, (height, width, 1) for mono8.
+
+    :raises ImageFormatError: an encoding not in :data:`CHANNELS` or a ``desired_encoding``
+        other than the four above.
+    """
+    encoding = str(encoding).lower()
+    desired = str(desired_encoding).lower()
+    if encoding not in CHANNELS:
+        raise ImageFormatError(
+            f'unsupported image encoding {encoding!r}; expected one of {sorted(CHANNELS)}')
+    if desired in ('passthrough', encoding):
+        return np.array(pixels, dtype=np.uint8, order='C')
+    if desired not in ('rgb8', 'bgr8', 'mono8'):
+        raise ImageFormatError(f'cannot convert to encoding {desired_encoding!r}; expected '
+                               "'passthrough', 'rgb8', 'bgr8' or 'mono8'")
+    if encoding == 'mono8':
+        rgb = np.repeat(pixels, 3, axis=2)
+    elif encoding in ('bgr8', 'bgra8'):
+        rgb = pixels[:, :, 2::-1]
+    else:
+        rgb = pixels[:, :, :3]
+    if desired == 'rgb8':
+        return np.ascontiguousarray(rgb)
+    if desired == 'bgr8':
+        return np.ascontiguousarray(rgb[:, :, ::-1])
+    luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[:, :, None]
 
 
 def image_to_rgb(msg, size=None):
@@ -75,13 +120,7 @@ def image_to_rgb(msg, size=None):
         raise ImageFormatError(
             f'image is {msg.height}x{msg.width} (height x width); expected '
             f'{size[0]}x{size[1]}')
-    pixels = image_to_array(msg)
-    encoding = str(msg.encoding).lower()
-    if encoding == 'mono8':
-        return np.repeat(pixels, 3, axis=2)
-    if encoding in ('bgr8', 'bgra8'):
-        return np.ascontiguousarray(pixels[:, :, 2::-1])
-    return np.ascontiguousarray(pixels[:, :, :3])
+    return image_to_array(msg, 'rgb8')
 
 
 def array_to_image_fields(pixels, encoding='rgb8'):
@@ -142,12 +181,11 @@ def fill_image(msg, pixels, encoding='rgb8'):
     return msg
 
 
-def _as_bytes(data):
+def _as_uint8(data):
+    """View (no copy where possible) of a message's ``data`` field as a flat uint8 array."""
     if isinstance(data, np.ndarray):
-        return np.ascontiguousarray(data, dtype=np.uint8).tobytes()
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
+        return np.asarray(data, dtype=np.uint8).reshape(-1)
     try:
-        return memoryview(data).tobytes()  # array.array('B')
+        return np.frombuffer(memoryview(data).cast('B'), dtype=np.uint8)  # bytes, array('B')
     except TypeError:
-        return bytes(bytearray(data))  # a list of ints
+        return np.frombuffer(bytes(bytearray(data)), dtype=np.uint8)  # a list of ints

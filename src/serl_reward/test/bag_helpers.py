@@ -2,8 +2,9 @@
 
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
-from serl_reward.bag_frames import make_typestore, TRANSITION_TOPIC, TRANSITION_TYPE
+from serl_reward.bag_frames import TRANSITION_TOPIC
 from serl_reward.image_codec import fill_image
+from serl_reward.typestore import make_typestore, TRANSITION_TYPE
 
 
 def write_transition_bag(path, dataset, actor_id='actor', encoding='rgb8'):

@@ -71,3 +71,24 @@ def test_bad_images_raise_clear_errors():
         array_to_image_fields(RGB.astype(np.float32))
     with pytest.raises(ImageFormatError, match='channels'):
         array_to_image_fields(RGB, 'mono8')
+
+
+def test_desired_encoding_conversions():
+    bgr = fill_image(Image(), RGB[:, :, ::-1].copy(), 'bgr8')
+    assert np.array_equal(image_to_array(bgr, 'rgb8'), RGB)
+    assert np.array_equal(image_to_array(bgr, 'passthrough'), RGB[:, :, ::-1])
+    rgb = fill_image(Image(), RGB, 'rgb8')
+    assert np.array_equal(image_to_array(rgb, 'bgr8'), RGB[:, :, ::-1])
+    luma = np.rint(RGB.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    assert np.array_equal(image_to_array(bgr, 'mono8')[:, :, 0], luma.astype(np.uint8))
+    with pytest.raises(ImageFormatError, match='16UC1'):
+        image_to_array(rgb, '16UC1')
+
+
+def test_one_typestore_with_serl_msgs(tmp_path):
+    from serl_reward.typestore import make_typestore, MessageDefinitionError, TRANSITION_TYPE
+    store = make_typestore()
+    assert store is make_typestore()  # built once
+    assert TRANSITION_TYPE in store.types and 'sensor_msgs/msg/Image' in store.types
+    with pytest.raises(MessageDefinitionError, match='no Transition.msg'):
+        make_typestore(tmp_path)
