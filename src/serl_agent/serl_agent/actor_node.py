@@ -7,7 +7,9 @@ sim without the robot graph). The policy is the RLPD policy last received on
 ``/serl/policy_weights`` (swapped in between two steps; control never waits for it), or
 ``random`` / the scripted ``expert`` / a person (``teleop``: ``teleop_twist_topic`` and
 ``teleop_joy_topic``, see :mod:`serl_agent.teleop_policy`; the success and abort buttons end
-episodes) (expert and teleop transitions are marked ``intervention``). Before the first
+episodes) (expert and teleop transitions are marked ``intervention``). With
+``teleop_intervention: true`` the operator overrides the RLPD policy while touching the
+input (HIL-SERL-style; those transitions are marked ``intervention``). Before the first
 weights arrive, ``before_weights`` chooses the actions.
 
 Every transition is published on ``/serl/transitions`` (actor_id + sequence) and kept in a
@@ -71,6 +73,7 @@ class ActorNode(Node):
             'eval_every': 0, 'eval_episodes': 0,
             'teleop_twist_topic': '/teleop/twist', 'teleop_twist_stamped': True,
             'teleop_joy_topic': '/teleop/joy', 'teleop_timeout': 0.5, 'teleop_twist_scale': 1.0,
+            'teleop_intervention': False,
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -107,7 +110,9 @@ class ActorNode(Node):
         self.expert = None
         if 'expert' in (v['policy'], v['before_weights']):
             self.expert = self._make_expert()
-        self.teleop = self._make_teleop() if v['policy'] == 'teleop' else None
+        self.teleop = None
+        if v['policy'] == 'teleop' or (v['teleop_intervention'] and v['policy'] == 'rlpd'):
+            self.teleop = self._make_teleop()
         self.transition_pub = self.create_publisher(Transition, '/serl/transitions',
                                                     qos.TRANSITIONS)
         self.create_subscription(TransitionAck, '/serl/transition_ack', self._on_ack,
@@ -269,6 +274,8 @@ class ActorNode(Node):
         if mode == 'random':
             space = self.env.action_space
             return self.rng.uniform(space.low, space.high).astype(np.float32), False
+        if self.teleop is not None and self.teleop.active():  # HIL-SERL-style intervention
+            return self.teleop.intervention_action(), True
         _, policy = self.slot.get()
         if policy is None:
             return self._fallback(obs)

@@ -119,6 +119,7 @@ class TeleopPolicy:
         self._gripper = 1.0          # the env opens the gripper at every reset
         self._buttons = ()
         self._event: Optional[str] = None
+        self._gripper_pressed = False  # a gripper button was pressed this episode
 
     def on_twist(self, linear: Sequence[float]) -> None:
         """
@@ -154,6 +155,7 @@ class TeleopPolicy:
             close, open_ = down(BUTTON_CLOSE, pressed), down(BUTTON_OPEN, pressed)
             if close != open_:
                 self._gripper = -1.0 if close else 1.0
+                self._gripper_pressed = True
             if down(BUTTON_SUCCESS, pressed) and not down(BUTTON_SUCCESS, self._buttons):
                 self._event = SUCCESS
             elif (down(BUTTON_ABORT, pressed) and not down(BUTTON_ABORT, self._buttons)
@@ -177,11 +179,27 @@ class TeleopPolicy:
         return np.append(motion, np.float32(gripper)).astype(np.float32)
 
     def active(self) -> bool:
-        """Return True while a fresh twist asks for motion (for interventions)."""
+        """Return True while a fresh twist asks for motion or a gripper button is held."""
         with self._lock:
-            return (self._received is not None
-                    and self.clock() - self._received <= self.settings.timeout
-                    and bool(np.any(self._motion != 0.0)))
+            held = any(self._buttons[i] for i in (BUTTON_CLOSE, BUTTON_OPEN)
+                       if i < len(self._buttons))
+            return held or (self._received is not None
+                            and self.clock() - self._received <= self.settings.timeout
+                            and bool(np.any(self._motion != 0.0)))
+
+    def intervention_action(self) -> np.ndarray:
+        """
+        Return the operator's action (4,) float32 while overriding a learnt policy.
+
+        As :meth:`action`, except that the gripper entry is 0 (keep the policy's last gripper
+        command) until the operator presses a gripper button in this episode (HIL-SERL-style
+        interventions: the person takes over only what they touch).
+        """
+        action = self.action()
+        with self._lock:
+            if not self._gripper_pressed:
+                action[3] = 0.0
+        return action
 
     def __call__(self, obs) -> tuple:
         """Return ``(action, True)``: every teleoperated step is marked an intervention."""
@@ -198,6 +216,7 @@ class TeleopPolicy:
         with self._lock:
             self._event = None
             self._gripper = 1.0
+            self._gripper_pressed = False
 
 
 class TeleopEpisodeEnd(gym.Wrapper):

@@ -128,3 +128,23 @@ def test_button_ends_the_episode(event, success):
     assert last['terminated'] == success and last['truncated'] == (not success)
     assert last['reward'] == (1.0 if success else 0.0) and last['success'] == success
     assert all(tr['intervention'] for tr in steps)
+
+
+def test_intervention_is_active_on_motion_or_a_held_gripper_button():
+    clock = _Clock()
+    policy = TeleopPolicy(TeleopSettings(timeout=0.5), clock=clock)
+    assert not policy.active()
+    policy.on_twist((0.0, 0.0, 0.0))
+    assert not policy.active()           # a resting input is no intervention
+    policy.on_twist((0.0, 0.15, 0.0))
+    assert policy.active()
+    np.testing.assert_allclose(policy.intervention_action(), (0, 0.5, 0, 0))  # gripper kept
+    clock.t += 1.0
+    assert not policy.active()
+    policy.on_buttons([1, 0])
+    assert policy.active()
+    np.testing.assert_allclose(policy.intervention_action(), (0, 0, 0, -1))
+    policy.on_buttons([0, 0])
+    assert not policy.active()
+    policy.reset_episode()
+    assert policy.intervention_action()[3] == 0.0
