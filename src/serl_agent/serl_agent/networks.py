@@ -196,6 +196,19 @@ class _LayerNormReLU(torch.autograd.Function):
         return grad_x, grad_g, grad_b
 
 
+def layer_norm_relu(x: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """
+    relu(LayerNorm(x) * g + b) over the last dim (Ba et al. 2016, arXiv 1607.06450).
+
+    x (E, B, H) float32, per-critic affine g, b (E, 1, H) -> (E, B, H). Eager: the fused
+    ``_LayerNormReLU`` autograd function; under ``torch.compile``: the plain ops, which the
+    compiler fuses into its own forward and backward kernels.
+    """
+    if torch.compiler.is_compiling():
+        return F.relu(torch.addcmul(b, F.layer_norm(x, x.shape[-1:]), g))
+    return _LayerNormReLU.apply(x, g, b)
+
+
 class CriticEnsemble(nn.Module):
     """
     E independent Q-networks MLP(in -> hidden... -> 1), stacked as (E, in, out) tensors.
@@ -246,7 +259,7 @@ class CriticEnsemble(nn.Module):
                     g, beta = self.ln_weights[i], self.ln_biases[i]
                     if indices is not None:
                         g, beta = g[indices], beta[indices]
-                    h = _LayerNormReLU.apply(h, g, beta)
+                    h = layer_norm_relu(h, g, beta)
                 else:
                     h = F.relu(h)
         return h.squeeze(-1)
@@ -294,8 +307,19 @@ def tanh_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor,
     with log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) for numerical stability.
     mean, log_std (B, A) -> action (B, A) in (-1, 1), log_prob (B,).
     """
-    std = log_std.exp()
     eps = torch.randn(mean.shape, dtype=mean.dtype, device=mean.device, generator=generator)
+    return tanh_gaussian_from_noise(mean, log_std, eps)
+
+
+def tanh_gaussian_from_noise(mean: torch.Tensor, log_std: torch.Tensor, eps: torch.Tensor
+                             ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """
+    ``tanh_gaussian_sample`` with the standard normal noise ``eps`` (B, A) given.
+
+    a = tanh(mean + exp(log_std) eps) and log pi(a) as in ``tanh_gaussian_sample`` (SAC Eq. 21).
+    Draws nothing, so it can run inside a compiled graph.
+    """
+    std = log_std.exp()
     u = mean + std * eps
     log_prob = (-0.5 * eps.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
     log_prob = log_prob - (2.0 * (LOG2 - u - F.softplus(-2.0 * u))).sum(-1)

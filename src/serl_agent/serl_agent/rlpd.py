@@ -22,17 +22,24 @@ Fixes over SERL's sac.py: the entropy term sits inside the discount and the term
 
 import copy
 import math
+import os
+import shutil
 from typing import Dict, Optional
+import warnings
 
 import gymnasium as gym
 import numpy as np
 from serl_agent.config import RLPDConfig
 from serl_agent.networks import (CriticEnsemble, observation_spec, ObservationEncoder, Policy,
-                                 random_shift, tanh_gaussian_sample)
+                                 random_shift, tanh_gaussian_from_noise, tanh_gaussian_sample)
 from serl_agent.replay import Batch, ReplayBuffer
 import torch
 
 STATE_VERSION = 1
+# torch_compile='auto' compiles the critic step from this many multiply-adds per critic forward
+# (E x N x sum of layer in x out) up: the default E = 10, 256 x 256, N = 256 has 1.8e8, and
+# saves ~20 % CPU time there (docs/benchmarks.md); small test networks stay eager (no warm-up).
+COMPILE_MIN_MACS = 5e7
 
 
 def _adam(params, lr):
@@ -107,9 +114,9 @@ class RLPDAgent:
         self.critic_updates = 0
         self.actor_updates = 0
         self._sample_generators: Dict[str, torch.Generator] = {}
-        self._critic_loss_fn = self._critic_loss
-        if config.torch_compile:
-            self._critic_loss_fn = self._try_compile(self._critic_loss)
+        # torch.compile of target + loss (+ its backward); eager if it fails or is off.
+        self._compiled_critic_loss = (torch.compile(self._critic_loss, dynamic=False)
+                                      if self._want_compile() else None)
 
     # ---------------------------------------------------------------- acting
     @property
@@ -177,6 +184,26 @@ class RLPDAgent:
             out[k] = random_shift(obs[k], self.config.image_shift, self.generator)
         return out
 
+    def _draw_target_noise(self, batch_size: int):
+        """Policy noise eps (B, A) for a' ~ pi(.|s'), then the subset Z of target critics."""
+        eps = torch.randn((batch_size, self.action_dim), device=self.device,
+                          generator=self.generator)
+        subset = torch.randperm(self.config.num_critics, generator=self.generator,
+                                device=self.device)[:self.config.effective_subset_size]
+        return eps, subset
+
+    def _target(self, next_obs, rewards, terminated, eps, subset) -> torch.Tensor:
+        c = self.config
+        next_features = self.encoder(next_obs)
+        mean, log_std = self.policy.head(next_features)
+        next_actions, next_log_prob = tanh_gaussian_from_noise(mean, log_std, eps)
+        target_features = (self.target_encoder(next_obs) if self.encoder.has_images
+                           else next_features)
+        next_q = self.target_critic(target_features, next_actions, subset).min(dim=0).values
+        if c.entropy_backup:
+            next_q = next_q - self.log_alpha.exp() * next_log_prob
+        return rewards + c.discount * (1.0 - terminated) * next_q
+
     def compute_target(self, batch: Batch) -> torch.Tensor:
         """
         Soft TD target y (B,) of Alg. 1 (no gradient).
@@ -185,58 +212,73 @@ class RLPDAgent:
         a' ~ pi(.|s'); the entropy term only with ``entropy_backup``. Z is a fresh random
         subset of ``effective_subset_size`` target critics; only those are evaluated.
         """
-        c = self.config
         with torch.no_grad():
-            next_obs = batch['next_observations']
-            next_features = self.encoder(next_obs)
-            mean, log_std = self.policy.head(next_features)
-            next_actions, next_log_prob = tanh_gaussian_sample(mean, log_std, self.generator)
-            subset = torch.randperm(c.num_critics, generator=self.generator,
-                                    device=self.device)[:c.effective_subset_size]
-            target_features = (self.target_encoder(next_obs) if self.encoder.has_images
-                               else next_features)
-            next_q = self.target_critic(target_features, next_actions, subset).min(dim=0).values
-            if c.entropy_backup:
-                next_q = next_q - self.log_alpha.exp() * next_log_prob
-            return batch['rewards'] + c.discount * (1.0 - batch['terminated']) * next_q
+            eps, subset = self._draw_target_noise(batch['rewards'].shape[0])
+            return self._target(batch['next_observations'], batch['rewards'],
+                                batch['terminated'], eps, subset)
 
-    def _critic_loss(self, observations, actions, target):
+    def _critic_loss(self, observations, actions, rewards, terminated, next_observations, eps,
+                     subset):
+        """Target (no gradient) and the ensemble's loss: one graph for ``torch.compile``."""
+        with torch.no_grad():
+            target = self._target(next_observations, rewards, terminated, eps, subset)
         q = self.critic(self.encoder(observations), actions)  # (E, B)
         # Each critic's own mean squared error (Alg. 1), summed so each gets its own gradient.
         per_critic = (q - target.unsqueeze(0)).square().mean(dim=1)
-        return per_critic.sum(), per_critic.detach().mean(), q.detach().mean()
+        return per_critic.sum(), per_critic.detach().mean(), q.detach().mean(), target.mean()
 
-    def _try_compile(self, fn):
-        compiled = torch.compile(fn)
-        state = {'fn': compiled}
+    def _want_compile(self) -> bool:
+        """``config.torch_compile`` resolved: 'auto' compiles large critics where it can."""
+        choice = self.config.torch_compile
+        if choice != 'auto':
+            return bool(choice)
+        dims = [self.encoder.feature_dim + self.action_dim, *self.config.hidden_dims, 1]
+        macs = (self.config.num_critics * self.config.batch_size
+                * sum(a * b for a, b in zip(dims[:-1], dims[1:])))
+        if macs < COMPILE_MIN_MACS:
+            return False
+        if self.device.type == 'cuda':
+            from torch.utils._triton import has_triton
+            return has_triton()
+        return self.device.type == 'cpu' and any(
+            shutil.which(cxx) for cxx in (os.environ.get('CXX', 'g++'), 'g++', 'clang++'))
 
-        def call(*args):
+    def _critic_forward_backward(self, args):
+        """Critic loss and its gradients; the compiled graph if it works, else eager."""
+        if self._compiled_critic_loss is not None:
             try:
-                return state['fn'](*args)
+                out = self._compiled_critic_loss(*args)
+                out[0].backward()
+                return out
             except Exception as e:  # noqa: B902 - any compile failure falls back to eager
-                import warnings
-                warnings.warn(f'torch.compile failed ({type(e).__name__}: {e}); using eager')
-                state['fn'] = fn
-                return fn(*args)
-
-        return call
+                warnings.warn(f'torch.compile of the critic step failed ({type(e).__name__}: '
+                              f'{e}); continuing in eager mode')
+                self._compiled_critic_loss = None
+                self.critic_optimizer.zero_grad(set_to_none=True)
+        out = self._critic_loss(*args)
+        out[0].backward()
+        return out
 
     def critic_step(self, batch: Batch) -> Dict[str, torch.Tensor]:
-        """One critic (and shared image encoder) gradient step and target EMA update."""
-        batch = dict(batch)
+        """
+        One critic (and shared image encoder) gradient step and target EMA update (Alg. 1).
+
+        The target is ``compute_target``'s (same noise draws, in the same order); the loss is
+        the sum over critics of each critic's mean squared TD error.
+        """
+        obs, next_obs = batch['observations'], batch['next_observations']
         if self.encoder.has_images:
-            batch['observations'] = self._augment(batch['observations'])
-            batch['next_observations'] = self._augment(batch['next_observations'])
-        target = self.compute_target(batch)
-        loss, mean_loss, q_mean = self._critic_loss_fn(batch['observations'], batch['actions'],
-                                                       target)
+            obs, next_obs = self._augment(obs), self._augment(next_obs)
+        eps, subset = self._draw_target_noise(batch['rewards'].shape[0])
         self.critic_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        _, mean_loss, q_mean, target_mean = self._critic_forward_backward(
+            (obs, batch['actions'], batch['rewards'], batch['terminated'], next_obs, eps,
+             subset))
         self.critic_optimizer.step()
         with torch.no_grad():  # Q' <- rho Q + (1 - rho) Q', in place (Alg. 1)
             torch._foreach_lerp_(self.target_params, self.critic_params, self.config.tau)
         self.critic_updates += 1
-        return {'critic_loss': mean_loss, 'q_mean': q_mean, 'target_mean': target.mean()}
+        return {'critic_loss': mean_loss, 'q_mean': q_mean, 'target_mean': target_mean}
 
     def actor_temperature_step(self, batch: Batch) -> Dict[str, torch.Tensor]:
         """
