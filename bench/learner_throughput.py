@@ -8,7 +8,9 @@ temperature step). Measured in one run:
 - peak: this machine's fp32 matmul rate, best of several large square matmuls (n = 2048)
   at the same thread count;
 - rlpd: serl_agent.rlpd.RLPDAgent.update() (stacked critic weights, batched matmul, fused Adam,
-  in-place target EMA, only the Z sampled target critics evaluated);
+  in-place target EMA, only the Z sampled target critics evaluated; the critic step through
+  torch.compile as the product's default ``torch_compile: auto`` does for this size, eager with
+  ``--compile off``; the compile warm-up is the untimed first call and is printed);
 - loop: a straightforward implementation of the same update with one nn.Module per critic in
   an nn.ModuleList, evaluated in a Python loop (all E target critics evaluated, then a random
   pair's min), default Adam, target EMA by a loop over parameters.
@@ -178,7 +180,9 @@ def main():
     parser.add_argument('--width', type=int, default=256)
     parser.add_argument('--batch', type=int, default=256)
     parser.add_argument('--utd', type=int, default=20)
-    parser.add_argument('--compile', action='store_true', help='torch.compile the critic loss')
+    parser.add_argument('--compile', choices=('auto', 'on', 'off'), default='auto',
+                        help="torch.compile the critic step (RLPDConfig.torch_compile; 'auto', "
+                             'the default, compiles this setting where a compiler is found)')
     parser.add_argument('--skip-loop', action='store_true')
     args = parser.parse_args()
 
@@ -188,7 +192,7 @@ def main():
     act = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
     cfg = RLPDConfig(batch_size=args.batch, num_critics=args.num_critics,
                      hidden_dims=(args.width,) * depth, utd_ratio=args.utd,
-                     torch_compile=args.compile)
+                     torch_compile={'auto': 'auto', 'on': True, 'off': False}[args.compile])
     rng = np.random.default_rng(0)
     buffers = []
     for _ in range(2):
@@ -207,6 +211,14 @@ def main():
                          cfg.effective_subset_size, args.utd)
     print(f'matmul work per critic update (incl. 1/{args.utd} actor step): '
           f'{flops / 1e9:.3f} GFLOP')
+    compiled = agent.critic_compiled
+    t = time.perf_counter()
+    agent.update(online, demo)  # first call: compiles the critic step where compiling is on
+    sync(args.device)
+    warmup = time.perf_counter() - t
+    compiled = compiled and agent.critic_compiled  # False if compiling failed (eager fallback)
+    print(f'critic step: {"torch.compile" if compiled else "eager"}; first update() '
+          f'{warmup:.1f} s (compile warm-up, cached on disk by torch)')
     ups, ups_median = rate(lambda: agent.update(online, demo), args.utd, args.seconds,
                            args.device)
     print(f'rlpd (stacked, batched matmul, fused Adam): {ups:.1f} critic updates/s best '
@@ -222,7 +234,7 @@ def main():
         print(f'loop (ModuleList, one critic at a time): {loop_ups:.1f} critic updates/s best '
               f'({1e3 / loop_ups:.2f} ms each), {loop_median:.1f} median')
     print(f'updates_per_s={ups:.1f} peak_fraction={frac:.3f} vs_loop={vs_loop:.2f} '
-          f'peak_gflops={peak / 1e9:.1f} threads={threads}')
+          f'peak_gflops={peak / 1e9:.1f} threads={threads} compiled={int(compiled)}')
 
 
 if __name__ == '__main__':

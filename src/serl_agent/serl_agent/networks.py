@@ -249,11 +249,13 @@ class CriticEnsemble(nn.Module):
         n_layers = len(self.weights)
         k = self.num_critics if indices is None else indices.shape[0]
         h = x.unsqueeze(0).expand(k, *x.shape)
+        compiling = torch.compiler.is_compiling()
         for i in range(n_layers):
             w, b = self.weights[i], self.biases[i]
             if indices is not None:
                 w, b = w[indices], b[indices]
-            h = torch.baddbmm(b, h, w)
+            # Compiled: bmm + bias, so that the bias add fuses into the next kernel.
+            h = (torch.bmm(h, w) + b if compiling else torch.baddbmm(b, h, w))
             if i < n_layers - 1:
                 if self.layer_norm:
                     g, beta = self.ln_weights[i], self.ln_biases[i]

@@ -139,32 +139,61 @@ class ReplayBuffer:
             for k in store:
                 store[k][index] = staged[k][0]
 
-    def sample(self, batch_size: int, generator: Optional[torch.Generator] = None) -> Batch:
+    def sample(self, batch_size: int, generator: Optional[torch.Generator] = None,
+               out: Optional[Batch] = None) -> Batch:
         """
         Uniformly sample ``batch_size`` transitions (with replacement) as torch tensors.
 
         Returns a dict: ``observations`` and ``next_observations`` (tensor (B, ...) or dict of
         tensors), ``actions`` (B, A), ``rewards``, ``terminated``, ``truncated`` (B,), all on
-        ``device``. ``generator`` must live on ``device``. Raises ``ValueError`` when empty.
+        ``device``. ``generator`` must live on ``device``. ``out``: a batch of this layout
+        (``empty_batch``, or a ``batch_slice`` of one) to write into instead of new tensors.
+        Raises ``ValueError`` when empty.
         """
         if self._size == 0:
             raise ValueError('cannot sample from an empty replay buffer')
         idx = torch.randint(0, self._size, (int(batch_size),), device=self.device,
                             generator=generator)
-        return self.gather(idx)
+        return self.gather(idx, out)
 
-    def gather(self, idx: torch.Tensor) -> Batch:
-        """Return the transitions at storage indices ``idx`` (long tensor on ``device``)."""
-        def take(store):
+    def gather(self, idx: torch.Tensor, out: Optional[Batch] = None) -> Batch:
+        """
+        Return the transitions at storage indices ``idx`` (long tensor on ``device``).
+
+        With ``out`` (a batch of len(idx) of this layout), they are written into it (returned).
+        """
+        out = out if out is not None else self.empty_batch(int(idx.shape[0]))
+
+        def take(store, dst):
             if isinstance(store, dict):
-                return {k: v.index_select(0, idx) for k, v in store.items()}
-            return store.index_select(0, idx)
+                for k, v in store.items():
+                    torch.index_select(v, 0, idx, out=dst[k])
+            else:
+                torch.index_select(store, 0, idx, out=dst)
 
-        return {'observations': take(self._obs), 'next_observations': take(self._next_obs),
-                'actions': self._actions.index_select(0, idx),
-                'rewards': self._rewards.index_select(0, idx),
-                'terminated': self._terminated.index_select(0, idx),
-                'truncated': self._truncated.index_select(0, idx)}
+        take(self._obs, out['observations'])
+        take(self._next_obs, out['next_observations'])
+        for key, store in (('actions', self._actions), ('rewards', self._rewards),
+                           ('terminated', self._terminated), ('truncated', self._truncated)):
+            torch.index_select(store, 0, idx, out=out[key])
+        return out
+
+    def empty_batch(self, batch_size: int) -> Batch:
+        """Uninitialised batch of ``batch_size`` transitions, laid out as ``sample`` returns."""
+        def alloc(store):
+            if isinstance(store, dict):
+                return {k: v.new_empty((batch_size, *v.shape[1:])) for k, v in store.items()}
+            return store.new_empty((batch_size, *store.shape[1:]))
+
+        return {'observations': alloc(self._obs), 'next_observations': alloc(self._next_obs),
+                'actions': alloc(self._actions), 'rewards': alloc(self._rewards),
+                'terminated': alloc(self._terminated), 'truncated': alloc(self._truncated)}
+
+    @staticmethod
+    def batch_slice(batch: Batch, start: int, stop: int) -> Batch:
+        """Views of rows [start, stop) of every tensor of ``batch`` (writes go into it)."""
+        return {k: ({j: t[start:stop] for j, t in v.items()} if isinstance(v, dict)
+                    else v[start:stop]) for k, v in batch.items()}
 
     def state_dict(self) -> dict:
         """

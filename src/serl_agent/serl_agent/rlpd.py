@@ -51,15 +51,13 @@ def _adam(params, lr):
         return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
-def _concat(a, b):
-    if isinstance(a, dict):
-        return {k: torch.cat([a[k], b[k]], dim=0) for k in a}
-    return torch.cat([a, b], dim=0)
-
-
 def _to(x, device):
     if isinstance(x, dict):
         return {k: _to(v, device) for k, v in x.items()}
+    if x.device == device:
+        return x
+    if x.device.type == 'cpu' and device.type == 'cuda':
+        x = x.pin_memory()  # page-locked (cached by torch), so the copy runs asynchronously
     return x.to(device, non_blocking=True)
 
 
@@ -165,15 +163,30 @@ class RLPDAgent:
         Exactly N/2 online then N/2 demo transitions (Alg. 1), or N online ones without a demo
         buffer.
 
-        Raises ``ValueError`` when a buffer to sample from is empty.
+        Raises ``ValueError`` when a buffer to sample from is empty, or when the two buffers
+        hold different observation layouts or action sizes.
         """
         n = self.config.batch_size
+        if demo_buffer is not None and (demo_buffer.spec != online_buffer.spec
+                                        or demo_buffer.action_dim != online_buffer.action_dim):
+            raise ValueError(f'demo_buffer holds observations {demo_buffer.spec} and '
+                             f'{demo_buffer.action_dim}-D actions, online_buffer '
+                             f'{online_buffer.spec} and {online_buffer.action_dim}-D actions')
         if demo_buffer is None:
             batch = online_buffer.sample(n, self._generator_for(online_buffer.device))
+        elif online_buffer.device == demo_buffer.device:
+            # Both halves gathered straight into one batch (no concatenation pass).
+            batch = online_buffer.empty_batch(n)
+            online_buffer.sample(n // 2, self._generator_for(online_buffer.device),
+                                 out=ReplayBuffer.batch_slice(batch, 0, n // 2))
+            demo_buffer.sample(n // 2, self._generator_for(demo_buffer.device),
+                               out=ReplayBuffer.batch_slice(batch, n // 2, n))
         else:
             a = online_buffer.sample(n // 2, self._generator_for(online_buffer.device))
-            b = demo_buffer.sample(n // 2, self._generator_for(demo_buffer.device))
-            batch = {k: _concat(a[k], b[k]) for k in a}
+            b = _to(demo_buffer.sample(n // 2, self._generator_for(demo_buffer.device)),
+                    online_buffer.device)
+            batch = {k: (torch.cat([a[k], b[k]]) if not isinstance(a[k], dict) else
+                         {j: torch.cat([a[k][j], b[k][j]]) for j in a[k]}) for k in a}
         return _to(batch, self.device)
 
     def _augment(self, obs):
@@ -242,6 +255,11 @@ class RLPDAgent:
             return has_triton()
         return self.device.type == 'cpu' and any(
             shutil.which(cxx) for cxx in (os.environ.get('CXX', 'g++'), 'g++', 'clang++'))
+
+    @property
+    def critic_compiled(self) -> bool:
+        """Whether critic steps run through ``torch.compile`` (False after a fallback)."""
+        return self._compiled_critic_loss is not None
 
     def _critic_forward_backward(self, args):
         """Critic loss and its gradients; the compiled graph if it works, else eager."""
@@ -336,8 +354,11 @@ class RLPDAgent:
             batch = self.sample_batch(online_buffer, demo_buffer)
             for k, v in self.critic_step(batch).items():
                 sums[k] = sums[k] + v if k in sums else v
-        metrics = {k: float(v) / self.config.utd_ratio for k, v in sums.items()}
-        metrics.update({k: float(v) for k, v in self.actor_temperature_step(batch).items()})
+        means = {k: v / self.config.utd_ratio for k, v in sums.items()}
+        means.update(self.actor_temperature_step(batch))
+        # One device-to-host transfer for all metrics (no sync inside the G critic steps).
+        values = torch.stack([v.detach().float().reshape(()) for v in means.values()]).tolist()
+        metrics = dict(zip(means, values))
         bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
         if bad:
             raise FloatingPointError(
