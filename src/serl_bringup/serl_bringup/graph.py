@@ -156,7 +156,9 @@ def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[
                               required=True))
     nodes.append(NodeSpec('serl_agent', 'actor_node', 'actor_node',
                           parameter_files=agent_yaml,
-                          parameters=(('reward_source', args['reward']), ('robot', robot)),
+                          parameters=(('reward_source', args['reward']), ('robot', robot))
+                          # no /sim/object_pose on the real arm
+                          + ((('object_pose', False),) if robot == 'real' else ()),
                           required=True))
     learner_params = (('run_dir', args['run_dir']),)
     if demos:  # an empty list has no type a ROS parameter can take

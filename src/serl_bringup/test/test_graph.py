@@ -53,6 +53,14 @@ def test_real_graph_has_no_simulator():
     assert {'cartesian_impedance_controller', 'actor_node', 'learner_node'} <= names
 
 
+def test_real_graph_actor_observes_no_object_pose():
+    real = {s.name: s for s in get_graph('real').nodes({}, Path('/c'))}
+    assert dict(real['actor_node'].parameters)['object_pose'] is False
+    assert dict(real['actor_node'].parameters)['robot'] == 'real'
+    sim = {s.name: s for s in get_graph('sim').nodes({}, Path('/c'))}
+    assert 'object_pose' not in dict(sim['actor_node'].parameters)  # config/: true
+
+
 def test_rviz_gets_the_project_config_and_the_sim_urdf():
     specs = {s.name: s for s in get_graph('sim').nodes({'rviz': 'true'}, default_config_dir())}
     assert Path(specs['rviz2'].arguments[1]).is_file()
