@@ -28,7 +28,8 @@ success (teleoperated demos: the operator's success button labels the episode, s
 
 Safety: a robot state older than ``state_timeout`` (no ``current_pose`` or ``joint_states``
 received for that long; also the object pose and camera streams once they have started)
-raises :class:`StaleStateError` before any command is published.
+raises :class:`StaleStateError` before any command is published. A reset waits (up to
+``reset_timeout``) for a fresh message on every observed stream before the first observation.
 """
 
 from collections import deque
@@ -254,31 +255,44 @@ class RosEnv(gym.Env):
             raise StaleStateError(f'stale observation stream(s) {streams} (> state_timeout '
                                   f'{self.settings.state_timeout} s): no command sent')
 
+    def _stream_times(self) -> Dict[str, Optional[float]]:
+        # lock held: every observed stream -> time.monotonic() of its last message (None: none
+        # yet; joint states count once they have carried the finger joints)
+        times = {'/franka_robot_state_broadcaster/current_pose': self._pose_received,
+                 '/joint_states': self._joints_received if self._width is not None else None}
+        if self.settings.object_pose:
+            times['/sim/object_pose'] = self._received.get('/sim/object_pose')
+        for key in self.image_keys:
+            times[f'/cameras/{key}/image_raw'] = self._received.get(f'/cameras/{key}/image_raw')
+        return times
+
     def wait_for_state(self, timeout: float, since: Optional[float] = None) -> None:
         """
-        Wait until the robot state (and object pose, images) is fresh; raise on timeout.
+        Wait until every observed stream is fresh; raise on timeout.
 
-        :param since: also require a TCP pose received after this ``time.monotonic()`` value.
-        :raises StaleStateError: not fresh within ``timeout`` s.
+        Fresh: a message received less than ``state_timeout`` s ago on each of current_pose,
+        joint_states (with the finger joints), and the object pose and cameras when observed.
+
+        :param timeout: s to wait.
+        :param since: also require, on every one of those streams, a message received after
+            this ``time.monotonic()`` value (after a reset: the streams paused during it, and
+            each resumes at its own time).
+        :raises StaleStateError: not fresh within ``timeout`` s; names the streams.
         """
         deadline = time.monotonic() + timeout
+        limit = self.settings.state_timeout
         while True:
+            now = time.monotonic()
             with self._lock:
-                ok = (self._pose_received is not None and self._width is not None
-                      and (since is None or self._pose_received > since)
-                      and (not self.settings.object_pose or self._object is not None)
-                      and all(k in self._images for k in self.image_keys))
-            if ok and self.state_age() <= self.settings.state_timeout:
+                times = self._stream_times()
+            waiting = sorted(name for name, t in times.items() if t is None or now - t > limit
+                             or (since is not None and t <= since))
+            if not waiting:
                 return
-            if time.monotonic() > deadline:
-                missing = [n for n, v in (('current_pose', self._pose_received),
-                                          ('joint_states fingers', self._width),
-                                          ('/sim/object_pose', self._object
-                                           if self.settings.object_pose else 0)) if v is None]
-                missing += [f'/cameras/{k}/image_raw' for k in self.image_keys
-                            if k not in self._images]
-                raise StaleStateError(f'robot state not received within {timeout} s '
-                                      f'(missing: {missing or "fresh data"})')
+            if now > deadline:
+                after = ' after the reset' if since is not None else ''
+                raise StaleStateError(f'robot state not received within {timeout} s: no fresh '
+                                      f'message{after} on {", ".join(waiting)}')
             time.sleep(0.005)
 
     def observation(self) -> Dict[str, np.ndarray]:
@@ -334,16 +348,38 @@ class RosEnv(gym.Env):
         self._gripper_width = width
 
     def _call(self, client, request, what: str):
-        if not client.wait_for_service(timeout_sec=self.settings.reset_timeout):
+        """
+        Call an idempotent service; send the request again when no answer comes.
+
+        DDS may lose a service response (or the request). The request is re-sent every
+        ``reset_timeout / 4`` s (at least 0.5 s) until one answer arrives, all within
+        ``reset_timeout`` s; a late answer to an earlier attempt is dropped. Safe only for
+        idempotent services: ``/sim/get_success`` reads the state, and ``/sim/reset_episode``
+        with the same seed gives the same episode start (unseeded, another random one).
+
+        :raises RuntimeError: the service is not available, or did not answer in time.
+        """
+        timeout = self.settings.reset_timeout
+        deadline = time.monotonic() + timeout
+        if not client.wait_for_service(timeout_sec=timeout):
             raise RuntimeError(f'service {client.srv_name} not available ({what})')
-        done = threading.Event()
-        future = client.call_async(request)
-        future.add_done_callback(lambda _: done.set())
-        if not done.wait(self.settings.reset_timeout):
+        attempt_timeout = max(0.5, timeout / 4)
+        attempts = 0
+        while True:
+            left = deadline - time.monotonic()
+            if attempts and left <= 0:
+                raise RuntimeError(f'service {client.srv_name} did not answer within '
+                                   f'{timeout} s ({attempts} attempts) ({what})')
+            attempts += 1
+            done = threading.Event()
+            future = client.call_async(request)
+            future.add_done_callback(lambda _, d=done: d.set())
+            if done.wait(max(0.05, min(attempt_timeout, left))):
+                return future.result()
             client.remove_pending_request(future)
-            raise RuntimeError(f'service {client.srv_name} did not answer within '
-                               f'{self.settings.reset_timeout} s ({what})')
-        return future.result()
+            self.node.get_logger().warn(f'{client.srv_name}: no answer within '
+                                        f'{attempt_timeout:.1f} s, sending the request again',
+                                        throttle_duration_sec=5.0)
 
     def _pace(self) -> None:
         now = time.monotonic()
@@ -357,7 +393,13 @@ class RosEnv(gym.Env):
         """
         Start an episode: reset the sim (or move to ``reset_position``), open the gripper.
 
-        :raises StaleStateError: no robot state after the reset.
+        The sim pauses its streams while it resets, and each stream resumes at its own time:
+        the first observation is taken only once every observed stream (pose, joint states,
+        object pose, cameras) has delivered a message after the reset's answer, waiting at most
+        ``reset_timeout`` s. The reset request is re-sent when its answer is lost (see
+        :meth:`_call`).
+
+        :raises StaleStateError: a stream silent after the reset (named).
         :raises RuntimeError: the reset service failed or did not answer.
         """
         super().reset(seed=seed)
