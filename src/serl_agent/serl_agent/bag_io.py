@@ -141,8 +141,13 @@ class EpisodeBagWriter:
     directory is complete; at most the episodes still being recorded are lost (their hidden
     ``.partial`` directories are ignored by the readers). :meth:`close` (clean shutdown, e.g.
     Ctrl-C) also finalises unfinished episodes, named with an ``_incomplete`` suffix.
-    A transition seen before (same ``actor_id`` and ``sequence``: an actor re-sending it) is
-    dropped.
+
+    An episode the actor aborted (no terminal transition; the actor's next transitions carry a
+    later episode number) is closed as ``<name>_incomplete`` as soon as a transition of a later
+    episode of that actor arrives. A transition seen before (same ``actor_id`` and
+    ``sequence``: an actor re-sending it) is dropped; so is one of an episode already closed
+    (a late re-send of a transition lost the first time; counted in :attr:`late`), so an
+    episode never gets a second bag.
 
     :param directory: recording directory, created if needed.
     :param storage: ``'mcap'`` or ``'sqlite3'``.
@@ -154,10 +159,15 @@ class EpisodeBagWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.storage = storage
         self.typestore = typestore if typestore is not None else make_typestore()
-        self._open = {}
-        self._trackers = {}
+        self._open = {}  # (actor_id, episode) -> TransitionBagWriter
+        self._open_sequences = {}  # (actor_id, episode) -> sequences written into it
+        self._received = {}  # actor_id -> AckTracker of every sequence received
+        self._durable = {}  # actor_id -> AckTracker of the sequences in closed bags
+        self._closed = {}  # actor_id -> episodes closed
+        self._latest = {}  # actor_id -> highest episode started
         self.completed: List[Path] = []
         self.duplicates = 0
+        self.late = 0
 
     def _name(self, actor_id: str, episode: int) -> str:
         return f'{_UNSAFE.sub("_", actor_id) or "actor"}_ep{int(episode):06d}'
@@ -166,17 +176,30 @@ class EpisodeBagWriter:
         """
         Append one serialised Transition; return the bag path when it ended an episode.
 
+        Bags of aborted episodes closed by this transition (see the class docstring) are
+        appended to :attr:`completed` but not returned.
+
         :param data: CDR bytes of a ``serl_msgs/msg/Transition``.
         :param timestamp_ns: receive time recorded in the bag.
         :param msg: the deserialised message if the caller has it (saves a deserialisation).
         """
         if msg is None:
             msg = self.typestore.deserialize_cdr(bytes(data), TRANSITION_TYPE)
-        tracker = self._trackers.setdefault(str(msg.actor_id), AckTracker(float('inf')))
-        if not tracker.receive(str(msg.actor_id), int(msg.sequence)):
+        actor, sequence, episode = str(msg.actor_id), int(msg.sequence), int(msg.episode)
+        received = self._received.setdefault(actor, AckTracker(float('inf')))
+        if not received.receive(actor, sequence):
             self.duplicates += 1
             return None
-        key = (str(msg.actor_id), int(msg.episode))
+        received.persisted(0.0)  # compacts the duplicate filter into its watermark
+        key = (actor, episode)
+        if key not in self._open and (episode in self._closed.get(actor, ())
+                                      or episode < self._latest.get(actor, episode)):
+            self.late += 1  # its episode's bag is closed: dropped, but acknowledged
+            self._mark_durable(actor, [sequence])
+            return None
+        for open_key in [k for k in self._open if k[0] == actor and k[1] < episode]:
+            self._finish(open_key, '_incomplete')  # the actor aborted that episode
+        self._latest[actor] = max(episode, self._latest.get(actor, episode))
         writer = self._open.get(key)
         if writer is None:
             partial = self.directory / f'.{self._name(*key)}.partial'
@@ -184,7 +207,9 @@ class EpisodeBagWriter:
                 shutil.rmtree(partial)
             writer = TransitionBagWriter(partial, self.storage, self.typestore)
             self._open[key] = writer
+            self._open_sequences[key] = []
         writer.write_cdr(data, timestamp_ns)
+        self._open_sequences[key].append(sequence)
         if msg.terminated or msg.truncated:
             return self._finish(key, '')
         return None
@@ -197,15 +222,16 @@ class EpisodeBagWriter:
         """
         Return the highest contiguous sequence of ``actor_id`` that is in closed bags on disk.
 
-        With no episode of the actor open, everything it sent is on disk; while one is open the
-        previous value stands.
+        Late transitions of closed episodes (dropped, see the class docstring) count as done.
         """
-        tracker = self._trackers.get(actor_id)
-        if tracker is None:
-            return 0
-        if not self.open_episodes(actor_id):
-            tracker.persisted(0.0)
-        return tracker.watermark.get(actor_id, 0)
+        tracker = self._durable.get(actor_id)
+        return 0 if tracker is None else tracker.watermark.get(actor_id, 0)
+
+    def _mark_durable(self, actor_id: str, sequences) -> None:
+        tracker = self._durable.setdefault(actor_id, AckTracker(float('inf')))
+        for sequence in sequences:
+            tracker.receive(actor_id, sequence)
+        tracker.persisted(0.0)
 
     def write(self, msg, timestamp_ns: int) -> Optional[Path]:
         """Append a rosbags ``Transition`` dataclass; see :meth:`write_cdr`."""
@@ -215,6 +241,7 @@ class EpisodeBagWriter:
     def _finish(self, key, suffix: str) -> Path:
         writer = self._open.pop(key)
         writer.close()
+        self._closed.setdefault(key[0], set()).add(key[1])
         final = self.directory / (self._name(*key) + suffix)
         n = 1
         while final.exists():  # an actor restarted with the same id: never overwrite
@@ -222,6 +249,7 @@ class EpisodeBagWriter:
             n += 1
         os.replace(writer.path, final)
         _fsync_tree(self.directory)
+        self._mark_durable(key[0], self._open_sequences.pop(key))
         self.completed.append(final)
         return final
 

@@ -4,10 +4,13 @@
 Takes the transitions as raw CDR (written to the bag unchanged) and hands them to
 :class:`serl_agent.bag_io.EpisodeBagWriter`: an episode's bag is closed, fsync'ed and renamed
 into place when its last transition (terminated or truncated) arrives, so a crash loses at most
-the episodes still being recorded; Ctrl-C also keeps those (suffix ``_incomplete``). Duplicates
-(an actor re-sending after a missing acknowledgement) are dropped by ``(actor_id, sequence)``.
-With ``acknowledge: true`` it acknowledges each actor's transitions on
-``/serl/transition_ack`` once their episode is on disk (use it when no learner runs).
+the episodes still being recorded; Ctrl-C also keeps those (suffix ``_incomplete``). An
+episode the actor aborted (e.g. on a stale robot state) is kept as ``_incomplete`` as soon as
+that actor's next episode starts. Duplicates (an actor re-sending after a missing
+acknowledgement) are dropped by ``(actor_id, sequence)``, and so are late transitions of an
+episode whose bag is closed: no episode is written twice. With ``acknowledge: true`` it
+acknowledges each actor's transitions on ``/serl/transition_ack`` once their episode is on disk
+(use it when no learner runs).
 Parameters: ``config/demos.yaml``.
 """
 
@@ -51,12 +54,21 @@ class DemoRecorderNode(Node):
         actor = str(msg.actor_id)
         self.actors.add(actor)
         stamp = self.get_clock().now().nanoseconds
+        closed, late = len(self.writer.completed), self.writer.late
         finished = self.writer.write_cdr(data, stamp, msg)
+        for path in self.writer.completed[closed:]:
+            if path != finished:
+                self.get_logger().warn(f'{actor} started episode {msg.episode} without ending '
+                                       f'the previous one (aborted): kept as {path}')
+        if self.writer.late > late:
+            self.get_logger().warn(f'{actor}: transition {msg.sequence} of episode '
+                                   f'{msg.episode} arrived after its bag was closed: dropped')
         if finished is not None:
             self.episodes += 1
             self.get_logger().info(f'episode {self.episodes} written: {finished}')
-            if self.acknowledge:
-                self._ack(actor)
+        if self.acknowledge and (len(self.writer.completed) > closed
+                                 or self.writer.late > late):
+            self._ack(actor)
 
     def _ack(self, actor: str) -> None:
         seq = self.writer.durable_sequence(actor)

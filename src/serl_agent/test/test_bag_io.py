@@ -92,3 +92,31 @@ def test_episode_writer_crash_keeps_completed(tmp_path):
     assert [p.name for p in writer.close()] == ['a_ep000002_incomplete']
     (ep,) = read_episodes(tmp_path / 'rec2')
     assert not ep.complete and len(ep.transitions) == 2
+
+
+def test_episode_writer_closes_an_aborted_episode_once(tmp_path):
+    """An episode without an end is closed when the next starts; late re-sends add no bag."""
+    store = make_typestore()
+    types = rosbags_types(store)
+    rng = np.random.default_rng(1)
+    aborted = make_episode(rng, 'a', 0, 5)[:4]  # sequences 1-4, no terminal transition
+    nxt = make_episode(rng, 'a', 1, 3, first_sequence=5)
+    writer = EpisodeBagWriter(tmp_path / 'rec', typestore=store)
+
+    def write(items):
+        return [writer.write(dict_to_transition(t, types), t['stamp_ns']) for t in items]
+
+    write([aborted[0], aborted[1], aborted[3]])  # sequence 3 lost on the way
+    assert writer.open_episodes('a') == [0] and writer.durable_sequence('a') == 0
+    write(nxt[:1])  # episode 1 starts: episode 0 was aborted
+    assert [p.name for p in writer.completed] == ['a_ep000000_incomplete']
+    assert writer.open_episodes('a') == [1]
+    assert writer.durable_sequence('a') == 2  # up to the lost sequence 3
+    assert write(nxt[1:])[-1].name == 'a_ep000001'
+    assert write(aborted + nxt) == [None] * 7  # re-sent: the lost one is late, others dupes
+    assert (writer.late, writer.duplicates) == (1, 6)
+    assert writer.durable_sequence('a') == 7
+    assert [p.name for p in writer.close()] == ['a_ep000000_incomplete', 'a_ep000001']
+    episodes = read_episodes(tmp_path / 'rec')
+    assert [(e.episode, len(e.transitions), e.complete)
+            for e in episodes] == [(0, 3, False), (1, 3, True)]
