@@ -4,7 +4,8 @@
 Subscribes ``/serl/learner_status`` and ``/serl/episode_summary`` (progress),
 ``/serl/policy_weights`` (latched; the newest weights, to save the policy) and counts one
 message stream per node, so that the main job can show the graph is alive: ``/joint_states``
-(sim), ``/effort_controller/commands`` (controller), ``/reward`` (reward node),
+(sim), ``/cartesian_impedance_controller/limited_target`` (controller, in either mode),
+``/reward`` (reward node),
 ``/serl/transitions`` (actor; raw, not deserialised), ``/cartesian_impedance_controller/
 equilibrium_pose`` (actor), ``/serl/policy_weights`` and ``/serl/learner_status`` (learner).
 The node holds no logic beyond translating messages into :class:`Progress` calls.
@@ -20,13 +21,12 @@ from sensor_msgs.msg import JointState
 from serl_agent import qos
 from serl_bringup.progress import Evaluation, Progress
 from serl_msgs.msg import EpisodeSummary, LearnerStatus, PolicyWeights, RewardStamped, Transition
-from std_msgs.msg import Float64MultiArray
 
 #: topic -> (type, QoS, node that publishes it), the streams counted by the monitor.
 WATCHED = {
     '/joint_states': (JointState, qos.SENSOR, 'sim_node'),
-    '/effort_controller/commands': (Float64MultiArray, qos.RELIABLE,
-                                    'cartesian_impedance_controller'),
+    '/cartesian_impedance_controller/limited_target': (PoseStamped, qos.SENSOR,
+                                                       'cartesian_impedance_controller'),
     '/reward': (RewardStamped, qos.RELIABLE, 'reward_node'),
     '/serl/transitions': (Transition, qos.TRANSITIONS, 'actor_node'),
     '/cartesian_impedance_controller/equilibrium_pose': (PoseStamped, qos.RELIABLE,

@@ -4,11 +4,20 @@ The simulated FR3 as a ROS 2 node: the topics and command interface of the real 
 Publishes what franka_ros2 offers on an FR3 (``/joint_states``, the
 ``franka_robot_state_broadcaster`` pose, wrench and measured joint states), the cameras
 (``/cameras/{front,wrist}/image_raw`` + ``camera_info``), ``/clock`` and a latched
-``/robot_description``; accepts joint torques on ``/effort_controller/commands`` and gripper
-commands on ``/gripper/command``; offers ``/sim/reset_episode`` and ``/sim/get_success``.
+``/robot_description``; accepts gripper commands on ``/gripper/command``; offers
+``/sim/reset_episode`` and ``/sim/get_success``. The arm is commanded as the FR3 is under one of
+two franka_ros2 controllers (parameter ``control_mode``):
+
+- ``effort``: joint torques on ``/effort_controller/commands`` (an effort controller; a torque
+  loop such as ``serl_controller`` in ``torque`` mode closes the impedance law over DDS);
+- ``impedance``: equilibrium poses (``geometry_msgs/PoseStamped``, reliable) on
+  ``/cartesian_impedance_example_controller/equilibrium_pose``, as franka_ros2's C++ Cartesian
+  impedance controller takes them; the law runs inside the sim at the physics rate
+  (:mod:`serl_sim.impedance_loop`) and effort commands are ignored (counted).
+
 Topic names, types and QoS: docs/architecture.md. All logic lives in the pure modules
-(:mod:`serl_sim.simulation`, :mod:`serl_sim.effort_guard`, :mod:`serl_sim.pacing`); this
-module only translates messages and parameters.
+(:mod:`serl_sim.simulation`, :mod:`serl_sim.effort_guard`, :mod:`serl_sim.impedance_loop`,
+:mod:`serl_sim.pacing`); this module only translates messages and parameters.
 
 Threads: the executor (main thread) serves subscriptions, services and the diagnostics timer;
 a physics thread steps MuJoCo paced to the wall clock and publishes the state streams; a camera
@@ -36,10 +45,12 @@ from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
+from serl_controller.params import ImpedanceParams
 from serl_msgs.msg import GripperCommand
 from serl_msgs.srv import GetSuccess, ResetEpisode
 from serl_sim import description
 from serl_sim.effort_guard import EffortGuard
+from serl_sim.impedance_loop import ImpedanceLoop
 from serl_sim.pacing import Pacer
 from serl_sim.scene import CAMERA_NAMES
 from serl_sim.simulation import FrankaSim, JOINT_NAMES
@@ -57,6 +68,7 @@ LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 BROADCASTER = '/franka_robot_state_broadcaster'
+CONTROL_MODES = ('effort', 'impedance')
 
 #: name -> (default, description). Loaded from config/sim.yaml.
 PARAMETERS = {
@@ -64,6 +76,12 @@ PARAMETERS = {
     'physics_rate': (500.0, 'Hz; MuJoCo timestep = 1 / physics_rate'),
     'real_time_factor': (1.0, 'sim seconds per wall second (> 0)'),
     'state_rate': (500.0, 'Hz (sim time) of the joint state, pose, wrench and /clock streams'),
+    'control_mode': ('effort', 'effort: joint torques on /effort_controller/commands; '
+                     'impedance: equilibrium poses on equilibrium_pose_topic, the Cartesian '
+                     'impedance law runs in the sim at the physics rate (franka_ros2 C++ '
+                     'controller)'),
+    'equilibrium_pose_topic': ('/cartesian_impedance_example_controller/equilibrium_pose',
+                               'impedance mode: target pose topic (PoseStamped, reliable)'),
     'effort_hold': (0.005, 's (sim time) a valid effort command stays in force'),
     'camera_rate': (10.0, 'Hz (sim time) of the camera images; 0 disables them'),
     'camera_width': (128, 'pixels'),
@@ -71,6 +89,13 @@ PARAMETERS = {
     'headless': (True, 'false opens the MuJoCo viewer (needs a display)'),
     'seed': (0, 'seed of the first episode; -1: unseeded'),
     'diagnostics_rate': (1.0, 'Hz (wall time) of /diagnostics'),
+}
+#: impedance mode: ``impedance.<field>`` of serl_controller's ImpedanceParams (its defaults,
+#: those of the controller node's compliance set); the nullspace target is the joint
+#: configuration at each reset.
+IMPEDANCE_PARAMETERS = {
+    name: list(value) if isinstance(value, tuple) else value
+    for name, value in ImpedanceParams().to_dict().items() if name != 'nullspace_target'
 }
 
 
@@ -94,6 +119,9 @@ class SimNode(Node):
         for name, (default, text) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=text))
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        for name, default in IMPEDANCE_PARAMETERS.items():
+            self.declare_parameter(f'impedance.{name}', default, ParameterDescriptor(
+                description='impedance mode: serl_controller ImpedanceParams field'))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         for name in ('physics_rate', 'real_time_factor', 'state_rate', 'effort_hold',
                      'diagnostics_rate'):
@@ -104,14 +132,26 @@ class SimNode(Node):
             raise ValueError(f'parameter camera_rate must be >= 0, got {p["camera_rate"]!r}')
         if p['camera_width'] < 1 or p['camera_height'] < 1:
             raise ValueError('parameters camera_width and camera_height must be >= 1')
+        if p['control_mode'] not in CONTROL_MODES:
+            raise ValueError(f'parameter control_mode must be one of {CONTROL_MODES}, got '
+                             f'{p["control_mode"]!r}')
         self.params = p
         self.sim = FrankaSim(make_task(p['task']), 1.0 / p['physics_rate'])
         self.guard = EffortGuard(self.sim.effort_limits, p['effort_hold'])
+        self.impedance: Optional[ImpedanceLoop] = None
+        if p['control_mode'] == 'impedance':
+            values = {n: self.get_parameter(f'impedance.{n}').value
+                      for n in IMPEDANCE_PARAMETERS}
+            try:
+                self.impedance = ImpedanceLoop(self.sim, ImpedanceParams.from_dict(values))
+            except ValueError as exc:
+                raise ValueError(f'parameters impedance.*: {exc}') from None
+        self.effort_ignored = 0
         self._lock = threading.Lock()
         self._time_offset = 0.0
         seed = int(p['seed'])
         self._rng = np.random.default_rng(None if seed < 0 else seed)
-        self.sim.reset(self._rng)
+        self._reset_sim()
         self.episode = 0
 
         self._pub_joint = self.create_publisher(JointState, '/joint_states', SENSOR)
@@ -135,6 +175,9 @@ class SimNode(Node):
                     CameraInfo, f'/cameras/{name}/camera_info', SENSOR)
         self.create_subscription(Float64MultiArray, '/effort_controller/commands',
                                  self._on_effort, RELIABLE)
+        if self.impedance is not None:
+            self.create_subscription(PoseStamped, p['equilibrium_pose_topic'],
+                                     self._on_equilibrium_pose, RELIABLE)
         self.create_subscription(GripperCommand, '/gripper/command', self._on_gripper, RELIABLE)
         self.create_service(ResetEpisode, '/sim/reset_episode', self._on_reset)
         self.create_service(GetSuccess, '/sim/get_success', self._on_get_success)
@@ -158,10 +201,14 @@ class SimNode(Node):
                                                   daemon=True))
         for thread in self._threads:
             thread.start()
+        command = ('joint torques on /effort_controller/commands' if self.impedance is None
+                   else f'impedance law in the sim, equilibrium poses on '
+                   f'{p["equilibrium_pose_topic"]} (/effort_controller/commands ignored)')
         self.get_logger().info(
             f'{p["task"]}: physics {p["physics_rate"]:g} Hz, real-time factor '
             f'{p["real_time_factor"]:g}, states {p["state_rate"]:g} Hz, cameras '
-            f'{p["camera_rate"]:g} Hz {p["camera_width"]}x{p["camera_height"]}')
+            f'{p["camera_rate"]:g} Hz {p["camera_width"]}x{p["camera_height"]}; '
+            f'control_mode {p["control_mode"]}: {command}')
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         names = [param.name for param in parameters if param.name in PARAMETERS]
@@ -175,12 +222,35 @@ class SimNode(Node):
         """Return the simulated time since the node started, s (monotonic across resets)."""
         return self._time_offset + self.sim.time
 
+    def _reset_sim(self) -> None:
+        """Sample a new episode; in impedance mode hold its start pose (lock held)."""
+        self.sim.reset(self._rng)
+        if self.impedance is not None:
+            self.impedance.activate()
+
     # ------------------------------------------------------------------ commands
     def _on_effort(self, msg: Float64MultiArray) -> None:
+        if self.impedance is not None:
+            self.effort_ignored += 1
+            self.get_logger().warning(
+                'ignoring /effort_controller/commands: control_mode is impedance (send '
+                f'equilibrium poses to {self.params["equilibrium_pose_topic"]})',
+                throttle_duration_sec=5.0)
+            return
         error = self.guard.submit(msg.data, self.clock_seconds())
         if error is not None:
             self.get_logger().error(f'rejected /effort_controller/commands: {error}',
                                     throttle_duration_sec=1.0)
+
+    def _on_equilibrium_pose(self, msg: PoseStamped) -> None:
+        p, q = msg.pose.position, msg.pose.orientation
+        with self._lock:
+            error = self.impedance.submit((p.x, p.y, p.z), (q.x, q.y, q.z, q.w),
+                                          msg.header.frame_id)
+        if error is not None:
+            self.get_logger().error(
+                f'rejected {self.params["equilibrium_pose_topic"]}: {error}; holding the last '
+                'target', throttle_duration_sec=1.0)
 
     def _on_gripper(self, msg: GripperCommand) -> None:
         width, speed, force = msg.width, msg.speed, msg.force
@@ -209,7 +279,7 @@ class SimNode(Node):
                 self._rng = np.random.default_rng(request.seed)
             self._time_offset += self.sim.time
             self.guard.clear()
-            self.sim.reset(self._rng)
+            self._reset_sim()
             self.episode += 1
         response.success = True
         response.message = f'episode {self.episode} (seed {request.seed})'
@@ -235,6 +305,7 @@ class SimNode(Node):
     def _run_physics(self) -> None:
         p, sim = self.params, self.sim
         dt = sim.physics_dt
+        impedance = self.impedance
         pacer = Pacer(dt, p['real_time_factor'])
         state_period = 1.0 / p['state_rate']
         velocity_limits = description.ARM.velocity_limits
@@ -250,7 +321,8 @@ class SimNode(Node):
             with self._lock:
                 for _ in range(due):
                     now = self.clock_seconds()
-                    sim.step(self.guard.torque(now))
+                    sim.step(self.guard.torque(now) if impedance is None
+                             else impedance.torque())
                     if np.any(np.abs(sim.data.qvel[sim.arm_dof]) > velocity_limits):
                         self.velocity_limit_steps += 1
                     now += dt
@@ -379,25 +451,43 @@ class SimNode(Node):
         if wall > wall0:
             self.achieved_rtf = (sim_time - sim0) / (wall - wall0)
         self._rtf_window = (wall, sim_time)
-        g = self.guard
-        status = DiagnosticStatus(name='sim_node: physics and effort commands',
+        g, imp = self.guard, self.impedance
+        status = DiagnosticStatus(name='sim_node: physics and arm commands',
                                   hardware_id='mujoco_fr3')
+        if imp is None:
+            problems = (f'{g.rejected} effort commands rejected, {g.clipped} clipped'
+                        if g.rejected or g.clipped else '')
+        else:
+            problems = ', '.join(text for count, text in (
+                (imp.rejected, f'{imp.rejected} equilibrium poses rejected'),
+                (self.effort_ignored, f'{self.effort_ignored} effort commands ignored '
+                 '(control_mode impedance)')) if count)
         if self._thread_error is not None:
             status.level, status.message = DiagnosticStatus.ERROR, self._thread_error
-        elif g.rejected or g.clipped or self.velocity_limit_steps:
+        elif problems or self.velocity_limit_steps:
             status.level = DiagnosticStatus.WARN
-            status.message = (f'{g.rejected} effort commands rejected, {g.clipped} clipped; '
-                              f'{self.velocity_limit_steps} steps beyond a joint velocity limit')
+            velocity = (f'{self.velocity_limit_steps} steps beyond a joint velocity limit'
+                        if self.velocity_limit_steps else '')
+            status.message = '; '.join(text for text in (problems, velocity) if text)
         else:
             status.level, status.message = DiagnosticStatus.OK, 'running'
         values = {
             'task': self.params['task'], 'episode': self.episode,
             'sim_time': f'{sim_time:.3f}', 'real_time_factor': f'{self.achieved_rtf:.3f}',
-            'physics_steps': self.physics_steps, 'effort_commands_received': g.received,
-            'effort_commands_rejected': g.rejected, 'effort_commands_clipped': g.clipped,
-            'effort_commands_expired': g.expired, 'camera_frames_dropped': self.frames_dropped,
-            'steps_beyond_velocity_limits': self.velocity_limit_steps,
+            'physics_steps': self.physics_steps, 'control_mode': self.params['control_mode'],
         }
+        if imp is None:
+            values.update({
+                'effort_commands_received': g.received, 'effort_commands_rejected': g.rejected,
+                'effort_commands_clipped': g.clipped, 'effort_commands_expired': g.expired})
+        else:
+            values.update({
+                'equilibrium_poses_received': imp.received,
+                'equilibrium_poses_rejected': imp.rejected,
+                'equilibrium_box_clips': imp.controller.status.box_clips,
+                'effort_commands_ignored': self.effort_ignored})
+        values.update({'camera_frames_dropped': self.frames_dropped,
+                       'steps_beyond_velocity_limits': self.velocity_limit_steps})
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()

@@ -25,11 +25,10 @@ from typing import Any, Dict, Optional, Tuple
 import gymnasium as gym
 from gymnasium import spaces
 import numpy as np
-from serl_controller.impedance import CartesianImpedanceController
-from serl_controller.mujoco_model import MujocoRobotModel
 from serl_controller.params import ImpedanceParams
 
 from serl_sim import description
+from serl_sim.impedance_loop import ImpedanceLoop
 from serl_sim.rendering import CameraRenderer
 from serl_sim.scene import CAMERA_NAMES
 from serl_sim.simulation import FrankaSim
@@ -104,14 +103,12 @@ class FrankaEnv(gym.Env):
         self.max_episode_steps = max_episode_steps
         self.settle_steps = settle_steps
         self.image_size = tuple(image_size)
-        self.robot_model = MujocoRobotModel(self.sim.model, self.sim.data,
-                                            description.TCP_FRAME, description.ARM_JOINT_NAMES)
-        self.controller = CartesianImpedanceController()
         self.params = ImpedanceParams(
             workspace_min=tuple(task.workspace_min), workspace_max=tuple(task.workspace_max),
             **{k: v for k, v in task.impedance.items() if k not in ('workspace_min',
                                                                     'workspace_max')},
         ).validate()
+        self.impedance = ImpedanceLoop(self.sim, self.params)
         self._renderer: Optional[CameraRenderer] = None
         self._steps = 0
         self._gripper_command = 1.0
@@ -135,9 +132,8 @@ class FrankaEnv(gym.Env):
         """Sample a new layout from the env's RNG (re-seeded when ``seed`` is given)."""
         super().reset(seed=seed)
         self.sim.reset(self.np_random)
-        self.controller.on_configure(self.params)
-        self.controller.on_activate(self.robot_model.read_state())
-        self.controller.set_equilibrium_pose(self.sim.tcp_position(), DOWN)
+        self.impedance.activate()
+        self.impedance.set_target(self.sim.tcp_position(), DOWN)
         self._gripper_command = -1.0 if self.task.gripper_locked else 1.0
         self._run_law(self.settle_steps)
         self._steps = 0
@@ -161,7 +157,7 @@ class FrankaEnv(gym.Env):
         action = np.clip(action, -1.0, 1.0)
         target = np.clip(self.sim.tcp_position() + self.action_scale * action[:3],
                          self.task.workspace_min, self.task.workspace_max)
-        self.controller.set_equilibrium_pose(target, DOWN)
+        self.impedance.set_target(target, DOWN)
         if not self.task.gripper_locked and action[3] != 0.0:
             self._gripper_command = float(np.sign(action[3]))
         self._run_law(self.substeps)
@@ -185,12 +181,11 @@ class FrankaEnv(gym.Env):
 
     # ------------------------------------------------------------------ internals
     def _run_law(self, steps: int) -> None:
-        sim, controller, model = self.sim, self.controller, self.robot_model
         width = 0.0 if self._gripper_command < 0 else 2 * description.FINGER_TRAVEL
-        sim.set_gripper(width)
-        dt = sim.physics_dt
+        self.sim.set_gripper(width)
+        step = self.impedance.step
         for _ in range(steps):
-            sim.step(controller.update(sim.time, dt, model.read_state()))
+            step()
 
     def _camera_renderer(self) -> CameraRenderer:
         if self._renderer is None:
