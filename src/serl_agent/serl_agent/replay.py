@@ -191,7 +191,7 @@ class ReplayBuffer:
 
     @staticmethod
     def batch_slice(batch: Batch, start: int, stop: int) -> Batch:
-        """Views of rows [start, stop) of every tensor of ``batch`` (writes go into it)."""
+        """Return views of rows [start, stop) of every tensor of ``batch`` (writes go into it)."""
         return {k: ({j: t[start:stop] for j, t in v.items()} if isinstance(v, dict)
                     else v[start:stop]) for k, v in batch.items()}
 
