@@ -157,3 +157,22 @@ def test_episode_limit_follows_gymnasium_make():
     env.reset(seed=0)
     flags = [env.step(np.zeros(4, np.float32))[3] for _ in range(3)]
     assert flags == [False, False, True]
+
+
+@pytest.mark.parametrize('approach_closed', [True, False])
+def test_pick_cube_expert_approaches_with_the_gripper_closed(approach_closed):
+    # The demos must show the fingers closed on nothing (a negative for the reward classifier):
+    # the default expert flies the approach closed and opens above the cube.
+    env = gym.make('PandaPickCube-v0')
+    expert = PickCubeExpert(env, approach_closed=approach_closed)
+    obs, _ = env.reset(seed=0)
+    phases_closed = set()
+    for _ in range(100):
+        obs, _, terminated, truncated, info = env.step(expert(obs))
+        if obs['gripper_width'][0] < 0.05:
+            phases_closed.add(expert.phase)
+        if terminated or truncated:
+            break
+    assert terminated and info['succeed']
+    assert ('approach' in phases_closed) == approach_closed, phases_closed
+    env.close()
