@@ -3,14 +3,19 @@
 Benchmark: the success classifier of serl_reward on the sim pick-cube task (vision).
 
 1. Training data: 20 scripted-expert demos of PandaPickCubeVision-v0 (or the Transition bags
-   given with --demo-bags). After the first success the demonstrator keeps holding the cube for
-   --hold-steps steps, the way SERL / HIL-SERL collect success frames for their reward
-   classifier; every frame is labelled with the simulator's ``info['succeed']``.
+   given with --demo-bags). By default a demo ends at its first success, as the demos that
+   ``serl_train`` records through the record_demos graph do (one success frame per demo); with
+   --hold-steps N the demonstrator keeps holding the cube for N more steps, the way SERL /
+   HIL-SERL collect success frames. Every frame is labelled with the simulator's
+   ``info['succeed']``.
 2. serl_reward's training: whole demos held out for the threshold (target FPR), the rest
    trained on.
-3. Evaluation on >= 1,000 frames of fresh episodes (other seeds): random-policy rollouts and
-   expert rollouts (with the same hold). Prints accuracy, precision, recall, FPR overall and by
-   source.
+3. Evaluation on frames of fresh episodes (other seeds), never trained on: 10 random-policy
+   rollouts (1,000 frames), 12 expert rollouts holding success for --eval-hold-steps
+   (``expert``) and 20 ending at success (``expert_end``, as serl_train's episodes do). The
+   evaluation expert approaches with the gripper open (``approach_closed=False``), unlike the
+   demos'. Prints accuracy, precision, recall, FPR by source and for the two protocols
+   random + expert (``held``) and random + expert_end (``end``), each >= 1,400 frames.
 4. Active queries (RAQ), as reward_node runs them: --raq-rounds rounds of --raq-episodes
    random-policy episodes (seeds apart from the evaluation's); in each, every --raq-interval
    frames the frame set scored highest since the last query is labelled by the simulator's
@@ -37,7 +42,7 @@ from serl_reward.metrics import binary_metrics, format_metrics, select_threshold
 from serl_reward.model_file import save_model
 from serl_reward.training import fit_classifier, predict, train_net, TrainConfig
 import serl_sim  # noqa: F401  (registers the envs)
-from serl_sim.experts import make_expert
+from serl_sim.experts import PickCubeExpert
 import torch
 
 KEYS = ('front', 'wrist')
@@ -68,19 +73,26 @@ def collect(env, policy, seeds, hold_steps, max_steps=100):
                         for i, seed in enumerate(seeds)])
 
 
+#: evaluation sets: random rollouts with expert episodes that hold success (``held``) or end
+#: at it, as serl_train's episodes do (``end``)
+PROTOCOLS = {'held': ('random', 'expert'), 'end': ('random', 'expert_end')}
+
+
 def evaluate(classifier, sources, title):
-    """Print and return the metrics of ``classifier`` per source and over all sources."""
-    probabilities, labels = [], []
+    """Print per source and return, per protocol of :data:`PROTOCOLS`, the metrics."""
+    scored = {}
     for name, data in sources.items():
         p = predict(classifier, data)
-        probabilities.append(p)
-        labels.append(data.labels)
-        print(f'{title} {name:>6}: {data.summary()}; '
+        scored[name] = (p, data.labels)
+        print(f'{title} {name:>10}: {data.summary()}; '
               f'{format_metrics(binary_metrics(p, data.labels, classifier.threshold))}')
-    metrics = binary_metrics(np.concatenate(probabilities), np.concatenate(labels),
-                             classifier.threshold)
-    print(f'{title}    all: {format_metrics(metrics)}')
-    return metrics
+    results = {}
+    for protocol, names in PROTOCOLS.items():
+        results[protocol] = binary_metrics(np.concatenate([scored[n][0] for n in names]),
+                                           np.concatenate([scored[n][1] for n in names]),
+                                           classifier.threshold)
+        print(f'{title} {" + ".join(names)}: {format_metrics(results[protocol])}')
+    return results
 
 
 def active_queries(env, classifier, policy, seeds, interval):
@@ -123,9 +135,18 @@ def main():
     parser.add_argument('--demos', type=int, default=20)
     parser.add_argument('--demo-bags', nargs='*', default=[],
                         help='read the training demos from these Transition bags instead')
-    parser.add_argument('--hold-steps', type=int, default=20)
+    parser.add_argument('--hold-steps', type=int, default=0,
+                        help='demo steps kept after the first success (serl_train: 0)')
+    parser.add_argument('--demo-approach', choices=('closed', 'open'), default='closed',
+                        help="the demo expert's gripper during the approach (serl_sim default: "
+                             'closed; open = the expert before that change)')
+    parser.add_argument('--eval-hold-steps', type=int, default=20,
+                        help='evaluation expert steps kept after the first success')
     parser.add_argument('--eval-random', type=int, default=10, help='random-policy episodes')
-    parser.add_argument('--eval-expert', type=int, default=12, help='expert episodes')
+    parser.add_argument('--eval-expert', type=int, default=12,
+                        help='expert episodes holding success for --eval-hold-steps')
+    parser.add_argument('--eval-expert-end', type=int, default=20,
+                        help='expert episodes ending at success (as serl_train episodes do)')
     parser.add_argument('--steps', type=int, default=300)
     parser.add_argument('--target-fpr', type=float, default=0.01)
     parser.add_argument('--raq-rounds', type=int, default=3)
@@ -140,7 +161,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     env = gym.make('PandaPickCubeVision-v0').unwrapped  # no time limit: demos hold success
-    expert = make_expert(env)
+    expert = PickCubeExpert(env, approach_closed=args.demo_approach == 'closed')
 
     start = time.monotonic()
     if args.demo_bags:
@@ -169,10 +190,15 @@ def main():
 
     def random_policy(_):
         return rng.uniform(space.low, space.high).astype(np.float32)
+    # the evaluation expert flies the approach with the gripper open (the demos' expert closes
+    # it): frames unlike any demo frame
+    direct = PickCubeExpert(env, approach_closed=False)
     sources = {
         'random': collect(env, random_policy, range(base, base + args.eval_random), 0),
-        'expert': collect(env, expert, range(base + 100, base + 100 + args.eval_expert),
-                          args.hold_steps),
+        'expert': collect(env, direct, range(base + 100, base + 100 + args.eval_expert),
+                          args.eval_hold_steps),
+        'expert_end': collect(env, direct, range(base + 200, base + 200 + args.eval_expert_end),
+                              0),
     }
     print(f'evaluation frames collected in {time.monotonic() - start:.0f} s')
     before = evaluate(classifier, sources, 'demos only:')
@@ -199,7 +225,8 @@ def main():
     classifier.threshold = select_threshold(validation_p[~validation.labels], args.target_fpr)
     num_labels = sum(len(d) for d in labelled)
     print(f'RAQ: {num_labels} labels, {time.monotonic() - start:.0f} s')
-    metrics = evaluate(classifier, sources, f'demos + {num_labels} RAQ labels:')
+    after = (evaluate(classifier, sources, f'demos + {num_labels} RAQ labels:')
+             if args.raq_rounds > 0 else None)
 
     frames = sources['expert']
     lat1, lat1_p95 = latency_ms(classifier, frames, 1)
@@ -207,14 +234,17 @@ def main():
     print(f'latency per frame set (front + wrist 128x128, batch 1): 1 thread median '
           f'{lat1:.2f} ms (p95 {lat1_p95:.2f}), 2 threads median {lat2:.2f} ms '
           f'(p95 {lat2_p95:.2f}); goal 5 ms -> ratio {min(lat1, lat2) / 5.0:.2f}')
-    print(f'accuracy={metrics["accuracy"]:.4f} fpr={metrics["fpr"]:.4f} '
-          f'demos_only_accuracy={before["accuracy"]:.4f} demos_only_fpr={before["fpr"]:.4f} '
-          f'raq_labels={num_labels} '
-          f'precision={metrics["precision"]:.4f} recall={metrics["recall"]:.4f} '
-          f'eval_frames={metrics["n"]} eval_positives={metrics["tp"] + metrics["fn"]} '
-          f'threshold={classifier.threshold:.4f} train_frames={len(train)} '
-          f'train_s={train_s:.0f} latency_ms_1thread={lat1:.2f} latency_ms_2threads={lat2:.2f} '
-          f'latency_goal_ms=5 latency_ratio={min(lat1, lat2) / 5.0:.2f}')
+    fields = {}
+    for label, results in (('demos_only', before), ('raq', after)):
+        for protocol, m in (results or {}).items():
+            fields.update({f'{label}_{protocol}_{k}': f'{m[k]:.4f}'
+                           for k in ('accuracy', 'fpr', 'precision', 'recall')})
+            fields[f'{label}_{protocol}_frames'] = m['n']
+    fields.update(raq_labels=num_labels, train_frames=len(train),
+                  train_positives=train.num_positive, train_s=f'{train_s:.0f}',
+                  latency_ms_1thread=f'{lat1:.2f}', latency_ms_2threads=f'{lat2:.2f}',
+                  latency_goal_ms=5, latency_ratio=f'{min(lat1, lat2) / 5.0:.2f}')
+    print(' '.join(f'{k}={v}' for k, v in fields.items()))
 
 
 if __name__ == '__main__':
