@@ -23,6 +23,9 @@ from serl_reward.model_file import save_model
 from serl_reward.training import fit_classifier, TrainConfig
 import torch
 
+#: Fewer success frames than this get a note: the classifier sees too few success states.
+MIN_POSITIVES = 50
+
 
 def build_parser():
     """Return the argument parser of ``serl_train_reward``."""
@@ -70,6 +73,10 @@ def main(argv=None):
                      for p in args.labels]
         data = concatenate(datasets)
         print(f'data: {data.summary()}')
+        if data.num_positive < MIN_POSITIVES:
+            print(f'note: only {data.num_positive} success frames (demos that end at their first '
+                  'success give one each): expect low recall on success states unlike those; '
+                  'add held-success frames or labelled bags (--labels) for more')
         train, heldout = split_by_episode(data, args.holdout, seed=args.seed)
         print(f'train: {train.summary()}\nheld-out: {heldout.summary()}')
         train_config = TrainConfig(steps=args.steps, batch_size=args.batch_size,

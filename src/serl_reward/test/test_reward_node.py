@@ -151,17 +151,23 @@ def test_bad_frames_are_skipped_and_counted(ros, model_path):
             if reward_node.pipeline.skipped['encoding'] == 0:
                 pubs['wrist'].publish(wrong_encoding)
             time.sleep(0.05)
-        assert dict(reward_node.pipeline.skipped) == {'size': 1, 'encoding': 1}
+        # a loaded machine may deliver a second copy before the first was counted
+        skipped = dict(reward_node.pipeline.skipped)
+        assert skipped['size'] >= 1 and skipped['encoding'] >= 1, skipped
+        assert counts['frames_skipped'] == skipped['size'] + skipped['encoding']
         assert counts['rewards'] == 0 and not received
+
+        total = str(counts['frames_skipped'])
 
         def reported():
             for array in diagnostics:
                 values = {kv.key: kv.value for kv in array.status[0].values}
-                if values.get('frames_skipped') == '2':
+                if values.get('frames_skipped') == total:
                     return values
             return None
-        wait_for(lambda: reported() is not None, what='/diagnostics reporting 2 skipped')
-        assert reported()['skipped_size'] == '1' and reported()['skipped_encoding'] == '1'
+        wait_for(lambda: reported() is not None, what=f'/diagnostics reporting {total} skipped')
+        assert reported()['skipped_size'] == str(skipped['size'])
+        assert reported()['skipped_encoding'] == str(skipped['encoding'])
     finally:
         harness.close()
 
