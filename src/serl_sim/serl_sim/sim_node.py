@@ -499,6 +499,12 @@ class SimNode(Node):
         for thread in self._threads:
             thread.join(timeout=5.0)
         super().destroy_node()
+        if not any(thread.is_alive() for thread in self._threads):
+            # Free the MuJoCo objects now, in order (law, then simulation), rather than in the
+            # arbitrary order of the garbage left at interpreter exit.
+            self.impedance = None
+            self._snapshot = None
+            self.sim = None
 
 
 def main(args=None) -> None:
