@@ -1,0 +1,1 @@
+"""What every serl node shares: QoS profiles (``qos``) and the ``main()`` helper."""
