@@ -39,7 +39,6 @@ from rclpy.serialization import serialize_message
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Joy
 
-from serl_agent import qos
 from serl_agent.acknowledgement import Outbox
 from serl_agent.actor_spool import ActorSpool
 from serl_agent.episode_runner import as_agent_env, EpisodeRunner
@@ -48,6 +47,7 @@ from serl_agent.policy_slot import PolicySlot
 from serl_agent.teleop_policy import TeleopEpisodeEnd, TeleopPolicy, TeleopSettings
 from serl_agent.threads import set_torch_threads
 from serl_agent.transition_codec import CodecError, dict_to_transition, rclpy_types
+from serl_common import qos
 from serl_msgs.msg import EpisodeSummary, PolicyWeights, Transition, TransitionAck
 
 POLICIES = ('rlpd', 'expert', 'random', 'teleop')

@@ -16,9 +16,9 @@ Parameters: ``config/demos.yaml``.
 
 from rclpy.node import Node
 
-from serl_agent import qos
 from serl_agent.bag_io import EpisodeBagWriter, make_typestore, TRANSITION_TYPE
-from serl_agent.node_main import spin_node
+from serl_common import qos
+from serl_common.node_main import run_node
 from serl_msgs.msg import Transition, TransitionAck
 
 
@@ -90,7 +90,7 @@ class DemoRecorderNode(Node):
 
 def main(args=None):
     """Record until Ctrl-C."""
-    spin_node(DemoRecorderNode, args)
+    return run_node(DemoRecorderNode, args)
 
 
 if __name__ == '__main__':

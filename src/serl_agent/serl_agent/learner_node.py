@@ -14,12 +14,12 @@ import math
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
-from serl_agent import qos
 from serl_agent.config import RLPDConfig
 from serl_agent.learner import demo_paths_from, Learner, LearnerSettings
-from serl_agent.node_main import spin_node
 from serl_agent.policy_io import WEIGHTS_FORMAT
 from serl_agent.threads import set_torch_threads
+from serl_common import qos
+from serl_common.node_main import run_node
 from serl_msgs.msg import LearnerStatus, PolicyWeights, Transition, TransitionAck
 
 
@@ -148,7 +148,7 @@ class LearnerNode(Node):
 
 def main(args=None):
     """Run the learner node until Ctrl-C."""
-    spin_node(LearnerNode, args)
+    return run_node(LearnerNode, args)
 
 
 if __name__ == '__main__':

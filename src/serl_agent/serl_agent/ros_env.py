@@ -42,11 +42,11 @@ from geometry_msgs.msg import PoseStamped
 import gymnasium as gym
 import numpy as np
 from sensor_msgs.msg import Image, JointState
-from serl_agent import qos
 from serl_agent.action_mapping import (DOWN, equilibrium_target, finger_width,
                                        GRIPPER_OPEN_WIDTH, gripper_width_command,
                                        tcp_pose_vector, twist_from_poses)
 from serl_agent.transition_codec import image_to_array
+from serl_common import qos
 from serl_msgs.msg import GripperCommand, RewardStamped
 from serl_msgs.srv import GetSuccess, ResetEpisode
 

@@ -10,10 +10,10 @@ import time
 from agent_fixtures import ros_context, spin_until
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from serl_agent import qos
 from serl_agent.bag_io import make_typestore, TRANSITION_TYPE
 from serl_agent.learner import SPOOL_NAME
 from serl_agent.transition_spool import read_spool
+from serl_common import qos
 from serl_msgs.msg import LearnerStatus, PolicyWeights, TransitionAck
 
 RLPD_SMALL = """rlpd:

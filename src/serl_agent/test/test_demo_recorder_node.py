@@ -7,10 +7,10 @@ import sys
 from agent_fixtures import assert_transition_equal, make_episode, ros_context, spin_until
 import numpy as np
 from rclpy.node import Node
-from serl_agent import qos
 from serl_agent.bag_io import find_bags, read_transitions
 from serl_agent.demo_buffer import read_episodes
 from serl_agent.transition_codec import dict_to_transition, rclpy_types, transition_to_dict
+from serl_common import qos
 from serl_msgs.msg import Transition, TransitionAck
 
 

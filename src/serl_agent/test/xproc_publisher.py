@@ -8,8 +8,8 @@ import numpy as np
 import rclpy
 from rclpy.node import Node
 
-from serl_agent import qos
 from serl_agent.transition_codec import dict_to_transition, rclpy_types
+from serl_common import qos
 from serl_msgs.msg import Transition, TransitionAck
 
 from agent_fixtures import make_episode  # noqa: I100 - test helper next to this file

@@ -22,12 +22,11 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-import rclpy
 from rclpy._rclpy_pybind11 import RCLError
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
+from serl_common import qos
+from serl_common.node_main import run_node
 from serl_controller.impedance import CartesianImpedanceController
 from serl_controller.loop_stats import LoopStats
 from serl_controller.params import (
@@ -40,7 +39,6 @@ NODE_NAME = 'cartesian_impedance_controller'
 MODES = ('torque', 'forward')
 #: FR3 reset configuration (serl_sim.description.ARM.home), rad: default nullspace target.
 FR3_HOME = (0.0, -0.418615, 0.0, -2.578754, 0.0, 2.160139, 0.7853981633974483)
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 _NODE_PARAMETERS = {
     'mode': ('torque', 'torque: publish joint efforts; forward: publish the limited target '
@@ -117,7 +115,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         self._effort_pub = None
         self._limited_pub = None
         self._forward_pub = None
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.RELIABLE)
         self._autostart_pending = bool(self.get_parameter('autostart').value)
         self._cache_loop_parameters()
 
@@ -189,19 +187,19 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         self._state_age = LoopStats(nominal)
         if self._mode == 'torque':
             self._inputs.append(self.create_subscription(
-                JointState, '/joint_states', self._on_joint_state, qos_profile_sensor_data))
+                JointState, '/joint_states', self._on_joint_state, qos.SENSOR))
             self._effort_pub = self.create_lifecycle_publisher(
-                Float64MultiArray, '/effort_controller/commands', RELIABLE)
+                Float64MultiArray, '/effort_controller/commands', qos.RELIABLE)
         else:
             self._inputs.append(self.create_subscription(
-                PoseStamped, values['current_pose_topic'], self._on_current_pose,
-                qos_profile_sensor_data))
+                PoseStamped, values['current_pose_topic'], self._on_current_pose, qos.SENSOR))
             self._forward_pub = self.create_lifecycle_publisher(
-                PoseStamped, values['forward_topic'], RELIABLE)
+                PoseStamped, values['forward_topic'], qos.RELIABLE)
         self._inputs.append(self.create_subscription(
-            PoseStamped, f'/{NODE_NAME}/equilibrium_pose', self._on_equilibrium_pose, RELIABLE))
+            PoseStamped, f'/{NODE_NAME}/equilibrium_pose', self._on_equilibrium_pose,
+            qos.RELIABLE))
         self._limited_pub = self.create_lifecycle_publisher(
-            PoseStamped, f'/{NODE_NAME}/limited_target', qos_profile_sensor_data)
+            PoseStamped, f'/{NODE_NAME}/limited_target', qos.SENSOR)
         self._diag_timer = self.create_timer(1.0 / values['diagnostics_rate'],
                                              self._publish_diagnostics)
         self.get_logger().info(f'configured ({self._mode} mode, {values["update_rate"]:.0f} Hz, '
@@ -502,25 +500,16 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         self._diag_pub.publish(msg)
 
 
-def main(args=None) -> None:
+def main(args=None) -> int:
     """Run the node; with `autostart` it configures itself and activates on the first state."""
-    rclpy.init(args=args)
-    node = CartesianImpedanceControllerNode()
-    try:
+    def autostart(node):
         if node.get_parameter('autostart').value:
             node.trigger_configure()
-        while rclpy.ok():
-            try:
-                rclpy.spin(node)
-            except RCLError as error:
-                # rclpy's lifecycle service raises on a transition that is invalid in the
-                # current state (e.g. deactivate while already inactive): keep running.
-                node.get_logger().error(f'{error}; node keeps running')
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+
+    # rclpy's lifecycle service raises RCLError on a transition that is invalid in the current
+    # state (e.g. deactivate while already inactive): the node logs it and keeps running.
+    return run_node(CartesianImpedanceControllerNode, args, on_start=autostart,
+                    keep_spinning_on=(RCLError,))
 
 
 if __name__ == '__main__':

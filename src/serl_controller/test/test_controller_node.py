@@ -16,8 +16,8 @@ from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
+from serl_common import qos
 from serl_controller.controller_node import CartesianImpedanceControllerNode, FR3_HOME
 from serl_controller.params import ImpedanceParams, params_from_flat, PRECISION_GAINS
 from std_msgs.msg import Float64MultiArray
@@ -28,7 +28,6 @@ import yaml
 multiprocessing.set_start_method('spawn', force=True)
 
 NODE = '/cartesian_impedance_controller'
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 TIMEOUT = 10.0
 
 
@@ -51,19 +50,19 @@ class Probe:
         self.limited = []
         self.forwarded = []
         self.publish_states = threading.Event()
-        self.joint_pub = node.create_publisher(JointState, '/joint_states',
-                                               qos_profile_sensor_data)
-        self.pose_pub = node.create_publisher(PoseStamped, f'{NODE}/equilibrium_pose', RELIABLE)
+        self.joint_pub = node.create_publisher(JointState, '/joint_states', qos.SENSOR)
+        self.pose_pub = node.create_publisher(PoseStamped, f'{NODE}/equilibrium_pose',
+                                              qos.RELIABLE)
         self.current_pose_pub = node.create_publisher(
-            PoseStamped, '/franka_robot_state_broadcaster/current_pose', qos_profile_sensor_data)
+            PoseStamped, '/franka_robot_state_broadcaster/current_pose', qos.SENSOR)
         node.create_subscription(Float64MultiArray, '/effort_controller/commands',
-                                 self.efforts.append, RELIABLE)
+                                 self.efforts.append, qos.RELIABLE)
         node.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics.append,
-                                 RELIABLE)
+                                 qos.RELIABLE)
         node.create_subscription(PoseStamped, f'{NODE}/limited_target', self.limited.append,
-                                 qos_profile_sensor_data)
+                                 qos.SENSOR)
         node.create_subscription(PoseStamped, '/test/forward_target', self.forwarded.append,
-                                 RELIABLE)
+                                 qos.RELIABLE)
         self.change_state = node.create_client(ChangeState, f'{NODE}/change_state')
         self.get_state = node.create_client(GetState, f'{NODE}/get_state')
         self.set_params = node.create_client(SetParameters, f'{NODE}/set_parameters')

@@ -39,12 +39,11 @@ from geometry_msgs.msg import PoseStamped, WrenchStamped
 import mujoco
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
+from serl_common.node_main import run_node
+from serl_common.qos import LATCHED, RELIABLE, SENSOR
 from serl_controller.params import ImpedanceParams
 from serl_msgs.msg import GripperCommand
 from serl_msgs.srv import GetSuccess, ResetEpisode
@@ -56,16 +55,6 @@ from serl_sim.scene import CAMERA_NAMES
 from serl_sim.simulation import FrankaSim, JOINT_NAMES
 from serl_sim.tasks import make_task
 from std_msgs.msg import Float64MultiArray, String
-
-SENSOR = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
-                    reliability=ReliabilityPolicy.BEST_EFFORT,
-                    durability=DurabilityPolicy.VOLATILE)
-RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
-LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                     reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 BROADCASTER = '/franka_robot_state_broadcaster'
 CONTROL_MODES = ('effort', 'impedance')
@@ -507,28 +496,13 @@ class SimNode(Node):
             self.sim = None
 
 
-def main(args=None) -> None:
+def main(args=None) -> int:
     """Run the sim node (console script ``sim_node``)."""
     # The physics thread and the executor (effort commands at up to 1 kHz) share the GIL; hand
     # it over every 0.5 ms instead of Python's default 5 ms, so state streams stay regular.
     sys.setswitchinterval(0.0005)
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try:
-            rclpy.try_shutdown()
-        except RuntimeError:
-            # rclpy's SIGINT handler shuts the context down from its own thread; when it does
-            # so between try_shutdown's check and its shutdown, rcl reports 'already called'.
-            pass
+    return run_node(SimNode, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -17,9 +17,10 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
+from serl_common.qos import LATCHED, RELIABLE, SENSOR
 from serl_msgs.msg import GripperCommand
 from serl_msgs.srv import GetSuccess, ResetEpisode
-from serl_sim.sim_node import LATCHED, RELIABLE, SENSOR, SimNode
+from serl_sim.sim_node import SimNode
 from std_msgs.msg import Float64MultiArray, String
 
 

@@ -12,8 +12,9 @@ import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from serl_common.qos import RELIABLE, SENSOR
 from serl_msgs.srv import ResetEpisode
-from serl_sim.sim_node import RELIABLE, SENSOR, SimNode
+from serl_sim.sim_node import SimNode
 from std_msgs.msg import Float64MultiArray
 
 TIMEOUT = 20.0

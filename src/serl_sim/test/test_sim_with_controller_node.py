@@ -19,7 +19,7 @@ import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from serl_sim.sim_node import RELIABLE, SENSOR
+from serl_common.qos import RELIABLE, SENSOR
 from std_msgs.msg import Float64MultiArray
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))

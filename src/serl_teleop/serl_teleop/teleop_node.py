@@ -27,21 +27,16 @@ import time
 import tty
 
 from geometry_msgs.msg import TwistStamped
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Joy
+from serl_common import qos
+from serl_common.node_main import run_node
 from serl_msgs.msg import EpisodeSummary
 
 from serl_teleop.keyboard import decode_keys, KEY_HELP, KeyboardSettings, KeyboardTeleop
 from serl_teleop.spacemouse import (find_spacemouse, read_available, SpaceMouseError,
                                     SpaceMouseSettings, SpaceMouseState)
 
-#: Commands: reliable, keep last 10 (docs/architecture.md).
-RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
 INPUTS = ('keyboard', 'spacemouse')
 
 
@@ -108,10 +103,10 @@ class TeleopNode(Node):
             self._saved_tty = termios.tcgetattr(self.terminal_fd)
             tty.setcbreak(self.terminal_fd)  # keys one by one, no echo; Ctrl-C still SIGINT
             self._say(KEY_HELP)
-        self.twist_pub = self.create_publisher(TwistStamped, v['twist_topic'], RELIABLE)
-        self.joy_pub = self.create_publisher(Joy, v['joy_topic'], RELIABLE)
+        self.twist_pub = self.create_publisher(TwistStamped, v['twist_topic'], qos.RELIABLE)
+        self.joy_pub = self.create_publisher(Joy, v['joy_topic'], qos.RELIABLE)
         self.create_subscription(EpisodeSummary, '/serl/episode_summary', self._on_summary,
-                                 RELIABLE)
+                                 qos.RELIABLE)
         self.create_timer(1.0 / v['publish_rate'], self._publish)
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
@@ -193,6 +188,11 @@ class TeleopNode(Node):
         self.twist_pub.publish(twist)
         self.joy_pub.publish(joy)
 
+    def destroy_node(self) -> None:
+        """Restore the terminal and close the device (:meth:`close`), then destroy the node."""
+        self.close()
+        super().destroy_node()
+
     def close(self) -> None:
         """Stop reading, restore the terminal, close the device."""
         self._stop.set()
@@ -205,24 +205,10 @@ class TeleopNode(Node):
             self.device_fd = None
 
 
-def main(args=None):
-    """Run the teleop node until Ctrl-C; the terminal is restored at exit."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = TeleopNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (SpaceMouseError, RuntimeError, ValueError) as exc:
-        print(f'teleop_node: {exc}', file=sys.stderr)
-        sys.exit(1)
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    """Run the teleop node until Ctrl-C; the terminal is restored at exit; 1 on a bad device."""
+    return run_node(TeleopNode, args, fatal_errors=(SpaceMouseError, RuntimeError, ValueError))
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
