@@ -14,10 +14,9 @@ import select
 import sys
 
 import cv2
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
+from serl_common.node_main import run_node
 from serl_msgs.srv import QueryLabel
 from serl_reward.image_codec import image_to_rgb, ImageFormatError
 from serl_reward.label_history import parse_answer
@@ -72,15 +71,7 @@ def main(args=None):
                         help='seconds to wait for an answer')
     argv = list(sys.argv if args is None else args)
     known = parser.parse_args(remove_ros_args(argv)[1:])
-    rclpy.init(args=argv)
-    node = LabelCli(known.image_dir, known.timeout)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    return run_node(lambda: LabelCli(known.image_dir, known.timeout), argv)
 
 
 if __name__ == '__main__':

@@ -8,10 +8,10 @@ to t, if one lies within ``tolerance`` seconds; otherwise it is not answered
 (``answered = false``). Sim only: a real robot has no ground truth (use ``serl_label_cli``).
 """
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
+from serl_common.node_main import run_node
 from serl_msgs.srv import GetSuccess, QueryLabel
 from serl_reward.label_history import LabelHistory
 
@@ -66,19 +66,10 @@ class LabelServerNode(Node):
         return response
 
 
-def main(args=None):
-    """Run the label server."""
-    rclpy.init(args=args)
-    node = LabelServerNode()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    """Run the label server (two executor threads: polling and answering run in parallel)."""
+    return run_node(LabelServerNode, args,
+                    make_executor=lambda: MultiThreadedExecutor(num_threads=2))
 
 
 if __name__ == '__main__':

@@ -17,11 +17,10 @@ configures and activates itself, and exits with status 1 when configuring fails.
 import sys
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import Node, TransitionCallbackReturn
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+from serl_common import qos
+from serl_common.node_main import run_node
 from serl_msgs.msg import RewardStamped
 from serl_msgs.srv import QueryLabel
 from serl_reward.bag_frames import BagReadError, read_labelled_frames
@@ -85,13 +84,12 @@ class RewardNode(Node):
             return TransitionCallbackReturn.FAILURE
         names = self.pipeline.names
         topics = self.param('image_topics') or [f'/cameras/{n}/image_raw' for n in names]
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.reward_publisher = self.create_publisher(RewardStamped, '/reward', reliable)
+        self.reward_publisher = self.create_publisher(RewardStamped, '/reward', qos.RELIABLE)
         self.diagnostics_publisher = self.create_publisher(DiagnosticArray, '/diagnostics',
-                                                           reliable)
+                                                           qos.RELIABLE)
         self._camera_subscriptions = [
             self.create_subscription(Image, topic, self._image_callback(name),
-                                     qos_profile_sensor_data)
+                                     qos.SENSOR)
             for name, topic in zip(names, topics)]
         self.query_client = self.create_client(QueryLabel, '/reward/query_label')
         self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
@@ -274,6 +272,11 @@ class RewardNode(Node):
             self.destroy_timer(self._query_deadline)
             self._query_deadline = None
 
+    def destroy_node(self):
+        """Save the answered queries (:meth:`save_labels`), then destroy the node."""
+        self.save_labels()
+        super().destroy_node()
+
     def save_labels(self):
         """Write the answered queries to ``labels_path`` (if set and any)."""
         path = self.param('labels_path') if self.pipeline is not None else ''
@@ -298,27 +301,15 @@ class RewardNode(Node):
         self.diagnostics_publisher.publish(array)
 
 
-def main(args=None):
+def main(args=None) -> int:
     """Run the reward node; exit status 1 when autostart cannot configure it."""
-    rclpy.init(args=args)
-    node = RewardNode()
-    status = 0
-    try:
+    def autostart(node):
         if node.get_parameter('autostart').value:
             if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                 raise RuntimeError('reward_node could not be configured (see the error above)')
             node.trigger_activate()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RuntimeError as error:
-        node.get_logger().fatal(str(error))
-        status = 1
-    finally:
-        node.save_labels()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return status
+
+    return run_node(RewardNode, args, on_start=autostart, fatal_errors=(RuntimeError,))
 
 
 if __name__ == '__main__':
