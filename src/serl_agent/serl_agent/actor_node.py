@@ -10,7 +10,10 @@ sim without the robot graph). The policy is the RLPD policy last received on
 episodes) (expert and teleop transitions are marked ``intervention``). With
 ``teleop_intervention: true`` the operator overrides the RLPD policy while touching the
 input (HIL-SERL-style; those transitions are marked ``intervention``). Before the first
-weights arrive, ``before_weights`` chooses the actions.
+weights arrive, ``before_weights`` chooses the actions. With ``success_hold_steps`` N > 0
+(demo recording: the record_demos graph) an episode goes on for N steps after its first
+success, the policy holding it (terminal success transitions; the last also ``truncated``, see
+:class:`serl_agent.episode_runner.EpisodeRunner`); RL training keeps N = 0.
 
 Every transition is published on ``/serl/transitions`` (actor_id + sequence) and kept in a
 bounded outbox until ``/serl/transition_ack`` covers it; transitions not acknowledged within
@@ -73,13 +76,16 @@ class ActorNode(Node):
             'eval_every': 0, 'eval_episodes': 0,
             'teleop_twist_topic': '/teleop/twist', 'teleop_twist_stamped': True,
             'teleop_joy_topic': '/teleop/joy', 'teleop_timeout': 0.5, 'teleop_twist_scale': 1.0,
-            'teleop_intervention': False,
+            'teleop_intervention': False, 'success_hold_steps': 0,
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
         v = {name: self.get_parameter(name).value for name in p}
         if v['policy'] not in POLICIES:
             raise ValueError(f"parameter policy must be one of {POLICIES}, got {v['policy']!r}")
+        if v['success_hold_steps'] < 0:
+            raise ValueError('parameter success_hold_steps must be >= 0, '
+                             f"got {v['success_hold_steps']}")
         if v['before_weights'] not in FALLBACKS:
             raise ValueError(f'parameter before_weights must be one of {FALLBACKS}, '
                              f"got {v['before_weights']!r}")
@@ -337,7 +343,7 @@ class ActorNode(Node):
         env = TeleopEpisodeEnd(self.env, self.teleop) if self.teleop else self.env
         runner = EpisodeRunner(env, self.actor_id,
                                max_steps=self.v['max_episode_steps'] if self.v['env'] == 'ros'
-                               else 0)
+                               else 0, success_hold_steps=self.v['success_hold_steps'])
         episode = 0          # every episode (the transitions' episode counter)
         training_done = 0    # training episodes finished
         round_, in_round, due_at = 0, 0, self.v['eval_every']

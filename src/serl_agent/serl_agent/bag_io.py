@@ -135,12 +135,13 @@ class EpisodeBagWriter:
     Record transitions as one complete rosbag2 bag per episode under a directory.
 
     Transitions are grouped by ``(actor_id, episode)``. Each group is streamed into
-    ``<directory>/.<name>.partial`` and, when a transition with ``terminated`` or ``truncated``
-    arrives, the bag is closed (fsync'ed) and renamed atomically to
-    ``<directory>/<actor_id>_ep<episode:06d>``. Guarantee: after a crash every bag under the
-    directory is complete; at most the episodes still being recorded are lost (their hidden
-    ``.partial`` directories are ignored by the readers). :meth:`close` (clean shutdown, e.g.
-    Ctrl-C) also finalises unfinished episodes, named with an ``_incomplete`` suffix.
+    ``<directory>/.<name>.partial`` and, when its last transition arrives (``terminated`` or
+    ``truncated``; episodes holding success: see below), the bag is closed (fsync'ed) and
+    renamed atomically to ``<directory>/<actor_id>_ep<episode:06d>``. Guarantee: after a crash
+    every bag under the directory is complete; at most the episodes still being recorded are
+    lost (their hidden ``.partial`` directories are ignored by the readers). :meth:`close`
+    (clean shutdown, e.g. Ctrl-C) also finalises unfinished episodes, named with an
+    ``_incomplete`` suffix.
 
     An episode the actor aborted (no terminal transition; the actor's next transitions carry a
     later episode number) is closed as ``<name>_incomplete`` as soon as a transition of a later
@@ -149,18 +150,31 @@ class EpisodeBagWriter:
     (a late re-send of a transition lost the first time; counted in :attr:`late`), so an
     episode never gets a second bag.
 
+    Episodes that hold their success (an actor with ``success_hold_steps`` N > 0, see
+    :class:`serl_agent.episode_runner.EpisodeRunner`) carry N + 1 terminated transitions; give
+    the same N here: a bag then closes on a ``truncated`` transition (the actor marks the last
+    held step so) or on the (N + 1)-th terminated one, not on the first.
+
     :param directory: recording directory, created if needed.
     :param storage: ``'mcap'`` or ``'sqlite3'``.
     :param typestore: from :func:`make_typestore` (default).
+    :param success_hold_steps: terminated transitions an episode may carry after its first
+        one (0: the first terminated transition ends it).
+    :raises ValueError: ``success_hold_steps`` < 0.
     """
 
-    def __init__(self, directory: PathLike, storage: str = 'mcap', typestore=None):
+    def __init__(self, directory: PathLike, storage: str = 'mcap', typestore=None,
+                 success_hold_steps: int = 0):
+        if int(success_hold_steps) < 0:
+            raise ValueError(f'success_hold_steps must be >= 0, got {success_hold_steps}')
+        self.success_hold_steps = int(success_hold_steps)
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.storage = storage
         self.typestore = typestore if typestore is not None else make_typestore()
         self._open = {}  # (actor_id, episode) -> TransitionBagWriter
         self._open_sequences = {}  # (actor_id, episode) -> sequences written into it
+        self._open_terminals = {}  # (actor_id, episode) -> terminated transitions written
         self._received = {}  # actor_id -> AckTracker of every sequence received
         self._durable = {}  # actor_id -> AckTracker of the sequences in closed bags
         self._closed = {}  # actor_id -> episodes closed
@@ -208,9 +222,11 @@ class EpisodeBagWriter:
             writer = TransitionBagWriter(partial, self.storage, self.typestore)
             self._open[key] = writer
             self._open_sequences[key] = []
+            self._open_terminals[key] = 0
         writer.write_cdr(data, timestamp_ns)
         self._open_sequences[key].append(sequence)
-        if msg.terminated or msg.truncated:
+        self._open_terminals[key] += bool(msg.terminated)
+        if msg.truncated or self._open_terminals[key] > self.success_hold_steps:
             return self._finish(key, '')
         return None
 
@@ -240,6 +256,7 @@ class EpisodeBagWriter:
 
     def _finish(self, key, suffix: str) -> Path:
         writer = self._open.pop(key)
+        self._open_terminals.pop(key, None)
         writer.close()
         self._closed.setdefault(key[0], set()).add(key[1])
         final = self.directory / (self._name(*key) + suffix)

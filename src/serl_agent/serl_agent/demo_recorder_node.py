@@ -10,7 +10,9 @@ that actor's next episode starts. Duplicates (an actor re-sending after a missin
 acknowledgement) are dropped by ``(actor_id, sequence)``, and so are late transitions of an
 episode whose bag is closed: no episode is written twice. With ``acknowledge: true`` it
 acknowledges each actor's transitions on ``/serl/transition_ack`` once their episode is on disk
-(use it when no learner runs).
+(use it when no learner runs). ``success_hold_steps`` must equal the actor's (demos that hold
+their success carry that many terminal transitions after the first; see
+:class:`serl_agent.bag_io.EpisodeBagWriter`).
 Parameters: ``config/demos.yaml``.
 """
 
@@ -31,12 +33,15 @@ class DemoRecorderNode(Node):
         self.declare_parameter('output', 'bags/demos')
         self.declare_parameter('storage', 'mcap')
         self.declare_parameter('acknowledge', False)
+        self.declare_parameter('success_hold_steps', 0)
         topics = [t for t in self.get_parameter('topics').value if t]
         output = self.get_parameter('output').value
         storage = self.get_parameter('storage').value
         self.acknowledge = self.get_parameter('acknowledge').value
         self.typestore = make_typestore()
-        self.writer = EpisodeBagWriter(output, storage=storage, typestore=self.typestore)
+        self.writer = EpisodeBagWriter(
+            output, storage=storage, typestore=self.typestore,
+            success_hold_steps=self.get_parameter('success_hold_steps').value)
         self.actors = set()
         self.episodes = 0
         self.ack_pub = self.create_publisher(TransitionAck, '/serl/transition_ack',

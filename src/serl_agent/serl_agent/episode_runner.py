@@ -84,15 +84,29 @@ class EpisodeRunner:
     :param first_sequence: sequence number of the first transition (>= 1).
     :param max_steps: cut an episode after this many steps (``truncated``); 0: the env's limit.
     :param clock_ns: source of the transition stamps (ns).
+    :param success_hold_steps: after an episode's first success, keep stepping the policy for
+        this many more steps before the episode ends (0: end at the first success). Demos
+        recorded this way hold the success state, as HIL-SERL's success frames do (the reward
+        classifier needs them, docs/reward.md). Each held step that is still a success is a
+        terminal success transition (``terminated``, the env's reward: 1); the last one is also
+        ``truncated``: the explicit end of the episode (:class:`serl_agent.bag_io.
+        EpisodeBagWriter` closes the bag on it). A held step that lost the success (e.g. the
+        cube slipped) ends the hold at once, as the env reports it (reward 0, not terminated)
+        and ``truncated`` (the value target bootstraps through it).
+    :raises ValueError: ``success_hold_steps`` < 0.
     """
 
     def __init__(self, env: gym.Env, actor_id: str, first_sequence: int = 1,
-                 max_steps: int = 0, clock_ns: Callable[[], int] = time.time_ns):
+                 max_steps: int = 0, clock_ns: Callable[[], int] = time.time_ns,
+                 success_hold_steps: int = 0):
+        if int(success_hold_steps) < 0:
+            raise ValueError(f'success_hold_steps must be >= 0, got {success_hold_steps}')
         self.env = env
         self.actor_id = actor_id
         self.next_sequence = int(first_sequence)
         self.max_steps = int(max_steps)
         self.clock_ns = clock_ns
+        self.success_hold_steps = int(success_hold_steps)
 
     def run_episode(self, act: ActionFn, episode: int, seed: Optional[int] = None,
                     on_transition: Optional[Callable[[dict], None]] = None,
@@ -106,11 +120,16 @@ class EpisodeRunner:
         :param on_transition: consumer of the transitions.
         :param should_stop: polled every step; True ends the episode early (marked truncated).
         :raises ValueError: an action that is not finite or outside [-1, 1] (never sent).
+
+        With ``success_hold_steps`` (see the class), the episode goes on after its first
+        success; the result then counts the held steps and their rewards too.
         """
         obs, _ = self.env.reset(seed=seed)
         total, step, success = 0.0, 0, False
         terminated = truncated = False
-        while not (terminated or truncated):
+        held = None  # steps held after the first success; None: not holding
+        ended = False
+        while not ended:
             action, intervention = act(obs)
             action = np.asarray(action, dtype=np.float32).reshape(-1)
             if not np.all(np.isfinite(action)) or np.any(np.abs(action) > 1.0 + 1e-6):
@@ -119,10 +138,18 @@ class EpisodeRunner:
             next_obs, reward, terminated, truncated, info = self.env.step(action)
             step_success = success_of(info)
             success = success or step_success
+            if held is not None:  # holding the success
+                held += 1
+                terminated = bool(terminated) or step_success
+                if not step_success or held >= self.success_hold_steps:
+                    truncated = True  # the success was lost, or the last held step
+            elif terminated and step_success and not truncated and self.success_hold_steps:
+                held = 0  # a terminal success transition; the episode goes on
             if self.max_steps and step + 1 >= self.max_steps and not terminated:
                 truncated = True
-            if should_stop() and not terminated:
+            if should_stop() and (held is not None or not terminated):
                 truncated = True
+            ended = bool(truncated) or (bool(terminated) and held is None)
             tr = {
                 'observation': obs, 'action': action, 'reward': float(reward),
                 'next_observation': next_obs, 'terminated': bool(terminated),

@@ -26,7 +26,7 @@ from serl_agent.transition_codec import dict_to_transition, rosbags_types
 def record_demos(env: gym.Env, expert, output: str, episodes: int, seed: int = 0,
                  storage: str = 'mcap', successful_only: bool = False,
                  max_attempts: Optional[int] = None, actor_id: str = 'expert',
-                 log=print) -> List[EpisodeResult]:
+                 log=print, success_hold_steps: int = 0) -> List[EpisodeResult]:
     """
     Record ``episodes`` expert episodes of ``env`` into the recording directory ``output``.
 
@@ -41,17 +41,20 @@ def record_demos(env: gym.Env, expert, output: str, episodes: int, seed: int = 0
     :param max_attempts: give up after this many episodes (default ``4 * episodes``).
     :param actor_id: ``actor_id`` of the transitions.
     :param log: progress printer.
+    :param success_hold_steps: steps the expert keeps holding after an episode's first success
+        (see :class:`serl_agent.episode_runner.EpisodeRunner`; ``serl_train``'s demos: 20).
     :returns: one :class:`EpisodeResult` per episode run.
     :raises RuntimeError: fewer successful episodes than asked within ``max_attempts``.
     """
     env = as_agent_env(env)
     store = make_typestore()
     types = rosbags_types(store)
-    runner = EpisodeRunner(env, actor_id)
+    runner = EpisodeRunner(env, actor_id, success_hold_steps=success_hold_steps)
     results: List[EpisodeResult] = []
     attempts = max_attempts if max_attempts is not None else 4 * episodes
     kept = 0
-    with EpisodeBagWriter(output, storage=storage, typestore=store) as writer:
+    with EpisodeBagWriter(output, storage=storage, typestore=store,
+                          success_hold_steps=success_hold_steps) as writer:
         existing = len([p for p in writer.directory.iterdir() if p.name.startswith(actor_id)])
         while kept < episodes and len(results) < attempts:
             index = existing + len(results)
@@ -84,16 +87,22 @@ def main(argv=None) -> int:
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
     parser.add_argument('--successful-only', action='store_true',
                         help='keep going until --episodes successful episodes are recorded')
+    parser.add_argument('--success-hold-steps', type=int, default=0,
+                        help='steps the expert keeps holding after the first success '
+                             '(serl_train records 20; the env time limit still applies)')
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error('--episodes must be >= 1')
+    if args.success_hold_steps < 0:
+        parser.error('--success-hold-steps must be >= 0')
     import serl_sim  # noqa: F401 - registers the envs
     from serl_sim.experts import make_expert
     env = gym.make(args.task)
     try:
         results = record_demos(env, make_expert(env), args.output, args.episodes,
                                seed=args.seed, storage=args.storage,
-                               successful_only=args.successful_only)
+                               successful_only=args.successful_only,
+                               success_hold_steps=args.success_hold_steps)
     except (BagError, RuntimeError) as exc:
         print(f'serl_record_demos: {exc}', file=sys.stderr)
         return 1

@@ -198,6 +198,10 @@ def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeS
     if robot == 'real' and teleop == 'none':
         raise ValueError('record_demos robot:=real needs a person: teleop:=keyboard, '
                          'spacemouse or external (the scripted expert runs in sim only)')
+    # the scripted expert keeps holding the cube after the first success, so the demos hold
+    # the success state as HIL-SERL's success frames do (the reward classifier needs them:
+    # docs/reward.md); a person ends an episode with the success button
+    hold = _hold_steps(args['hold_success']) if teleop == 'none' else 0
     if robot == 'sim':
         nodes = [_sim_node(args, config_dir), _controller(config_dir, simulated=True)]
     else:
@@ -209,7 +213,8 @@ def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeS
                                       ('reward_source',
                                        'ground_truth' if robot == 'sim' else 'none'),
                                       ('robot', robot),
-                                      ('max_episodes', int(args['episodes'])))
+                                      ('max_episodes', int(args['episodes'])),
+                                      ('success_hold_steps', hold))
                           + ((('object_pose', False),) if robot == 'real' else ())
                           + _cameras(args),
                           required=True))
@@ -219,10 +224,22 @@ def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeS
                               parameters=(('input', teleop),), required=True))
     nodes.append(NodeSpec('serl_agent', 'demo_recorder', 'demo_recorder',
                           parameter_files=(str(config_dir / 'demos.yaml'),),
-                          parameters=(('output', args['output']),), required=True))
+                          parameters=(('output', args['output']),
+                                      ('success_hold_steps', hold)), required=True))
     if _flag(args['rviz']):
         nodes += _viz_nodes(config_dir)
     return _with_params_file(nodes, args)
+
+
+def _hold_steps(value: str) -> int:
+    """Parse ``hold_success`` (an integer >= 0); ValueError names the argument."""
+    try:
+        steps = int(value)
+    except ValueError:
+        steps = -1
+    if steps < 0:
+        raise ValueError(f'hold_success:={value!r}: expected an integer >= 0 (steps)')
+    return steps
 
 
 def _cameras(args: Mapping[str, str]) -> Tuple[Tuple[str, ParameterValue], ...]:
@@ -257,6 +274,9 @@ GRAPHS: Dict[str, Graph] = {
                      'a teleop publisher started elsewhere (docs/teleop.md)',
                      ('none', 'keyboard', 'spacemouse', 'external')),
             Argument('episodes', '20', 'number of demonstration episodes to record'),
+            Argument('hold_success', '20', 'steps the scripted expert keeps holding the cube '
+                     'after the first success (recorded, terminal success transitions); '
+                     'teleop demos end at the success button'),
             Argument('output', 'bags/demos', 'output bag directory (MCAP)'),
             Argument('cameras', '', 'cameras the recorded observations carry besides the state, '
                      "comma-separated (e.g. front,wrist); '': config/agent_nodes.yaml"),

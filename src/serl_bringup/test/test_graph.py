@@ -66,3 +66,25 @@ def test_rviz_gets_the_project_config_and_the_sim_urdf():
     assert Path(specs['rviz2'].arguments[1]).is_file()
     urdf = dict(specs['robot_state_publisher'].parameters)['robot_description']
     assert '<robot' in urdf and 'fr3_joint7' in urdf
+
+
+def test_record_demos_expert_holds_success_and_the_recorder_knows():
+    specs = {s.name: s for s in get_graph('record_demos').nodes({}, Path('/c'))}
+    assert dict(specs['actor_node'].parameters)['success_hold_steps'] == 20
+    assert dict(specs['demo_recorder'].parameters)['success_hold_steps'] == 20
+    graph = get_graph('record_demos')
+    specs = {s.name: s for s in graph.nodes({'hold_success': '0'}, Path('/c'))}
+    assert dict(specs['actor_node'].parameters)['success_hold_steps'] == 0
+    assert dict(specs['demo_recorder'].parameters)['success_hold_steps'] == 0
+
+
+def test_record_demos_teleop_ends_at_the_success_button():
+    graph = get_graph('record_demos')
+    specs = {s.name: s for s in graph.nodes({'teleop': 'external'}, Path('/c'))}
+    assert dict(specs['actor_node'].parameters)['success_hold_steps'] == 0
+    assert dict(specs['demo_recorder'].parameters)['success_hold_steps'] == 0
+
+
+def test_record_demos_bad_hold_success_is_named():
+    with pytest.raises(ValueError, match='hold_success'):
+        get_graph('record_demos').nodes({'hold_success': '-3'}, Path('/c'))
