@@ -3,16 +3,17 @@
 Benchmark: the success classifier of serl_reward on the sim pick-cube task (vision).
 
 1. Training data: 20 scripted-expert demos of PandaPickCubeVision-v0 (or the Transition bags
-   given with --demo-bags). By default a demo ends at its first success, as the demos that
-   ``serl_train`` records through the record_demos graph do (one success frame per demo); with
-   --hold-steps N the demonstrator keeps holding the cube for N more steps, the way SERL /
-   HIL-SERL collect success frames. Every frame is labelled with the simulator's
+   given with --demo-bags). The demonstrator keeps holding the cube for --hold-steps (default
+   20) more steps after the first success, the way HIL-SERL collects success frames and as the
+   demos that ``serl_train`` records through the record_demos graph do (``hold_success:=20``:
+   the actor's ``success_hold_steps``); --hold-steps 0: demos ending at their first success
+   (one success frame per demo). Every frame is labelled with the simulator's
    ``info['succeed']``.
 2. serl_reward's training: whole demos held out for the threshold (target FPR), the rest
    trained on.
 3. Evaluation on frames of fresh episodes (other seeds), never trained on: 10 random-policy
    rollouts (1,000 frames), 12 expert rollouts holding success for --eval-hold-steps
-   (``expert``) and 20 ending at success (``expert_end``, as serl_train's episodes do). The
+   (``expert``) and 20 ending at success (``expert_end``, as serl_train's RL episodes do). The
    evaluation expert approaches with the gripper open (``approach_closed=False``), unlike the
    demos'. Prints accuracy, precision, recall, FPR by source and for the two protocols
    random + expert (``held``) and random + expert_end (``end``), each >= 1,400 frames.
@@ -74,7 +75,7 @@ def collect(env, policy, seeds, hold_steps, max_steps=100):
 
 
 #: evaluation sets: random rollouts with expert episodes that hold success (``held``) or end
-#: at it, as serl_train's episodes do (``end``)
+#: at it, as serl_train's RL episodes do (``end``)
 PROTOCOLS = {'held': ('random', 'expert'), 'end': ('random', 'expert_end')}
 
 
@@ -135,8 +136,8 @@ def main():
     parser.add_argument('--demos', type=int, default=20)
     parser.add_argument('--demo-bags', nargs='*', default=[],
                         help='read the training demos from these Transition bags instead')
-    parser.add_argument('--hold-steps', type=int, default=0,
-                        help='demo steps kept after the first success (serl_train: 0)')
+    parser.add_argument('--hold-steps', type=int, default=20,
+                        help='demo steps kept after the first success (serl_train: 20)')
     parser.add_argument('--demo-approach', choices=('closed', 'open'), default='closed',
                         help="the demo expert's gripper during the approach (serl_sim default: "
                              'closed; open = the expert before that change)')
@@ -146,7 +147,7 @@ def main():
     parser.add_argument('--eval-expert', type=int, default=12,
                         help='expert episodes holding success for --eval-hold-steps')
     parser.add_argument('--eval-expert-end', type=int, default=20,
-                        help='expert episodes ending at success (as serl_train episodes do)')
+                        help='expert episodes ending at success (as serl_train RL episodes do)')
     parser.add_argument('--steps', type=int, default=300)
     parser.add_argument('--target-fpr', type=float, default=0.01)
     parser.add_argument('--raq-rounds', type=int, default=3)
