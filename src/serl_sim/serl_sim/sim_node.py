@@ -79,13 +79,27 @@ PARAMETERS = {
     'seed': (0, 'seed of the first episode; -1: unseeded'),
     'diagnostics_rate': (1.0, 'Hz (wall time) of /diagnostics'),
 }
-#: impedance mode: ``impedance.<field>`` of serl_controller's ImpedanceParams (its defaults,
-#: those of the controller node's compliance set); the nullspace target is the joint
-#: configuration at each reset.
-IMPEDANCE_PARAMETERS = {
-    name: list(value) if isinstance(value, tuple) else value
-    for name, value in ImpedanceParams().to_dict().items() if name != 'nullspace_target'
-}
+#: impedance mode: ``impedance.<field>`` of serl_controller's ImpedanceParams; the nullspace
+#: target is the joint configuration at each reset. Defaults: :func:`impedance_defaults`.
+IMPEDANCE_PARAMETERS = tuple(
+    name for name in ImpedanceParams().to_dict() if name != 'nullspace_target')
+
+
+def impedance_defaults(task) -> dict:
+    """
+    Return the default ``impedance.*`` parameter values for ``task``.
+
+    serl_controller's ImpedanceParams defaults (the controller node's compliance set) with the
+    task's own gains and limits on top (``task.impedance``, e.g. pick-cube's 2 cm error clip and
+    faster target filter), exactly as the task's Gymnasium env sets up the same law, so that a
+    policy or expert moves the arm alike in the env and in the graph. The workspace box stays
+    the controller's (the task's box is the actor's concern).
+    """
+    values = ImpedanceParams().to_dict()
+    values.update({k: v for k, v in task.impedance.items()
+                   if k not in ('workspace_min', 'workspace_max')})
+    return {name: list(values[name]) if isinstance(values[name], tuple) else values[name]
+            for name in IMPEDANCE_PARAMETERS}
 
 
 def _stamp(seconds: float) -> Time:
@@ -108,9 +122,11 @@ class SimNode(Node):
         for name, (default, text) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=text))
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
-        for name, default in IMPEDANCE_PARAMETERS.items():
+        task = make_task(p['task'])
+        for name, default in impedance_defaults(task).items():
             self.declare_parameter(f'impedance.{name}', default, ParameterDescriptor(
-                description='impedance mode: serl_controller ImpedanceParams field'))
+                description='impedance mode: serl_controller ImpedanceParams field '
+                            "(default: the task env's value)"))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         for name in ('physics_rate', 'real_time_factor', 'state_rate', 'effort_hold',
                      'diagnostics_rate'):
@@ -125,7 +141,7 @@ class SimNode(Node):
             raise ValueError(f'parameter control_mode must be one of {CONTROL_MODES}, got '
                              f'{p["control_mode"]!r}')
         self.params = p
-        self.sim = FrankaSim(make_task(p['task']), 1.0 / p['physics_rate'])
+        self.sim = FrankaSim(task, 1.0 / p['physics_rate'])
         self.guard = EffortGuard(self.sim.effort_limits, p['effort_hold'])
         self.impedance: Optional[ImpedanceLoop] = None
         if p['control_mode'] == 'impedance':
