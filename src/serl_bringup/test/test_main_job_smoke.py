@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 import pytest
+from serl_agent.demo_buffer import read_episodes
 
 
 @pytest.fixture
@@ -54,6 +55,15 @@ def test_smoke_run_proves_the_graph_is_alive(tmp_path, job):
     assert proc.returncode == 0, out[-3000:]
     bags = [d for d in (run / 'demos').iterdir() if (d / 'metadata.yaml').exists()]
     assert len(bags) == 2
+    # the demos hold success (record_demos hold_success:=20): terminal success transitions
+    # after the first, the last also truncated, all in the episode's one bag
+    successful = [episode for episode in read_episodes(bags) if episode.success]
+    assert len(successful) == 2
+    for episode in successful:
+        held = [t for t in episode.transitions if t['success']]
+        assert len(held) > 1 and all(t['terminated'] and t['reward'] == 1.0 for t in held), \
+            [(t['step'], t['success'], t['terminated']) for t in episode.transitions]
+        assert episode.transitions[-1]['truncated']
     assert (run / 'reward_classifier.pt').stat().st_size > 0
     assert list((run / 'tensorboard').glob('events.out.tfevents.*'))
     assert (run / 'learning_curve.png').read_bytes()[:4] == b'\x89PNG'
