@@ -18,8 +18,8 @@ from typing import Dict, Optional, Tuple
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from serl_agent import qos
 from serl_bringup.progress import Evaluation, Progress
+from serl_common import qos
 from serl_msgs.msg import EpisodeSummary, LearnerStatus, PolicyWeights, RewardStamped, Transition
 
 #: topic -> (type, QoS, node that publishes it), the streams counted by the monitor.
