@@ -98,7 +98,6 @@ class ImpedanceLoop:
             None when accepted, else the reason it was rejected (the previous target holds).
 
         """
-        self.received += 1
         norm = math.sqrt(sum(float(v) ** 2 for v in quaternion)) if len(quaternion) == 4 else 0
         if frame_id not in ('', self.base_frame):
             error = f'frame_id {frame_id!r} is not the base frame {self.base_frame!r}'
@@ -113,6 +112,7 @@ class ImpedanceLoop:
                 error = str(exc)
         if error is not None:
             self.rejected += 1
+        self.received += 1  # counted once the target took effect (readers poll the counter)
         return error
 
     def torque(self) -> np.ndarray:
