@@ -109,8 +109,10 @@ def test_ros_env_on_sim_node():
             spin_until(executor, lambda: len(commands) > sent, 5.0, 'the marker pose')
             assert [c.pose.position.x for c in commands[sent:]] == [0.123]
         finally:
-            spin.shutdown()
+            spin.shutdown(timeout_sec=10.0)
             spinner.join(10.0)
             _stop(sim, signal.SIGKILL)
+        # destroying a node while an executor thread still waits on it can crash rclpy
+        assert not spinner.is_alive(), 'the executor thread did not stop within 10 s'
         node.destroy_node()
         watcher.destroy_node()
