@@ -142,8 +142,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     env = dict(os.environ)
     env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     processes = GraphProcesses(specs, grace_period=opts.grace_period)
-    # SIGTERM (e.g. from a supervisor) stops the graph like Ctrl-C does.
+    # SIGTERM (e.g. from a supervisor) stops the graph like Ctrl-C does. SIGINT too, even when
+    # this process was started with SIGINT ignored (a background job of a non-interactive
+    # shell inherits SIG_IGN, and Python then installs no handler of its own).
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     status = 0
     try:
         processes.start(env)
