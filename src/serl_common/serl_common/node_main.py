@@ -27,7 +27,9 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
 
     rclpy's signal handler shuts the context down from its own thread; when it does so between
     ``try_shutdown``'s check and its shutdown, rcl raises ``RuntimeError`` ('already called'),
-    which is ignored: the context is down either way.
+    which is ignored: the context is down either way. Likewise an exception escaping the spin
+    after the context is down (rcl: 'the given context is not valid' while the executor builds
+    its wait set) ends the node normally.
 
     :param make_node: builds the node, called after ``rclpy.init`` (a node class will do).
     :param args: command-line arguments for ``rclpy.init`` (ROS arguments are parsed from them).
@@ -60,6 +62,12 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
                     executor.spin()
             except keep_spinning_on as error:
                 node.get_logger().error(f'{error}; node keeps running')
+            except Exception:
+                if rclpy.ok():
+                    raise
+                # The signal handler shut the context down while the executor was building
+                # its wait set: rcl reports an invalid context. That is a shutdown.
+                break
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except fatal_errors as error:
