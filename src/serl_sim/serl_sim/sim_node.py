@@ -95,9 +95,7 @@ def impedance_defaults(task) -> dict:
     policy or expert moves the arm alike in the env and in the graph. The workspace box stays
     the controller's (the task's box is the actor's concern).
     """
-    values = ImpedanceParams().to_dict()
-    values.update({k: v for k, v in task.impedance.items()
-                   if k not in ('workspace_min', 'workspace_max')})
+    values = task.impedance_params().to_dict()
     return {name: list(values[name]) if isinstance(values[name], tuple) else values[name]
             for name in IMPEDANCE_PARAMETERS}
 

@@ -25,7 +25,6 @@ from typing import Any, Dict, Optional, Tuple
 import gymnasium as gym
 from gymnasium import spaces
 import numpy as np
-from serl_controller.params import ImpedanceParams
 
 from serl_sim import description
 from serl_sim.impedance_loop import ImpedanceLoop
@@ -103,10 +102,8 @@ class FrankaEnv(gym.Env):
         self.max_episode_steps = max_episode_steps
         self.settle_steps = settle_steps
         self.image_size = tuple(image_size)
-        self.params = ImpedanceParams(
+        self.params = task.impedance_params(
             workspace_min=tuple(task.workspace_min), workspace_max=tuple(task.workspace_max),
-            **{k: v for k, v in task.impedance.items() if k not in ('workspace_min',
-                                                                    'workspace_max')},
         ).validate()
         self.impedance = ImpedanceLoop(self.sim, self.params)
         self._renderer: Optional[CameraRenderer] = None

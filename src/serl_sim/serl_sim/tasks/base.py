@@ -4,6 +4,7 @@ import abc
 from typing import Dict, Tuple
 
 import numpy as np
+from serl_controller.params import ImpedanceParams
 
 
 class Task(abc.ABC):
@@ -25,6 +26,18 @@ class Task(abc.ABC):
     workspace_max = np.array([0.6, 0.3, 0.5])
     gripper_locked = False
     impedance: Dict[str, object] = {}
+
+    def impedance_params(self, **fields) -> ImpedanceParams:
+        """
+        Return the law's parameters for this task: ImpedanceParams defaults, ``impedance`` on top.
+
+        The workspace box is not taken from ``impedance`` (the caller decides it: the env clips
+        to the task's box, the sim node keeps the controller's); ``fields`` are applied last.
+        Not validated (the callers validate, naming their own parameters).
+        """
+        overrides = {k: v for k, v in self.impedance.items()
+                     if k not in ('workspace_min', 'workspace_max')}
+        return ImpedanceParams(**{**overrides, **fields})
 
     def mjcf_asset(self) -> str:
         """MJCF fragment added to ``<asset>``."""
