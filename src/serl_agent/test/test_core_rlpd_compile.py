@@ -8,13 +8,7 @@ from serl_agent.rlpd import RLPDAgent
 import torch
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: one thread avoids thread-pool overhead on a busy CI machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 OBS = gym.spaces.Box(-10.0, 10.0, (3,), np.float32)

@@ -15,13 +15,7 @@ from serl_agent.train_gym import main, train
 import torch
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: one thread avoids thread-pool overhead on a busy CI machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 SMALL = RLPDConfig(num_critics=2, critic_subset_size=2, hidden_dims=(128, 128),
