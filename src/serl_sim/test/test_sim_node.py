@@ -1,10 +1,9 @@
 """The sim node over real DDS: streams, latched description, commands, bad input, services."""
 
+import functools
 import os
 import signal
 import subprocess
-import sys
-import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -12,7 +11,6 @@ from geometry_msgs.msg import PoseStamped, WrenchStamped
 import numpy as np
 import pytest
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
@@ -20,7 +18,8 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from serl_common.qos import LATCHED, RELIABLE, SENSOR
 from serl_msgs.msg import GripperCommand
 from serl_msgs.srv import GetSuccess, ResetEpisode
-from serl_sim.sim_node import SimNode
+import sim_fixtures
+from sim_fixtures import running_sim
 from std_msgs.msg import Float64MultiArray, String
 
 
@@ -28,14 +27,7 @@ TIMEOUT = 15.0
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 
 
-def wait_for(condition, timeout=TIMEOUT, what='condition'):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f'timed out after {timeout} s waiting for {what}')
+wait_for = functools.partial(sim_fixtures.wait_for, timeout=TIMEOUT)
 
 
 class Probe(Node):
@@ -106,28 +98,10 @@ class Probe(Node):
 
 @pytest.fixture(scope='module')
 def ros():
-    # As sim_node's main() does: the physics thread hands the GIL over every 0.5 ms, so the
-    # executor threads (services, commands) are not starved while physics catches up.
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    sim = SimNode(context=context, parameter_overrides=[
-        Parameter('camera_rate', value=10.0), Parameter('diagnostics_rate', value=20.0),
-        Parameter('state_rate', value=250.0), Parameter('seed', value=3)])
-    probe = Probe(context)
-    executor = MultiThreadedExecutor(context=context)
-    executor.add_node(sim)
-    executor.add_node(probe)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    yield sim, probe
-    executor.shutdown(timeout_sec=5.0)
-    thread.join(timeout=5.0)
-    sim.destroy_node()
-    probe.destroy_node()
-    rclpy.try_shutdown(context=context)
-    sys.setswitchinterval(switch_interval)
+    with running_sim(Probe, [
+            Parameter('camera_rate', value=10.0), Parameter('diagnostics_rate', value=20.0),
+            Parameter('state_rate', value=250.0), Parameter('seed', value=3)]) as (sim, probe):
+        yield sim, probe
 
 
 def test_streams_mirror_the_fr3_interface(ros):

@@ -1,7 +1,6 @@
 """The sim node in control_mode impedance over real DDS: equilibrium poses move the arm."""
 
-import sys
-import threading
+import functools
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -9,12 +8,13 @@ from geometry_msgs.msg import PoseStamped
 import numpy as np
 import pytest
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from serl_common.qos import RELIABLE, SENSOR
 from serl_msgs.srv import ResetEpisode
 from serl_sim.sim_node import SimNode
+import sim_fixtures
+from sim_fixtures import running_sim
 from std_msgs.msg import Float64MultiArray
 
 TIMEOUT = 20.0
@@ -22,14 +22,7 @@ TOPIC = '/cartesian_impedance_example_controller/equilibrium_pose'
 DOWN = (1.0, 0.0, 0.0, 0.0)
 
 
-def wait_for(condition, timeout=TIMEOUT, what='condition'):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f'timed out after {timeout} s waiting for {what}')
+wait_for = functools.partial(sim_fixtures.wait_for, timeout=TIMEOUT)
 
 
 class Probe(Node):
@@ -68,27 +61,11 @@ class Probe(Node):
 
 @pytest.fixture(scope='module')
 def ros():
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)  # as sim_node's main() does
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    sim = SimNode(context=context, parameter_overrides=[
-        Parameter('control_mode', value='impedance'), Parameter('camera_rate', value=0.0),
-        Parameter('state_rate', value=100.0), Parameter('diagnostics_rate', value=20.0),
-        Parameter('seed', value=3)])
-    probe = Probe(context)
-    executor = MultiThreadedExecutor(context=context)
-    executor.add_node(sim)
-    executor.add_node(probe)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    yield sim, probe
-    executor.shutdown(timeout_sec=5.0)
-    thread.join(timeout=5.0)
-    sim.destroy_node()
-    probe.destroy_node()
-    rclpy.try_shutdown(context=context)
-    sys.setswitchinterval(switch_interval)
+    with running_sim(Probe, [
+            Parameter('control_mode', value='impedance'), Parameter('camera_rate', value=0.0),
+            Parameter('state_rate', value=100.0), Parameter('diagnostics_rate', value=20.0),
+            Parameter('seed', value=3)]) as (sim, probe):
+        yield sim, probe
 
 
 def _wait_sim_time(sim, seconds):
