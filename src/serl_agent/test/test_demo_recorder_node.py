@@ -14,6 +14,30 @@ from serl_common import qos
 from serl_msgs.msg import Transition, TransitionAck
 
 
+def _start_recorder(node, executor, out, actor_id=None):
+    """
+    Start a demo recorder process (acknowledging) and wait until it subscribes.
+
+    Returns (transition publisher, acknowledged sequences (list, filled by ``executor``), proc).
+    """
+    acks = []
+    node.create_subscription(TransitionAck, '/serl/transition_ack',
+                             lambda m: acks.append(m.sequence)
+                             if actor_id in (None, m.actor_id) else None, qos.RELIABLE)
+    pub = node.create_publisher(Transition, '/serl/transitions', qos.TRANSITIONS)
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'serl_agent.demo_recorder_node', '--ros-args',
+         '-p', f'output:={out}', '-p', 'acknowledge:=true'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        spin_until(executor, lambda: pub.get_subscription_count() > 0
+                   or proc.poll() is not None, 30.0, 'the recorder to subscribe')
+    except AssertionError:
+        proc.kill()
+        raise
+    return pub, acks, proc
+
+
 def test_recorder_acks_episodes_and_survives_a_crash(tmp_path):
     rng = np.random.default_rng(0)
     ep0 = make_episode(rng, 'rec', 0, 4, 1, images=True)
@@ -23,17 +47,8 @@ def test_recorder_acks_episodes_and_survives_a_crash(tmp_path):
     with ros_context() as (context, executor):
         node = Node('recorder_test', context=context)
         executor.add_node(node)
-        acks = []
-        node.create_subscription(TransitionAck, '/serl/transition_ack',
-                                 lambda m: acks.append(m.sequence), qos.RELIABLE)
-        pub = node.create_publisher(Transition, '/serl/transitions', qos.TRANSITIONS)
-        proc = subprocess.Popen(
-            [sys.executable, '-m', 'serl_agent.demo_recorder_node', '--ros-args',
-             '-p', f'output:={out}', '-p', 'acknowledge:=true'],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        pub, acks, proc = _start_recorder(node, executor, out)
         try:
-            spin_until(executor, lambda: pub.get_subscription_count() > 0
-                       or proc.poll() is not None, 30.0, 'the recorder to subscribe')
             for tr in ep0 + ep0[:1] + ep1[:2]:  # episode 0, a re-sent duplicate, half of 1
                 pub.publish(dict_to_transition(tr, types))
             spin_until(executor, lambda: acks and max(acks) >= 4, 30.0,
@@ -62,18 +77,8 @@ def test_recorder_closes_an_aborted_episode_and_acknowledges_it(tmp_path):
     with ros_context() as (context, executor):
         node = Node('recorder_abort_test', context=context)
         executor.add_node(node)
-        acks = []
-        node.create_subscription(TransitionAck, '/serl/transition_ack',
-                                 lambda m: acks.append(m.sequence)
-                                 if m.actor_id == 'ab' else None, qos.RELIABLE)
-        pub = node.create_publisher(Transition, '/serl/transitions', qos.TRANSITIONS)
-        proc = subprocess.Popen(
-            [sys.executable, '-m', 'serl_agent.demo_recorder_node', '--ros-args',
-             '-p', f'output:={out}', '-p', 'acknowledge:=true'],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        pub, acks, proc = _start_recorder(node, executor, out, actor_id='ab')
         try:
-            spin_until(executor, lambda: pub.get_subscription_count() > 0
-                       or proc.poll() is not None, 30.0, 'the recorder to subscribe')
             for tr in aborted + ep1:
                 pub.publish(dict_to_transition(tr, types))
             spin_until(executor, lambda: acks and max(acks) >= 7, 20.0,
