@@ -11,6 +11,7 @@ Observation (keys, units and frames as serl_sim's envs, so a policy transfers; f
 - ``gripper_width`` (1,): sum of ``fr3_finger_joint1`` and ``fr3_finger_joint2`` on
   ``/joint_states`` (m);
 - ``object_pos`` (3,): ``/sim/object_pose`` position (sim state tasks, ``object_pose: true``);
+- ``object_rel`` (3,): ``object_pos`` minus the TCP position (m; with ``object_pos``);
 - images named in ``image_keys``: ``/cameras/<key>/image_raw`` as rgb8 (H, W, 3) uint8.
 
 Action: (dx, dy, dz, gripper) in [-1, 1] -> equilibrium pose on
@@ -170,6 +171,7 @@ class RosEnv(gym.Env):
                   'gripper_width': gym.spaces.Box(0.0, GRIPPER_OPEN_WIDTH, (1,), np.float32)}
         if s.object_pose:
             spaces['object_pos'] = gym.spaces.Box(-inf, inf, (3,), np.float32)
+            spaces['object_rel'] = gym.spaces.Box(-inf, inf, (3,), np.float32)
         for key in self.image_keys:
             spaces[key] = gym.spaces.Box(0, 255, tuple(s.image_size) + (3,), np.uint8)
         self.observation_space = gym.spaces.Dict(spaces)
@@ -312,7 +314,9 @@ class RosEnv(gym.Env):
             obs['gripper_width'] = np.clip([self._width], 0.0, GRIPPER_OPEN_WIDTH
                                            ).astype(np.float32)
             if self.settings.object_pose:
-                obs['object_pos'] = np.asarray(self._object, np.float32)
+                obj = np.asarray(self._object, np.float64)
+                obs['object_pos'] = obj.astype(np.float32)
+                obs['object_rel'] = (obj - np.asarray(p1, np.float64)).astype(np.float32)
             for key in self.image_keys:
                 obs[key] = self._images[key].copy()
         return obs

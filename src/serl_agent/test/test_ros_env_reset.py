@@ -133,6 +133,8 @@ def test_reset_waits_for_every_stream_to_resume(graph):
     obs, _ = env.reset(seed=4)
     assert time.monotonic() - start >= 1.2 - 0.05  # waited for the late object pose
     np.testing.assert_allclose(obs['object_pos'], [0.5, 0.0, 0.02], atol=1e-6)
+    np.testing.assert_allclose(obs['object_rel'], obs['object_pos'] - obs['tcp_pose'][:3],
+                               atol=1e-6)
     assert robot.requests == [4]
     # stepping keeps the safety timeout: a stream silent for > state_timeout stops motion
     robot.silence('object', 60.0)

@@ -51,6 +51,19 @@ def test_layout_is_randomised_per_seed(env_id):
     assert len(positions) == 5
 
 
+@pytest.mark.parametrize('env_id', ['PandaPickCube-v0', 'PandaPegInsert-v0'])
+def test_state_observation_has_object_relative_to_tcp(env_id):
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=3)
+    assert set(obs) == {'tcp_pose', 'tcp_vel', 'gripper_width', 'object_pos', 'object_rel'}
+    for _ in range(3):
+        np.testing.assert_allclose(obs['object_rel'], obs['object_pos'] - obs['tcp_pose'][:3],
+                                   atol=1e-6)
+        assert env.observation_space.contains(obs)
+        obs = env.step(np.array([0.5, -0.5, -0.5, 0.0], np.float32))[0]
+    env.close()
+
+
 def test_observation_layout_and_dtypes():
     env = gym.make('PandaPickCubeVision-v0')
     obs, info = env.reset(seed=0)

@@ -11,9 +11,10 @@ the task's workspace box; the orientation stays pointing down. gripper < 0 close
 0 keeps the last command (ignored by tasks with a locked gripper).
 
 Observation: a Dict of float32 ``tcp_pose`` (7: m, quaternion xyzw), ``tcp_vel`` (6: m/s,
-rad/s), ``gripper_width`` (1: m) and, for state tasks, ``object_pos`` (3: m); vision tasks
-replace ``object_pos`` by ``front`` and ``wrist`` uint8 RGB images (128, 128, 3). All in
-``fr3_link0``.
+rad/s), ``gripper_width`` (1: m) and, for state tasks, ``object_pos`` (3: m) and ``object_rel``
+(3: m, ``object_pos`` minus the TCP position: where the object is as seen from the gripper, the
+quantity a reaching policy acts on); vision tasks replace both by ``front`` and ``wrist`` uint8
+RGB images (128, 128, 3). All in ``fr3_link0``.
 
 Reward: sparse, 1.0 on success (then ``terminated``); ``truncated`` after ``max_episode_steps``
 (100 through ``gymnasium.make``, whose ``TimeLimit`` the registration sets; ``gym.make(id,
@@ -120,6 +121,7 @@ class FrankaEnv(gym.Env):
                 obs[name] = spaces.Box(0, 255, self.image_size + (3,), np.uint8)
         else:
             obs['object_pos'] = _box(POSE_BOUND[:3])
+            obs['object_rel'] = _box(2 * POSE_BOUND[:3])
         self.observation_space = spaces.Dict(obs)
         self.action_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
 
@@ -204,6 +206,7 @@ class FrankaEnv(gym.Env):
             for name in CAMERA_NAMES:
                 obs[name] = renderer.render(sim.data, name)
         else:
-            obs['object_pos'] = np.clip(sim.object_pose()[0], -POSE_BOUND[:3], POSE_BOUND[:3]
-                                        ).astype(np.float32)
+            obj = np.clip(sim.object_pose()[0], -POSE_BOUND[:3], POSE_BOUND[:3])
+            obs['object_pos'] = obj.astype(np.float32)
+            obs['object_rel'] = (obj - pose[:3]).astype(np.float32)
         return obs
