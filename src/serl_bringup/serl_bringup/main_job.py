@@ -43,7 +43,7 @@ from typing import List, Optional
 
 import yaml
 
-STATE_KEYS = ('tcp_pose', 'tcp_vel', 'gripper_width', 'object_pos')
+STATE_KEYS = ('tcp_pose', 'tcp_vel', 'gripper_width', 'object_pos', 'object_rel')
 CAMERAS = ('front', 'wrist')
 #: s; the actor's stale-state limit in sim: the sim's reset pauses its state stream, which on
 #: a loaded 2-core machine can exceed the 0.5 s default (keep the default on the real arm).
@@ -77,7 +77,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help='training episodes between evaluation rounds')
     p.add_argument('--eval-episodes', type=int, default=20, help='episodes per evaluation')
     p.add_argument('--rlpd-config', default='',
-                   help="YAML with an 'rlpd' section ('' -> config/agent.yaml)")
+                   help="YAML with an 'rlpd' section ('' -> config/agent_pick_cube.yaml)")
+    p.add_argument('--episode-steps', type=int, default=50,
+                   help='env steps per training and evaluation episode (10 Hz)')
     p.add_argument('--reward-steps', type=int, default=500,
                    help='gradient steps of the reward classifier')
     p.add_argument('--seed', type=int, default=0)
@@ -274,12 +276,12 @@ def smoke_rlpd_config(run_dir: Path) -> Path:
 
 def training_params(args, run_dir: Path) -> Path:
     """Write the parameter overrides of the training graph (``params_train.yaml``)."""
-    rlpd = args.rlpd_config or str(config_dir() / 'agent.yaml')
+    rlpd = args.rlpd_config or str(config_dir() / 'agent_pick_cube.yaml')
     if args.smoke:
         rlpd = str(smoke_rlpd_config(run_dir))
     actor = {'eval_every': args.eval_every, 'eval_episodes': args.eval_episodes,
              'seed': args.seed * 100000, 'spool_dir': str(run_dir / 'actor_spool'),
-             'state_timeout': SIM_STATE_TIMEOUT}
+             'state_timeout': SIM_STATE_TIMEOUT, 'max_episode_steps': args.episode_steps}
     learner = {'observation_keys': list(STATE_KEYS), 'rlpd_config': str(Path(rlpd).resolve()),
                'seed': args.seed}
     if args.smoke:
