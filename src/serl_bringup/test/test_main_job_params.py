@@ -1,8 +1,8 @@
 """The training graph's parameters that serl_train writes: RLPD settings, keys, episodes."""
 
-import yaml
 from serl_agent.config import RLPDConfig
 from serl_bringup import main_job
+import yaml
 
 
 def _written(tmp_path, *argv):
