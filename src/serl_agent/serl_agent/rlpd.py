@@ -37,9 +37,10 @@ import torch
 
 STATE_VERSION = 1
 # torch_compile='auto' compiles the critic step from this many multiply-adds per critic forward
-# (E x N x sum of layer in x out) up: the default E = 10, 256 x 256, N = 256 has 1.8e8, and
-# saves ~20 % CPU time there (docs/benchmarks.md); small test networks stay eager (no warm-up).
-COMPILE_MIN_MACS = 5e7
+# (E x N x sum of layer in x out) up: the default E = 10, 256 x 256, N = 256 has 1.8e8 and
+# saves ~20 % CPU time there; serl_train's E = 2 has 3.7e7 and gains ~14 % updates/s
+# (docs/benchmarks.md); small test networks stay eager (no warm-up).
+COMPILE_MIN_MACS = 2e7
 
 
 def _adam(params, lr):
