@@ -5,7 +5,9 @@ The env is the robot over ROS topics (``env: ros``, :class:`serl_agent.ros_env.R
 Gymnasium env run in this process (``env: PandaPickCube-v0`` etc.; distributed training in
 sim without the robot graph). The policy is the RLPD policy last received on
 ``/serl/policy_weights`` (swapped in between two steps; control never waits for it), or
-``random`` / the scripted ``expert`` / a person (``teleop``: ``teleop_twist_topic`` and
+``random`` / the scripted ``expert`` / ``explore`` (serl_sim's scripted workspace explorer:
+failure frames for the reward classifier, :mod:`serl_sim.explorer`) / a person (``teleop``:
+``teleop_twist_topic`` and
 ``teleop_joy_topic``, see :mod:`serl_agent.teleop_policy`; the success and abort buttons end
 episodes) (expert and teleop transitions are marked ``intervention``). With
 ``teleop_intervention: true`` the operator overrides the RLPD policy while touching the
@@ -53,7 +55,7 @@ from serl_agent.transition_codec import CodecError, dict_to_transition, rclpy_ty
 from serl_common import qos
 from serl_msgs.msg import EpisodeSummary, PolicyWeights, Transition, TransitionAck
 
-POLICIES = ('rlpd', 'expert', 'random', 'teleop')
+POLICIES = ('rlpd', 'expert', 'random', 'explore', 'teleop')
 FALLBACKS = ('random', 'expert', 'zero')
 
 
@@ -116,6 +118,7 @@ class ActorNode(Node):
         self.expert = None
         if 'expert' in (v['policy'], v['before_weights']):
             self.expert = self._make_expert()
+        self.explorer = self._make_explorer() if v['policy'] == 'explore' else None
         self.teleop = None
         if v['policy'] == 'teleop' or (v['teleop_intervention'] and v['policy'] == 'rlpd'):
             self.teleop = self._make_teleop()
@@ -157,6 +160,18 @@ class ActorNode(Node):
             return ros_pick_cube_expert(self.env)
         from serl_sim.experts import make_expert
         return make_expert(self.env)
+
+    def _make_explorer(self):
+        from serl_sim.explorer import WorkspaceExplorer
+        settings = getattr(self.env, 'settings', None)
+        if settings is not None:  # RosEnv: the workspace the actions are clipped into
+            low, high = settings.workspace_min, settings.workspace_max
+            scale = settings.action_scale
+        else:
+            env = self.env.unwrapped
+            low, high = env.task.workspace_min, env.task.workspace_max
+            scale = env.action_scale
+        return WorkspaceExplorer(low, high, rng=self.rng, action_scale=float(scale))
 
     def _make_teleop(self) -> TeleopPolicy:
         # the operator's twist + Joy buttons (serl_teleop's teleop_node or the spacenav driver)
@@ -280,6 +295,8 @@ class ActorNode(Node):
         if mode == 'random':
             space = self.env.action_space
             return self.rng.uniform(space.low, space.high).astype(np.float32), False
+        if mode == 'explore':
+            return self.explorer(obs), False
         if self.teleop is not None and self.teleop.active():  # HIL-SERL-style intervention
             return self.teleop.intervention_action(), True
         _, policy = self.slot.get()

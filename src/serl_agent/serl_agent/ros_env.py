@@ -80,6 +80,10 @@ class RosEnvSettings:
     :ivar workspace_max: m, upper corner.
     :ivar reset_position: m, equilibrium position of a real-robot reset.
     :ivar velocity_window: s of pose stamps spanned by the velocity estimate.
+    :ivar ground_truth_success: sim only: ``info['succeed']`` (the episode's success, what
+        evaluation rounds count) is ``/sim/get_success``'s answer whatever the reward source,
+        so a classifier's false positive ends the episode (its reward) but is not counted as a
+        success.
     """
 
     robot: str = 'sim'
@@ -98,6 +102,7 @@ class RosEnvSettings:
     workspace_max: Tuple[float, ...] = (0.6, 0.3, 0.5)
     reset_position: Tuple[float, ...] = (0.3, 0.0, 0.3)
     velocity_window: float = 0.02
+    ground_truth_success: bool = False
 
     @classmethod
     def from_node(cls, node) -> 'RosEnvSettings':
@@ -123,6 +128,8 @@ class RosEnvSettings:
                              f'none, got {s.reward_source!r}')
         if s.reward_source == 'ground_truth' and s.robot != 'sim':
             raise ValueError('reward_source ground_truth needs robot sim (/sim/get_success)')
+        if s.ground_truth_success and s.robot != 'sim':
+            raise ValueError('ground_truth_success needs robot sim (/sim/get_success)')
         if s.control_rate <= 0 or s.state_timeout <= 0 or s.action_scale <= 0:
             raise ValueError('control_rate, state_timeout and action_scale must be > 0')
         return s
@@ -195,7 +202,7 @@ class RosEnv(gym.Env):
         self.reset_client = self.success_client = None
         if s.robot == 'sim':
             self.reset_client = node.create_client(ResetEpisode, '/sim/reset_episode')
-        if s.reward_source == 'ground_truth':
+        if s.reward_source == 'ground_truth' or s.ground_truth_success:
             self.success_client = node.create_client(GetSuccess, '/sim/get_success')
 
     # ------------------------------------------------------------------ callbacks
@@ -459,7 +466,10 @@ class RosEnv(gym.Env):
         self._pace()
         obs = self.observation()
         success, reward = self._reward_after(commanded)
-        return obs, reward, success, False, {'succeed': success}
+        truth = success
+        if self.settings.ground_truth_success and self.settings.reward_source != 'ground_truth':
+            truth = bool(self._call(self.success_client, GetSuccess.Request(), 'success').success)
+        return obs, reward, success, False, {'succeed': truth}
 
     def _reward_after(self, commanded: float) -> Tuple[bool, float]:
         if self.settings.reward_source == 'none':

@@ -201,7 +201,8 @@ def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeS
     # the scripted expert keeps holding the cube after the first success, so the demos hold
     # the success state as HIL-SERL's success frames do (the reward classifier needs them:
     # docs/reward.md); a person ends an episode with the success button
-    hold = _hold_steps(args['hold_success']) if teleop == 'none' else 0
+    scripted = args['scripted']
+    hold = _hold_steps(args['hold_success']) if teleop == 'none' and scripted == 'expert' else 0
     if robot == 'sim':
         nodes = [_sim_node(args, config_dir), _controller(config_dir, simulated=True)]
     else:
@@ -209,7 +210,7 @@ def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeS
     # sim: ground-truth reward; real: reward 0, the operator's success button labels episodes
     nodes.append(NodeSpec('serl_agent', 'actor_node', 'actor_node',
                           parameter_files=(str(config_dir / 'agent_nodes.yaml'),),
-                          parameters=(('policy', 'expert' if teleop == 'none' else 'teleop'),
+                          parameters=(('policy', scripted if teleop == 'none' else 'teleop'),
                                       ('reward_source',
                                        'ground_truth' if robot == 'sim' else 'none'),
                                       ('robot', robot),
@@ -273,6 +274,10 @@ GRAPHS: Dict[str, Graph] = {
                      '/ spacemouse = the serl_teleop node (this terminal); external = '
                      'a teleop publisher started elsewhere (docs/teleop.md)',
                      ('none', 'keyboard', 'spacemouse', 'external')),
+            Argument('scripted', 'expert', 'the scripted policy of teleop:=none (sim): expert '
+                     '= the task expert (demonstrations); explore = the workspace explorer '
+                     '(failure frames for the reward classifier, serl_sim.explorer)',
+                     ('expert', 'explore')),
             Argument('episodes', '20', 'number of demonstration episodes to record'),
             Argument('hold_success', '20', 'steps the scripted expert keeps holding the cube '
                      'after the first success (recorded, terminal success transitions); '

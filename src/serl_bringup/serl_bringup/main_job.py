@@ -14,8 +14,10 @@ resumes where it stopped):
    (``serl_launch record_demos``: sim, controller, actor with the expert, demo recorder), one
    MCAP bag per episode, observations with the state (incl. ``object_pos``) and the ``front``
    and ``wrist`` images. An interrupted recording keeps its finished episodes; the rest are
-   recorded on the next run.
-2. ``run_dir/reward_classifier.pt``: ``serl_train_reward`` on those bags (images only).
+   recorded on the next run. Then ``run_dir/negatives/``: ``--negative-episodes`` of serl_sim's
+   workspace explorer (``record_demos scripted:=explore``), failure frames for the classifier.
+2. ``run_dir/reward_classifier.pt``: ``serl_train_reward`` on the demo and explorer bags
+   (images only, labels from the sim's ground truth).
 3. ``run_dir/policy.pt``: ``serl_launch sim`` (sim, controller, reward node with the
    classifier, actor, learner) trains RLPD on the state keys, with evaluation rounds of the
    deterministic policy; this process watches the graph (:mod:`serl_bringup.monitor_node`),
@@ -67,6 +69,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--task', default='PandaPickCube-v0',
                    choices=('PandaPickCube-v0',), help='simulated task (state-based RLPD)')
     p.add_argument('--demos', type=int, default=20, help='scripted demo episodes to record')
+    p.add_argument('--negative-episodes', type=int, default=10,
+                   help='episodes of the scripted workspace explorer recorded as failure frames '
+                        'for the reward classifier (0: demos only)')
     p.add_argument('--reward', default='classifier', choices=('classifier', 'ground_truth'),
                    help='reward source of the training graph')
     p.add_argument('--max-env-steps', type=int, default=10000,
@@ -80,6 +85,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help="YAML with an 'rlpd' section ('' -> config/agent_pick_cube.yaml)")
     p.add_argument('--episode-steps', type=int, default=50,
                    help='env steps per training and evaluation episode (10 Hz)')
+    p.add_argument('--reward-fpr', type=float, default=0.001,
+                   help='false-positive rate on held-out failure frames the classifier '
+                        'threshold is chosen for (per frame: at 10 Hz, 0.01 gave ~30 %% of '
+                        '50-step episodes a false success)')
     p.add_argument('--reward-steps', type=int, default=500,
                    help='gradient steps of the reward classifier')
     p.add_argument('--seed', type=int, default=0)
@@ -91,6 +100,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.smoke:
         args.demos = min(args.demos, 2)
+        args.negative_episodes = min(args.negative_episodes, 1)
         args.max_env_steps = min(args.max_env_steps, 300)
         args.eval_every = 1
         args.eval_episodes = 1
@@ -208,22 +218,51 @@ def record_demos(args, run_dir: Path) -> Path:
     return demos
 
 
-def _record_session(args, run_dir: Path, demos: Path, missing: int) -> None:
+def record_negatives(args, run_dir: Path) -> Optional[Path]:
+    """
+    Record ``--negative-episodes`` of serl_sim's workspace explorer into ``run_dir/negatives``.
+
+    Failure frames for the reward classifier from where the demos never go (HIL-SERL records
+    them by teleoperation): without them, the classifier trained on demos alone called frames of
+    the arm far from the cube successes and RLPD learned to fly there (docs/benchmarks.md).
+    Labels are the sim's ground truth. Returns None when no negatives are wanted.
+    """
+    if args.reward != 'classifier' or args.negative_episodes <= 0:
+        return None
+    negatives = run_dir / 'negatives'
+    for attempt in range(3):
+        have = len(complete_bags(negatives))
+        if have >= args.negative_episodes:
+            break
+        _record_session(args, run_dir, negatives, args.negative_episodes - have,
+                        scripted='explore')
+    have = len(complete_bags(negatives))
+    if have < args.negative_episodes:
+        raise JobError(f'{have} of {args.negative_episodes} explorer episodes recorded after 3 '
+                       f'sessions; see {run_dir}/logs/record_negatives.log')
+    log(f'step 1/3 negatives: {have} explorer episodes in {negatives}')
+    return negatives
+
+
+def _record_session(args, run_dir: Path, demos: Path, missing: int,
+                    scripted: str = 'expert') -> None:
     total = len(complete_bags(demos))
-    log(f'step 1/3 demos: recording {missing} scripted episodes through the ROS graph '
-        f'into {demos} (log: {run_dir}/logs/record_demos.log)')
-    params = write_yaml(run_dir / 'params_demos.yaml', {
+    what = 'demos' if scripted == 'expert' else 'negatives'
+    log(f'step 1/3 {what}: recording {missing} scripted episodes ({scripted}) through the ROS '
+        f'graph into {demos} (log: {run_dir}/logs/record_{what}.log)')
+    params = write_yaml(run_dir / f'params_{what}.yaml', {
         'actor_node': {'ros__parameters': {
             'seed': args.seed * 1000 + total, 'spool_dir': str(run_dir / 'actor_spool_demos'),
             'drain_timeout': 10.0, 'state_timeout': SIM_STATE_TIMEOUT,
             # the actor paces by the wall clock: when a loaded machine slows the sim below real
             # time, the expert needs more steps (episodes end at success anyway)
-            'max_episode_steps': 300 if args.smoke else 100}},
+            'max_episode_steps': (30 if scripted == 'explore' else 300) if args.smoke
+            else (args.episode_steps if scripted == 'explore' else 100)}},
         'sim_node': {'ros__parameters': {'seed': args.seed * 1000 + total}},
     })
     graph = Graph(['record_demos', f'task:={args.task}', f'episodes:={missing}',
-                   f'output:={demos}', 'cameras:=' + ','.join(CAMERAS),
-                   f'params_file:={params}'], run_dir / 'logs' / 'record_demos.log')
+                   f'output:={demos}', 'cameras:=' + ','.join(CAMERAS), f'scripted:={scripted}',
+                   f'params_file:={params}'], run_dir / 'logs' / f'record_{what}.log')
     deadline = time.monotonic() + 120.0 + 60.0 * missing
     shown = -1
     try:
@@ -237,12 +276,13 @@ def _record_session(args, run_dir: Path, demos: Path, missing: int) -> None:
             time.sleep(1.0)
     finally:
         graph.stop()
-        set_aside_incomplete(demos, run_dir / 'demos_incomplete')
+        set_aside_incomplete(demos, run_dir / f'{what}_incomplete')
 
 
 # ---------------------------------------------------------------------- step 2: reward
-def train_reward(args, run_dir: Path, demos: Path) -> Optional[Path]:
-    """Train the success classifier on the demo images (``serl_train_reward``)."""
+def train_reward(args, run_dir: Path, demos: Path,
+                 negatives: Optional[Path] = None) -> Optional[Path]:
+    """Train the success classifier on the demo (and explorer) images (``serl_train_reward``)."""
     model = run_dir / 'reward_classifier.pt'
     if args.reward != 'classifier':
         log('step 2/3 reward classifier: not needed (reward ground_truth)')
@@ -251,9 +291,11 @@ def train_reward(args, run_dir: Path, demos: Path) -> Optional[Path]:
         log(f'step 2/3 reward classifier: {model} (skipped)')
         return model
     log_path = run_dir / 'logs' / 'train_reward.log'
-    log(f'step 2/3 reward classifier: training on {demos} (log: {log_path})')
-    cmd = ['serl_train_reward', str(demos), '--output', str(model), '--image-keys', *CAMERAS,
-           '--steps', str(args.reward_steps), '--seed', str(args.seed)]
+    sources = [str(demos)] + ([str(negatives)] if negatives is not None else [])
+    log(f'step 2/3 reward classifier: training on {" + ".join(sources)} (log: {log_path})')
+    cmd = ['serl_train_reward', *sources, '--output', str(model), '--image-keys', *CAMERAS,
+           '--steps', str(args.reward_steps), '--seed', str(args.seed),
+           '--target-fpr', str(args.reward_fpr)]
     if args.smoke:
         # one held-out episode: the others (>= 1 success) train
         cmd += ['--holdout', '0.01', '--batch-size', '16']
@@ -281,7 +323,9 @@ def training_params(args, run_dir: Path) -> Path:
         rlpd = str(smoke_rlpd_config(run_dir))
     actor = {'eval_every': args.eval_every, 'eval_episodes': args.eval_episodes,
              'seed': args.seed * 100000, 'spool_dir': str(run_dir / 'actor_spool'),
-             'state_timeout': SIM_STATE_TIMEOUT, 'max_episode_steps': args.episode_steps}
+             'state_timeout': SIM_STATE_TIMEOUT, 'max_episode_steps': args.episode_steps,
+             # success counted by the sim (the classifier's reward still ends episodes)
+             'ground_truth_success': True}
     learner = {'observation_keys': list(STATE_KEYS), 'rlpd_config': str(Path(rlpd).resolve()),
                'seed': args.seed}
     if args.smoke:
@@ -474,7 +518,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     log(f'run directory {run_dir} (Ctrl-C stops; the same command resumes)')
     try:
         demos = record_demos(args, run_dir)
-        model = train_reward(args, run_dir, demos)
+        negatives = record_negatives(args, run_dir)
+        model = train_reward(args, run_dir, demos, negatives)
         return train(args, run_dir, demos, model)
     except JobError as exc:
         log(f'error: {exc}')

@@ -85,6 +85,17 @@ def test_record_demos_teleop_ends_at_the_success_button():
     assert dict(specs['demo_recorder'].parameters)['success_hold_steps'] == 0
 
 
+def test_record_demos_scripted_explorer_records_failure_frames_without_holding():
+    graph = get_graph('record_demos')
+    specs = {s.name: s for s in graph.nodes({'scripted': 'explore'}, Path('/c'))}
+    actor = dict(specs['actor_node'].parameters)
+    assert actor['policy'] == 'explore' and actor['reward_source'] == 'ground_truth'
+    assert actor['success_hold_steps'] == 0
+    assert dict(specs['demo_recorder'].parameters)['success_hold_steps'] == 0
+    assert dict(next(s for s in get_graph('record_demos').nodes({}, Path('/c'))
+                     if s.name == 'actor_node').parameters)['policy'] == 'expert'
+
+
 def test_record_demos_bad_hold_success_is_named():
     with pytest.raises(ValueError, match='hold_success'):
         get_graph('record_demos').nodes({'hold_success': '-3'}, Path('/c'))

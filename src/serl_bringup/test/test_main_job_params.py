@@ -22,6 +22,7 @@ def test_default_training_uses_the_pick_cube_rlpd_settings(tmp_path):
     assert learner['observation_keys'] == ['tcp_pose', 'tcp_vel', 'gripper_width',
                                            'object_pos', 'object_rel']
     assert actor['max_episode_steps'] == 50
+    assert actor['ground_truth_success'] is True  # evaluations count the sim's success
 
 
 def test_rlpd_config_and_episode_length_are_arguments(tmp_path):
