@@ -116,3 +116,47 @@ def test_ros_env_on_sim_node():
         assert not spinner.is_alive(), 'the executor thread did not stop within 10 s'
         node.destroy_node()
         watcher.destroy_node()
+
+
+def test_ground_truth_success_counts_the_sim_not_the_classifier():
+    """A classifier's false positive ends the episode (its reward) but is no success."""
+    from serl_msgs.msg import RewardStamped
+    sim = _start(['serl_sim.sim_node', '--ros-args', '-p', 'camera_rate:=0.0',
+                  '-p', 'task:=PandaPickCube-v0'])
+    with ros_context() as (context, executor):
+        node = Node('ros_env_truth_test', context=context)
+        classifier = Node('fake_classifier', context=context)
+        pub = classifier.create_publisher(RewardStamped, '/reward', qos.RELIABLE)
+        classifier.create_timer(0.01, lambda: pub.publish(
+            RewardStamped(probability=0.99, reward=1.0, success=True)))
+        node.declare_parameter('reward_source', 'classifier')
+        node.declare_parameter('ground_truth_success', True)
+        env = RosEnv(node, RosEnvSettings.from_node(node))
+        spin = SingleThreadedExecutor(context=context)
+        spin.add_node(node)
+        spin.add_node(classifier)
+        spinner = threading.Thread(target=spin.spin, daemon=True)
+        spinner.start()
+        try:
+            assert _wait_steady(env, 0.5, 60.0), 'no steady robot state from the sim node'
+            env.reset(seed=1)
+            _, reward, terminated, truncated, info = env.step(np.zeros(4, np.float32))
+            assert (reward, terminated, truncated) == (1.0, True, False)
+            assert info == {'succeed': False}  # the cube is on the table
+        finally:
+            spin.shutdown(timeout_sec=10.0)
+            spinner.join(10.0)
+            _stop(sim, signal.SIGKILL)
+        assert not spinner.is_alive(), 'the executor thread did not stop within 10 s'
+        node.destroy_node()
+        classifier.destroy_node()
+
+
+def test_ground_truth_success_needs_the_sim():
+    with ros_context() as (context, _):
+        node = Node('ros_env_truth_real', context=context)
+        node.declare_parameter('robot', 'real')
+        node.declare_parameter('ground_truth_success', True)
+        with pytest.raises(ValueError, match='ground_truth_success needs robot sim'):
+            RosEnvSettings.from_node(node)
+        node.destroy_node()
