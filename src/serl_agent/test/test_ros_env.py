@@ -1,5 +1,6 @@
 """RosEnv against the real sim node and impedance controller node over DDS."""
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -34,6 +35,39 @@ def _stop(proc, sig=signal.SIGINT):
     return proc.communicate()[0]
 
 
+@contextlib.contextmanager
+def _env_on_sim(parameters, make_extra):
+    """
+    Yield (env, sim process, executor, extra node) with the sim node and RosEnv spinning.
+
+    ``parameters`` are declared on the env's node before RosEnv reads them; ``make_extra``
+    builds the test's own node in the context. Stops everything, the sim with SIGKILL.
+    """
+    sim = _start(['serl_sim.sim_node', '--ros-args', '-p', 'camera_rate:=0.0',
+                  '-p', 'task:=PandaPickCube-v0'])
+    with ros_context() as (context, executor):
+        node = Node('ros_env_test', context=context)
+        extra = make_extra(context)
+        for name, value in parameters.items():
+            node.declare_parameter(name, value)
+        env = RosEnv(node, RosEnvSettings.from_node(node))
+        spin = SingleThreadedExecutor(context=context)
+        spin.add_node(node)
+        spin.add_node(extra)
+        spinner = threading.Thread(target=spin.spin, daemon=True)
+        spinner.start()
+        try:
+            yield env, sim, executor, extra
+        finally:
+            spin.shutdown(timeout_sec=10.0)
+            spinner.join(10.0)
+            _stop(sim, signal.SIGKILL)
+        # destroying a node while an executor thread still waits on it can crash rclpy
+        assert not spinner.is_alive(), 'the executor thread did not stop within 10 s'
+        node.destroy_node()
+        extra.destroy_node()
+
+
 def _wait_steady(env, duration, timeout):
     # the sim node is starting up (MuJoCo model, first reset): wait for a steady stream
     deadline = time.monotonic() + timeout
@@ -51,105 +85,77 @@ def _wait_steady(env, duration, timeout):
 
 def test_ros_env_on_sim_node():
     """Observations match PandaPickCube-v0; actions become equilibrium poses; stale -> error."""
-    sim = _start(['serl_sim.sim_node', '--ros-args', '-p', 'camera_rate:=0.0',
-                  '-p', 'task:=PandaPickCube-v0'])
-    with ros_context() as (context, executor):
-        node = Node('ros_env_test', context=context)
+    commands, grippers = [], []
+
+    def make_watcher(context):
         watcher = Node('watcher', context=context)
-        commands, grippers = [], []
         watcher.create_subscription(PoseStamped,
                                     '/cartesian_impedance_controller/equilibrium_pose',
                                     commands.append, qos.RELIABLE)
         watcher.create_subscription(GripperCommand, '/gripper/command', grippers.append,
                                     qos.RELIABLE)
-        node.declare_parameter('reward_source', 'ground_truth')
-        env = RosEnv(node, RosEnvSettings.from_node(node))
-        spin = SingleThreadedExecutor(context=context)
-        spin.add_node(node)
-        spin.add_node(watcher)
-        spinner = threading.Thread(target=spin.spin, daemon=True)
-        spinner.start()
-        try:
-            reference = gym.make('PandaPickCube-v0').observation_space
-            assert set(env.observation_space.spaces) == set(reference.spaces)
-            assert _wait_steady(env, 1.0, 60.0), 'no steady robot state from the sim node'
-            obs, info = env.reset(seed=3)
-            assert reference.contains(obs), obs
-            assert info == {'succeed': False}
-            assert _wait_steady(env, 0.5, 30.0)
-            n = len(commands)
-            tcp = env.tcp_position()
-            obs, reward, terminated, truncated, info = env.step(
-                np.array([1.0, -0.5, 0.0, -1.0], np.float32))
-            assert reference.contains(obs)
-            assert (reward, terminated, truncated) == (0.0, False, False)
-            assert info == {'succeed': False}
-            spin_until(executor, lambda: len(commands) > n, 5.0, 'the equilibrium pose')
-            cmd = commands[-1]
-            assert cmd.header.frame_id == 'fr3_link0'
-            target = [cmd.pose.position.x, cmd.pose.position.y, cmd.pose.position.z]
-            np.testing.assert_allclose(target, tcp + [0.03, -0.015, 0.0], atol=2e-3)
-            q = cmd.pose.orientation
-            assert (q.x, q.y, q.z, q.w) == (1.0, 0.0, 0.0, 0.0)
-            spin_until(executor, lambda: grippers and grippers[-1].width == 0.0, 5.0,
-                       'the closing gripper command')
-            with pytest.raises(ValueError, match='NaN'):
-                env.step(np.array([np.nan, 0, 0, 0], np.float32))
-            _stop(sim, signal.SIGKILL)  # the robot goes silent
-            deadline = time.monotonic() + 10.0
-            while env.state_age() <= env.settings.state_timeout:
-                assert time.monotonic() < deadline, 'state never became stale'
-                time.sleep(0.01)
-            sent = len(commands)
-            with pytest.raises(StaleStateError, match='no command sent'):
-                env.step(np.array([1.0, 0.0, 0.0, 1.0], np.float32))
-            # a marker through the same reliable publisher: in-order delivery proves that
-            # nothing was published before it
-            env._publish_equilibrium([0.123, 0.0, 0.3])
-            spin_until(executor, lambda: len(commands) > sent, 5.0, 'the marker pose')
-            assert [c.pose.position.x for c in commands[sent:]] == [0.123]
-        finally:
-            spin.shutdown(timeout_sec=10.0)
-            spinner.join(10.0)
-            _stop(sim, signal.SIGKILL)
-        # destroying a node while an executor thread still waits on it can crash rclpy
-        assert not spinner.is_alive(), 'the executor thread did not stop within 10 s'
-        node.destroy_node()
-        watcher.destroy_node()
+        return watcher
+
+    parameters = {'reward_source': 'ground_truth'}
+    with _env_on_sim(parameters, make_watcher) as (env, sim, executor, _):
+        reference = gym.make('PandaPickCube-v0').observation_space
+        assert set(env.observation_space.spaces) == set(reference.spaces)
+        assert _wait_steady(env, 1.0, 60.0), 'no steady robot state from the sim node'
+        obs, info = env.reset(seed=3)
+        assert reference.contains(obs), obs
+        assert info == {'succeed': False}
+        assert _wait_steady(env, 0.5, 30.0)
+        n = len(commands)
+        tcp = env.tcp_position()
+        obs, reward, terminated, truncated, info = env.step(
+            np.array([1.0, -0.5, 0.0, -1.0], np.float32))
+        assert reference.contains(obs)
+        assert (reward, terminated, truncated) == (0.0, False, False)
+        assert info == {'succeed': False}
+        spin_until(executor, lambda: len(commands) > n, 5.0, 'the equilibrium pose')
+        cmd = commands[-1]
+        assert cmd.header.frame_id == 'fr3_link0'
+        target = [cmd.pose.position.x, cmd.pose.position.y, cmd.pose.position.z]
+        np.testing.assert_allclose(target, tcp + [0.03, -0.015, 0.0], atol=2e-3)
+        q = cmd.pose.orientation
+        assert (q.x, q.y, q.z, q.w) == (1.0, 0.0, 0.0, 0.0)
+        spin_until(executor, lambda: grippers and grippers[-1].width == 0.0, 5.0,
+                   'the closing gripper command')
+        with pytest.raises(ValueError, match='NaN'):
+            env.step(np.array([np.nan, 0, 0, 0], np.float32))
+        _stop(sim, signal.SIGKILL)  # the robot goes silent
+        deadline = time.monotonic() + 10.0
+        while env.state_age() <= env.settings.state_timeout:
+            assert time.monotonic() < deadline, 'state never became stale'
+            time.sleep(0.01)
+        sent = len(commands)
+        with pytest.raises(StaleStateError, match='no command sent'):
+            env.step(np.array([1.0, 0.0, 0.0, 1.0], np.float32))
+        # a marker through the same reliable publisher: in-order delivery proves that
+        # nothing was published before it
+        env._publish_equilibrium([0.123, 0.0, 0.3])
+        spin_until(executor, lambda: len(commands) > sent, 5.0, 'the marker pose')
+        assert [c.pose.position.x for c in commands[sent:]] == [0.123]
 
 
 def test_ground_truth_success_counts_the_sim_not_the_classifier():
     """A classifier's false positive ends the episode (its reward) but is no success."""
     from serl_msgs.msg import RewardStamped
-    sim = _start(['serl_sim.sim_node', '--ros-args', '-p', 'camera_rate:=0.0',
-                  '-p', 'task:=PandaPickCube-v0'])
-    with ros_context() as (context, executor):
-        node = Node('ros_env_truth_test', context=context)
+
+    def make_classifier(context):
         classifier = Node('fake_classifier', context=context)
         pub = classifier.create_publisher(RewardStamped, '/reward', qos.RELIABLE)
         classifier.create_timer(0.01, lambda: pub.publish(
             RewardStamped(probability=0.99, reward=1.0, success=True)))
-        node.declare_parameter('reward_source', 'classifier')
-        node.declare_parameter('ground_truth_success', True)
-        env = RosEnv(node, RosEnvSettings.from_node(node))
-        spin = SingleThreadedExecutor(context=context)
-        spin.add_node(node)
-        spin.add_node(classifier)
-        spinner = threading.Thread(target=spin.spin, daemon=True)
-        spinner.start()
-        try:
-            assert _wait_steady(env, 0.5, 60.0), 'no steady robot state from the sim node'
-            env.reset(seed=1)
-            _, reward, terminated, truncated, info = env.step(np.zeros(4, np.float32))
-            assert (reward, terminated, truncated) == (1.0, True, False)
-            assert info == {'succeed': False}  # the cube is on the table
-        finally:
-            spin.shutdown(timeout_sec=10.0)
-            spinner.join(10.0)
-            _stop(sim, signal.SIGKILL)
-        assert not spinner.is_alive(), 'the executor thread did not stop within 10 s'
-        node.destroy_node()
-        classifier.destroy_node()
+        return classifier
+
+    parameters = {'reward_source': 'classifier', 'ground_truth_success': True}
+    with _env_on_sim(parameters, make_classifier) as (env, _, _, _):
+        assert _wait_steady(env, 0.5, 60.0), 'no steady robot state from the sim node'
+        env.reset(seed=1)
+        _, reward, terminated, truncated, info = env.step(np.zeros(4, np.float32))
+        assert (reward, terminated, truncated) == (1.0, True, False)
+        assert info == {'succeed': False}  # the cube is on the table
 
 
 def test_ground_truth_success_needs_the_sim():
