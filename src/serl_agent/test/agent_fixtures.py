@@ -1,6 +1,10 @@
-"""Test helpers: synthetic transitions and rclpy spinning with deadlines (no fixed sleeps)."""
+"""Test helpers: synthetic transitions, rclpy spinning with deadlines, node processes."""
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -77,3 +81,26 @@ def ros_context():
     finally:
         executor.shutdown()
         rclpy.try_shutdown(context=context)
+
+
+def start_node(module, params, log_path):
+    """Start ``python -m serl_agent.<module>`` with ``-p`` params; return (process, log file)."""
+    cmd = [sys.executable, '-m', f'serl_agent.{module}', '--ros-args']
+    for name, value in params.items():
+        cmd += ['-p', f'{name}:={value}']
+    log = open(log_path, 'w')
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, PYTHONUNBUFFERED='1')), log
+
+
+def stop_node(proc, log, sig=signal.SIGINT, timeout=20.0):
+    """Send ``sig``, wait ``timeout`` s (then kill), close the log; return the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+    return proc.returncode

@@ -1,13 +1,10 @@
 """Actor and learner nodes as separate processes over real DDS, including a learner crash."""
 
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
-from agent_fixtures import ros_context, spin_until
+from agent_fixtures import ros_context, spin_until, start_node, stop_node
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from serl_agent.bag_io import make_typestore, TRANSITION_TYPE
@@ -22,32 +19,6 @@ RLPD_SMALL = """rlpd:
   hidden_dims: [32, 32]
   num_critics: 2
 """
-
-
-def _node_cmd(module, params):
-    cmd = [sys.executable, '-m', f'serl_agent.{module}', '--ros-args']
-    for name, value in params.items():
-        cmd += ['-p', f'{name}:={value}']
-    return cmd
-
-
-def _start(module, params, log_path):
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
-    log = open(log_path, 'w')
-    return subprocess.Popen(_node_cmd(module, params), stdout=log, stderr=subprocess.STDOUT,
-                            env=env), log
-
-
-def _stop(proc, log, sig=signal.SIGINT, timeout=20.0):
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    log.close()
-    return proc.returncode
 
 
 class Observer:
@@ -107,12 +78,12 @@ def test_actor_learner_over_dds(tmp_path):
     with ros_context() as (context, executor):
         obs = Observer(context)
         executor.add_node(obs.node)
-        learner, llog = _start('learner_node', _learner_params(tmp_path), tmp_path / 'l.log')
+        learner, llog = start_node('learner_node', _learner_params(tmp_path), tmp_path / 'l.log')
         actor = alog = None
         try:
             spin_until(executor, lambda: obs.status or learner.poll() is not None, 60.0,
                        'the learner to report status')
-            actor, alog = _start('actor_node', _actor_params(0, 50.0), alog_path)
+            actor, alog = start_node('actor_node', _actor_params(0, 50.0), alog_path)
             spin_until(executor, lambda: re.search(r'policy version \d+', alog_path.read_text())
                        or actor.poll() is not None, 60.0, 'an episode run with learnt weights')
             actor.send_signal(signal.SIGINT)  # ends the episode, drains, exits
@@ -123,8 +94,8 @@ def test_actor_learner_over_dds(tmp_path):
                        20.0, 'the final status')
         finally:
             if actor is not None:
-                _stop(actor, alog)
-            assert _stop(learner, llog) == 0, (tmp_path / 'l.log').read_text()
+                stop_node(actor, alog)
+            assert stop_node(learner, llog) == 0, (tmp_path / 'l.log').read_text()
         obs.node.destroy_node()
     assert (unacked, dropped) == (0, 0) and total >= 40
     assert obs.acks['test_actor'] == total
@@ -143,17 +114,17 @@ def test_learner_crash_loses_nothing(tmp_path):
     with ros_context() as (context, executor):
         obs = Observer(context)
         executor.add_node(obs.node)
-        learner, llog = _start('learner_node', params, tmp_path / 'l1.log')
+        learner, llog = start_node('learner_node', params, tmp_path / 'l1.log')
         actor = alog = None
         try:
             spin_until(executor, lambda: obs.status or learner.poll() is not None, 60.0,
                        'the learner to report status')
-            actor, alog = _start('actor_node', _actor_params(0, 50.0), alog_path)
+            actor, alog = start_node('actor_node', _actor_params(0, 50.0), alog_path)
             spin_until(executor, lambda: obs.acks.get('test_actor', 0) >= 30, 60.0,
                        'the first acknowledgements')
-            _stop(learner, llog, signal.SIGKILL)
+            stop_node(learner, llog, signal.SIGKILL)
             crashed_at = obs.acks['test_actor']
-            learner, llog = _start('learner_node', params, tmp_path / 'l2.log')
+            learner, llog = start_node('learner_node', params, tmp_path / 'l2.log')
             spin_until(executor, lambda: obs.acks['test_actor'] >= crashed_at + 60, 90.0,
                        'acknowledgements from the restarted learner')
             actor.send_signal(signal.SIGINT)
@@ -161,8 +132,8 @@ def test_learner_crash_loses_nothing(tmp_path):
             assert actor.returncode == 0, alog_path.read_text()
         finally:
             if actor is not None:
-                _stop(actor, alog)
-            assert _stop(learner, llog) == 0, (tmp_path / 'l2.log').read_text()
+                stop_node(actor, alog)
+            assert stop_node(learner, llog) == 0, (tmp_path / 'l2.log').read_text()
         obs.node.destroy_node()
     total, unacked, dropped = _acknowledged(alog_path.read_text())
     assert (unacked, dropped) == (0, 0)
@@ -178,7 +149,7 @@ def test_actor_crash_transitions_resent_by_the_next_actor(tmp_path):
     """An actor killed with unacknowledged transitions: the next actor process re-sends them."""
     spool_dir = tmp_path / 'actor_spool'
     params = dict(_actor_params(0, 50.0), spool_dir=str(spool_dir))
-    first, flog = _start('actor_node', params, tmp_path / 'a1.log')  # no learner: no acks
+    first, flog = start_node('actor_node', params, tmp_path / 'a1.log')  # no learner: no acks
     spool_file = spool_dir / 'test_actor.spool'
     try:
         deadline = time.monotonic() + 60.0
@@ -187,26 +158,26 @@ def test_actor_crash_transitions_resent_by_the_next_actor(tmp_path):
                 (tmp_path / 'a1.log').read_text()
             time.sleep(0.05)  # polling a file another process writes: no event to wait on
     finally:
-        _stop(first, flog, signal.SIGKILL)  # crash
+        stop_node(first, flog, signal.SIGKILL)  # crash
     crashed = len(list(read_spool(spool_file))) - 1  # minus the header record
     params.update(actor_id='second_actor', max_episodes=1)
     with ros_context() as (context, executor):
         obs = Observer(context)
         executor.add_node(obs.node)
-        learner, llog = _start('learner_node', _learner_params(tmp_path), tmp_path / 'l.log')
+        learner, llog = start_node('learner_node', _learner_params(tmp_path), tmp_path / 'l.log')
         second = slog = None
         try:
             spin_until(executor, lambda: obs.status or learner.poll() is not None, 60.0,
                        'the learner to report status')
-            second, slog = _start('actor_node', params, tmp_path / 'a2.log')
+            second, slog = start_node('actor_node', params, tmp_path / 'a2.log')
             spin_until(executor, lambda: obs.acks.get('test_actor', 0) >= crashed
                        and second.poll() is not None, 90.0,
                        f'the {crashed} transitions of the crashed actor and the second actor')
             assert second.returncode == 0, (tmp_path / 'a2.log').read_text()
         finally:
             if second is not None:
-                _stop(second, slog)
-            _stop(learner, llog)
+                stop_node(second, slog)
+            stop_node(learner, llog)
         obs.node.destroy_node()
     assert 'test_actor from' in (tmp_path / 'a2.log').read_text()
     spooled = _spooled(tmp_path / 'run')

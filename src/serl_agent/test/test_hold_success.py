@@ -1,11 +1,6 @@
 """Demos that hold their success: EpisodeRunner, EpisodeBagWriter and the nodes over real DDS."""
 
-import os
-import signal
-import subprocess
-import sys
-
-from agent_fixtures import ros_context, spin_until
+from agent_fixtures import ros_context, spin_until, start_node, stop_node
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -100,26 +95,6 @@ def test_writer_closes_after_the_held_steps(tmp_path):
         (7, True, 5.0), (7, True, 5.0)]
 
 
-def _start(module, params, log_path):
-    cmd = [sys.executable, '-m', f'serl_agent.{module}', '--ros-args']
-    for name, value in params.items():
-        cmd += ['-p', f'{name}:={value}']
-    log = open(log_path, 'w')
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, PYTHONUNBUFFERED='1')), log
-
-
-def _stop(proc, log, timeout=20.0):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    log.close()
-
-
 def test_actor_records_a_demo_that_holds_success(tmp_path):
     """The expert actor holds 5 steps; the recorder writes one complete bag; RLPD loads it."""
     hold = 5
@@ -129,13 +104,13 @@ def test_actor_records_a_demo_that_holds_success(tmp_path):
         node = Node('hold_test', context=context)
         executor.add_node(node)
         probe = node.create_publisher(Transition, '/serl/transitions', qos.TRANSITIONS)
-        recorder, rlog = _start('demo_recorder_node', {
+        recorder, rlog = start_node('demo_recorder_node', {
             'output': str(out), 'acknowledge': True, 'success_hold_steps': hold}, rec_log)
         actor = alog = None
         try:
             spin_until(executor, lambda: probe.get_subscription_count() > 0
                        or recorder.poll() is not None, 30.0, 'the recorder to subscribe')
-            actor, alog = _start('actor_node', {
+            actor, alog = start_node('actor_node', {
                 'env': 'PandaPickCube-v0', 'policy': 'expert', 'max_episodes': 1,
                 'success_hold_steps': hold, 'actor_id': 'holder', 'drain_timeout': 30.0},
                 act_log)
@@ -144,8 +119,8 @@ def test_actor_records_a_demo_that_holds_success(tmp_path):
             assert actor.returncode == 0, act_log.read_text()
         finally:
             if actor is not None:
-                _stop(actor, alog)
-            _stop(recorder, rlog)
+                stop_node(actor, alog)
+            stop_node(recorder, rlog)
         node.destroy_node()
     logs = act_log.read_text() + rec_log.read_text()
     assert 'still unacknowledged' not in logs, logs
