@@ -41,7 +41,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import yaml
 
@@ -204,15 +204,10 @@ def record_demos(args, run_dir: Path) -> Path:
     set aside. At most three recording sessions, then :class:`JobError`.
     """
     demos = run_dir / 'demos'
-    for attempt in range(3):
-        have = successful_bags(demos)
-        if have >= args.demos:
-            break
-        _record_session(args, run_dir, demos, args.demos - have)
-    have = successful_bags(demos)
-    if have < args.demos:
-        raise JobError(f'{have} of {args.demos} demo episodes succeeded after 3 recording '
-                       f'sessions; see {run_dir}/logs/record_demos.log')
+    # the actor paces by the wall clock: when a loaded machine slows the sim below real time,
+    # the expert needs more steps (episodes end at success anyway)
+    have = _record_until(args, run_dir, demos, 'expert', args.demos, successful_bags,
+                         'demo episodes succeeded', episode_steps=300 if args.smoke else 100)
     log(f'step 1/3 demos: {have} successful episodes ({len(complete_bags(demos))} in all) in '
         f'{demos}')
     return demos
@@ -230,44 +225,59 @@ def record_negatives(args, run_dir: Path) -> Optional[Path]:
     if args.reward != 'classifier' or args.negative_episodes <= 0:
         return None
     negatives = run_dir / 'negatives'
-    for attempt in range(3):
-        have = len(complete_bags(negatives))
-        if have >= args.negative_episodes:
-            break
-        _record_session(args, run_dir, negatives, args.negative_episodes - have,
-                        scripted='explore')
-    have = len(complete_bags(negatives))
-    if have < args.negative_episodes:
-        raise JobError(f'{have} of {args.negative_episodes} explorer episodes recorded after 3 '
-                       f'sessions; see {run_dir}/logs/record_negatives.log')
+    have = _record_until(args, run_dir, negatives, 'explore', args.negative_episodes,
+                         lambda directory: len(complete_bags(directory)),
+                         'explorer episodes recorded',
+                         episode_steps=30 if args.smoke else args.episode_steps)
     log(f'step 1/3 negatives: {have} explorer episodes in {negatives}')
     return negatives
 
 
-def _record_session(args, run_dir: Path, demos: Path, missing: int,
-                    scripted: str = 'expert') -> None:
-    total = len(complete_bags(demos))
-    what = 'demos' if scripted == 'expert' else 'negatives'
+def _record_until(args, run_dir: Path, directory: Path, scripted: str, wanted: int,
+                  count: Callable[[Path], int], counted: str, episode_steps: int) -> int:
+    """
+    Record ``scripted`` episodes into ``directory`` until ``count(directory) >= wanted``.
+
+    At most three recording sessions; returns the count.
+
+    :raises JobError: still fewer than ``wanted`` after three sessions (the message says
+        ``<count> of <wanted> <counted>``).
+    """
+    what = directory.name
+    for attempt in range(3):
+        have = count(directory)
+        if have >= wanted:
+            return have
+        _record_session(args, run_dir, directory, wanted - have, scripted, episode_steps)
+    have = count(directory)
+    if have < wanted:
+        raise JobError(f'{have} of {wanted} {counted} after 3 recording sessions; see '
+                       f'{run_dir}/logs/record_{what}.log')
+    return have
+
+
+def _record_session(args, run_dir: Path, directory: Path, missing: int, scripted: str,
+                    episode_steps: int) -> None:
+    total = len(complete_bags(directory))
+    what = directory.name
     log(f'step 1/3 {what}: recording {missing} scripted episodes ({scripted}) through the ROS '
-        f'graph into {demos} (log: {run_dir}/logs/record_{what}.log)')
+        f'graph into {directory} (log: {run_dir}/logs/record_{what}.log)')
     params = write_yaml(run_dir / f'params_{what}.yaml', {
         'actor_node': {'ros__parameters': {
             'seed': args.seed * 1000 + total, 'spool_dir': str(run_dir / 'actor_spool_demos'),
             'drain_timeout': 10.0, 'state_timeout': SIM_STATE_TIMEOUT,
-            # the actor paces by the wall clock: when a loaded machine slows the sim below real
-            # time, the expert needs more steps (episodes end at success anyway)
-            'max_episode_steps': (30 if scripted == 'explore' else 300) if args.smoke
-            else (args.episode_steps if scripted == 'explore' else 100)}},
+            'max_episode_steps': episode_steps}},
         'sim_node': {'ros__parameters': {'seed': args.seed * 1000 + total}},
     })
     graph = Graph(['record_demos', f'task:={args.task}', f'episodes:={missing}',
-                   f'output:={demos}', 'cameras:=' + ','.join(CAMERAS), f'scripted:={scripted}',
-                   f'params_file:={params}'], run_dir / 'logs' / f'record_{what}.log')
+                   f'output:={directory}', 'cameras:=' + ','.join(CAMERAS),
+                   f'scripted:={scripted}', f'params_file:={params}'],
+                  run_dir / 'logs' / f'record_{what}.log')
     deadline = time.monotonic() + 120.0 + 60.0 * missing
     shown = -1
     try:
         while graph.running() and time.monotonic() < deadline:
-            n = len(complete_bags(demos)) - total
+            n = len(complete_bags(directory)) - total
             if n != shown:
                 log(f'recorded {n}/{missing}')
                 shown = n
@@ -276,7 +286,7 @@ def _record_session(args, run_dir: Path, demos: Path, missing: int,
             time.sleep(1.0)
     finally:
         graph.stop()
-        set_aside_incomplete(demos, run_dir / f'{what}_incomplete')
+        set_aside_incomplete(directory, run_dir / f'{what}_incomplete')
 
 
 # ---------------------------------------------------------------------- step 2: reward
