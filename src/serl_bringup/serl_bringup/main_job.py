@@ -264,7 +264,7 @@ def _record_session(args, run_dir: Path, directory: Path, missing: int, scripted
         f'graph into {directory} (log: {run_dir}/logs/record_{what}.log)')
     params = write_yaml(run_dir / f'params_{what}.yaml', {
         'actor_node': {'ros__parameters': {
-            'seed': args.seed * 1000 + total, 'spool_dir': str(run_dir / 'actor_spool_demos'),
+            'seed': args.seed * 1000 + total, 'spool_dir': str(run_dir / f'actor_spool_{what}'),
             'drain_timeout': 10.0, 'state_timeout': SIM_STATE_TIMEOUT,
             'max_episode_steps': episode_steps}},
         'sim_node': {'ros__parameters': {'seed': args.seed * 1000 + total}},
