@@ -75,7 +75,7 @@ class ActorNode(Node):
             'max_episodes': 0, 'max_episode_steps': 0, 'seed': 0,
             'outbox_capacity': 20000, 'resend_after': 5.0, 'drain_timeout': 30.0,
             'gym_rate': 0.0, 'spool_dir': '', 'torch_threads': 1,
-            'eval_every': 0, 'eval_episodes': 0,
+            'eval_every': 0, 'eval_episodes': 0, 'train_on_evaluation': False,
             'teleop_twist_topic': '/teleop/twist', 'teleop_twist_stamped': True,
             'teleop_joy_topic': '/teleop/joy', 'teleop_timeout': 0.5, 'teleop_twist_scale': 1.0,
             'teleop_intervention': False, 'success_hold_steps': 0,
@@ -353,9 +353,11 @@ class ActorNode(Node):
         Run episodes until ``max_episodes`` (0: forever) or shutdown, then drain.
 
         Evaluation rounds (``eval_every``, ``eval_episodes``) run ``eval_episodes`` episodes
-        with the deterministic policy; their transitions go to the learner like any other
-        (off-policy data), and each episode is summarised on ``/serl/episode_summary`` with
-        ``evaluation`` set. ``max_episodes`` counts training episodes only.
+        with the deterministic policy, each summarised on ``/serl/episode_summary`` with
+        ``evaluation`` set. Their transitions are not sent: the learner neither trains on them
+        nor counts them as env steps, as RL benchmarks count interaction (parameter
+        ``train_on_evaluation``: send them like any other, off-policy data).
+        ``max_episodes`` counts training episodes only.
         """
         env = TeleopEpisodeEnd(self.env, self.teleop) if self.teleop else self.env
         runner = EpisodeRunner(env, self.actor_id,
@@ -371,8 +373,10 @@ class ActorNode(Node):
                 break
             self.evaluating = evaluating
             try:
+                send = None if evaluating and not self.v['train_on_evaluation'] \
+                    else self._send_counted
                 result = runner.run_episode(self.act, episode, seed=self.v['seed'] + episode,
-                                            on_transition=self._send_counted,
+                                            on_transition=send,
                                             should_stop=self.stop_requested.is_set)
             except RuntimeError as exc:  # StaleStateError, reset failures: no command sent
                 if self.v['env'] != 'ros':

@@ -117,7 +117,9 @@ class EpisodeRunner:
         :param act: action function (see :data:`ActionFn`).
         :param episode: episode counter written into the transitions.
         :param seed: reset seed.
-        :param on_transition: consumer of the transitions.
+        :param on_transition: consumer of the transitions; None: the episode's transitions
+            are not kept and take no sequence number (the numbering stays contiguous for the
+            learner's acknowledgements).
         :param should_stop: polled every step; True ends the episode early (marked truncated).
         :raises ValueError: an action that is not finite or outside [-1, 1] (never sent).
 
@@ -150,17 +152,16 @@ class EpisodeRunner:
             if should_stop() and (held is not None or not terminated):
                 truncated = True
             ended = bool(truncated) or (bool(terminated) and held is None)
-            tr = {
-                'observation': obs, 'action': action, 'reward': float(reward),
-                'next_observation': next_obs, 'terminated': bool(terminated),
-                'truncated': bool(truncated), 'success': step_success,
-                'intervention': bool(intervention), 'actor_id': self.actor_id,
-                'sequence': self.next_sequence, 'episode': int(episode), 'step': step,
-                'stamp_ns': stamp,
-            }
-            self.next_sequence += 1
-            if on_transition is not None:
-                on_transition(tr)
+            if on_transition is not None:  # only consumed transitions take a sequence number
+                on_transition({
+                    'observation': obs, 'action': action, 'reward': float(reward),
+                    'next_observation': next_obs, 'terminated': bool(terminated),
+                    'truncated': bool(truncated), 'success': step_success,
+                    'intervention': bool(intervention), 'actor_id': self.actor_id,
+                    'sequence': self.next_sequence, 'episode': int(episode), 'step': step,
+                    'stamp_ns': stamp,
+                })
+                self.next_sequence += 1
             total += float(reward)
             step += 1
             obs = next_obs

@@ -107,6 +107,54 @@ def test_actor_learner_over_dds(tmp_path):
     assert (tmp_path / 'run' / 'checkpoints' / 'latest.json').exists()
 
 
+def _episode_steps(log_text, kind):
+    """Return the step counts of the actor's ``episode`` or ``evaluation`` log lines."""
+    pattern = r'\]: episode \d+: (\d+) steps' if kind == 'episode' else \
+        r'\]: evaluation \d+\.\d+ \d+: (\d+) steps'
+    return [int(n) for n in re.findall(pattern, log_text)]
+
+
+def _trained_after_evaluation(log_text):
+    first = log_text.find(']: evaluation 0.0 ')
+    return first >= 0 and ']: episode ' in log_text[first:]
+
+
+def test_evaluation_transitions_are_not_sent(tmp_path):
+    """Evaluation episodes run but the learner neither receives nor counts their steps."""
+    alog_path = tmp_path / 'a.log'
+    params = dict(_actor_params(0, 100.0), eval_every=1, eval_episodes=1)
+    with ros_context() as (context, executor):
+        obs = Observer(context)
+        executor.add_node(obs.node)
+        learner, llog = start_node('learner_node', _learner_params(tmp_path), tmp_path / 'l.log')
+        actor = alog = None
+        try:
+            spin_until(executor, lambda: obs.status or learner.poll() is not None, 60.0,
+                       'the learner to report status')
+            actor, alog = start_node('actor_node', params, alog_path)
+            # a training episode after an evaluation round: the numbering must go on
+            spin_until(executor, lambda: _trained_after_evaluation(alog_path.read_text())
+                       or actor.poll() is not None, 90.0, 'an evaluation, then training')
+            actor.send_signal(signal.SIGINT)
+            spin_until(executor, lambda: actor.poll() is not None, 40.0, 'the actor to exit')
+            assert actor.returncode == 0, alog_path.read_text()
+            text = alog_path.read_text()
+            total, unacked, dropped = _acknowledged(text)
+            spin_until(executor, lambda: obs.status and obs.status[-1].env_steps == total,
+                       20.0, 'the final status')
+        finally:
+            if actor is not None:
+                stop_node(actor, alog)
+            assert stop_node(learner, llog) == 0, (tmp_path / 'l.log').read_text()
+        obs.node.destroy_node()
+    evaluated = _episode_steps(text, 'evaluation')
+    assert evaluated and all(n > 0 for n in evaluated), text
+    assert (unacked, dropped) == (0, 0)
+    assert total == sum(_episode_steps(text, 'episode')), text
+    assert obs.acks['test_actor'] == total
+    assert sorted(_spooled(tmp_path / 'run')) == [('test_actor', s) for s in range(1, total + 1)]
+
+
 def test_learner_crash_loses_nothing(tmp_path):
     """SIGKILL the learner mid-run, restart on the same run dir: each transition arrives once."""
     params = _learner_params(tmp_path)

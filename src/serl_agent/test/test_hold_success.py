@@ -56,6 +56,18 @@ def test_runner_without_hold_ends_at_the_first_success():
     assert flags == [(0.0, False, False)] * 2 + [(1.0, True, False)]
 
 
+def test_runner_numbers_only_consumed_transitions():
+    # an episode nobody consumes (an evaluation) must not leave a gap in the sequence numbers:
+    # the learner acknowledges the highest contiguous one
+    runner = EpisodeRunner(as_agent_env(CountingEnv([])), 'a', max_steps=3)
+    got = []
+    runner.run_episode(lambda o: (np.zeros(1, np.float32), False), 0, on_transition=got.append)
+    runner.run_episode(lambda o: (np.zeros(1, np.float32), False), 1)
+    runner.run_episode(lambda o: (np.zeros(1, np.float32), False), 2, on_transition=got.append)
+    assert [(t['episode'], t['sequence']) for t in got] == \
+        [(0, 1), (0, 2), (0, 3), (2, 4), (2, 5), (2, 6)]
+
+
 def test_runner_hold_ends_when_the_success_is_lost():
     # success at steps 3-4, lost at 5: that step bootstraps (not terminated) and ends the episode
     _, flags = _run({3, 4}, hold=10)

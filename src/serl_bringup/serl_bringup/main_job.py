@@ -78,8 +78,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help='stop when the learner has this many env steps')
     p.add_argument('--target-success', type=float, default=0.9,
                    help='stop when an evaluation round reaches this success rate')
-    p.add_argument('--eval-every', type=int, default=10,
-                   help='training episodes between evaluation rounds')
+    p.add_argument('--eval-every', type=int, default=20,
+                   help='training episodes between evaluation rounds (their episodes are not '
+                        'trained on nor counted as env steps)')
     p.add_argument('--eval-episodes', type=int, default=20, help='episodes per evaluation')
     p.add_argument('--rlpd-config', default='',
                    help="YAML with an 'rlpd' section ('' -> config/agent_pick_cube.yaml)")
