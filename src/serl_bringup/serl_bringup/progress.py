@@ -75,31 +75,38 @@ class Progress:
         self.eval_episodes = int(eval_episodes)
         self._clock = clock
         self.evaluations: List[Evaluation] = read_evaluations(self.run_dir)
+        saved = self._saved_state()
         self.earlier_wall_s = max(self.evaluations[-1].wall_time_s if self.evaluations else 0.0,
-                                  self._saved_wall_time())
+                                  float(saved.get('wall_time_s', 0.0)))
         self._start = clock()
         self.learner: Dict[str, float] = {}
-        self.episodes = 0
-        self.training_episodes = 0
-        self.training_successes = 0
+        # episode counts go on from earlier sessions of the run
+        self.episodes = int(saved.get('episodes', 0))
+        self.training_episodes = int(saved.get('training_episodes', 0))
+        self.training_successes = int(saved.get('training_successes', 0))
         self.actor_steps = 0
         self.reward_frames = 0
         self.policy_version: Optional[int] = None  # newest version that acted in an episode
         self.weights_version: Optional[int] = None  # newest version the learner published
         self._rounds: Dict[tuple, list] = {}
 
-    def _saved_wall_time(self) -> float:
+    def _saved_state(self) -> dict:
         path = self.run_dir / STATE_JSON
         try:
-            return float(json.loads(path.read_text())['wall_time_s'])
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0.0
+            state = json.loads(path.read_text())
+            return {key: float(state[key]) for key in (
+                'wall_time_s', 'episodes', 'training_episodes', 'training_successes')
+                if key in state}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
 
     def save(self) -> None:
-        """Write the training time so far to ``run_dir/progress.json`` (read on resume)."""
+        """Write the training time and episode counts to ``run_dir/progress.json`` (resume)."""
         tmp = self.run_dir / (STATE_JSON + '.tmp')
         tmp.write_text(json.dumps({'wall_time_s': round(self.wall_time_s, 1),
-                                   'env_steps': self.env_steps}) + '\n')
+                                   'env_steps': self.env_steps, 'episodes': self.episodes,
+                                   'training_episodes': self.training_episodes,
+                                   'training_successes': self.training_successes}) + '\n')
         tmp.replace(self.run_dir / STATE_JSON)
 
     @property

@@ -63,3 +63,19 @@ def test_training_time_survives_a_restart_without_evaluations(tmp_path):
     again = Progress(tmp_path, eval_episodes=1, clock=clock)
     clock.t += 2.0
     assert again.wall_time_s == 42.0
+
+
+def test_episode_counts_survive_a_restart(tmp_path):
+    first = Progress(tmp_path, eval_episodes=2, clock=FakeClock())
+    _episode(first, 0, True, evaluation=False)
+    _episode(first, 0, False, evaluation=False)
+    _episode(first, 0, True)
+    first.save()
+    again = Progress(tmp_path, eval_episodes=2, clock=FakeClock())
+    assert (again.episodes, again.training_episodes, again.training_successes) == (3, 2, 1)
+    assert 'episodes 3 ' in again.status_line()
+
+
+def test_unreadable_progress_file_starts_from_zero(tmp_path):
+    (tmp_path / 'progress.json').write_text('[1, 2]')
+    assert Progress(tmp_path, eval_episodes=1).episodes == 0
