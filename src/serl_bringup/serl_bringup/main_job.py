@@ -69,7 +69,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--task', default='PandaPickCube-v0',
                    choices=('PandaPickCube-v0',), help='simulated task (state-based RLPD)')
     p.add_argument('--demos', type=int, default=20, help='scripted demo episodes to record')
-    p.add_argument('--negative-episodes', type=int, default=10,
+    p.add_argument('--negative-episodes', type=int, default=30,
                    help='episodes of the scripted workspace explorer recorded as failure frames '
                         'for the reward classifier (0: demos only)')
     p.add_argument('--reward', default='classifier', choices=('classifier', 'ground_truth'),
