@@ -72,8 +72,13 @@ def _acknowledged(log_text):
     return tuple(int(g) for g in match.groups())
 
 
-def test_actor_learner_over_dds(tmp_path):
-    """Transitions flow, weights reach the actor and are used, every transition is acked."""
+def _run_actor_until(tmp_path, actor_params, done, what):
+    """
+    Run a learner and an actor until ``done(actor_log_text)``, then SIGINT the actor.
+
+    :returns: (observer, actor log text, (acknowledged, unacknowledged, dropped)) once the
+        learner's status counts every acknowledged transition.
+    """
     alog_path = tmp_path / 'a.log'
     with ros_context() as (context, executor):
         obs = Observer(context)
@@ -83,20 +88,29 @@ def test_actor_learner_over_dds(tmp_path):
         try:
             spin_until(executor, lambda: obs.status or learner.poll() is not None, 60.0,
                        'the learner to report status')
-            actor, alog = start_node('actor_node', _actor_params(0, 50.0), alog_path)
-            spin_until(executor, lambda: re.search(r'policy version \d+', alog_path.read_text())
-                       or actor.poll() is not None, 60.0, 'an episode run with learnt weights')
+            actor, alog = start_node('actor_node', actor_params, alog_path)
+            spin_until(executor, lambda: done(alog_path.read_text()) or actor.poll() is not None,
+                       90.0, what)
             actor.send_signal(signal.SIGINT)  # ends the episode, drains, exits
             spin_until(executor, lambda: actor.poll() is not None, 40.0, 'the actor to exit')
-            assert actor.returncode == 0, alog_path.read_text()
-            total, unacked, dropped = _acknowledged(alog_path.read_text())
-            spin_until(executor, lambda: obs.status and obs.status[-1].env_steps == total,
+            text = alog_path.read_text()
+            assert actor.returncode == 0, text
+            counts = _acknowledged(text)
+            spin_until(executor, lambda: obs.status and obs.status[-1].env_steps == counts[0],
                        20.0, 'the final status')
         finally:
             if actor is not None:
                 stop_node(actor, alog)
             assert stop_node(learner, llog) == 0, (tmp_path / 'l.log').read_text()
         obs.node.destroy_node()
+    return obs, text, counts
+
+
+def test_actor_learner_over_dds(tmp_path):
+    """Transitions flow, weights reach the actor and are used, every transition is acked."""
+    obs, _, (total, unacked, dropped) = _run_actor_until(
+        tmp_path, _actor_params(0, 50.0), lambda text: re.search(r'policy version \d+', text),
+        'an episode run with learnt weights')
     assert (unacked, dropped) == (0, 0) and total >= 40
     assert obs.acks['test_actor'] == total
     assert obs.weights
@@ -121,32 +135,10 @@ def _trained_after_evaluation(log_text):
 
 def test_evaluation_transitions_are_not_sent(tmp_path):
     """Evaluation episodes run but the learner neither receives nor counts their steps."""
-    alog_path = tmp_path / 'a.log'
     params = dict(_actor_params(0, 100.0), eval_every=1, eval_episodes=1)
-    with ros_context() as (context, executor):
-        obs = Observer(context)
-        executor.add_node(obs.node)
-        learner, llog = start_node('learner_node', _learner_params(tmp_path), tmp_path / 'l.log')
-        actor = alog = None
-        try:
-            spin_until(executor, lambda: obs.status or learner.poll() is not None, 60.0,
-                       'the learner to report status')
-            actor, alog = start_node('actor_node', params, alog_path)
-            # a training episode after an evaluation round: the numbering must go on
-            spin_until(executor, lambda: _trained_after_evaluation(alog_path.read_text())
-                       or actor.poll() is not None, 90.0, 'an evaluation, then training')
-            actor.send_signal(signal.SIGINT)
-            spin_until(executor, lambda: actor.poll() is not None, 40.0, 'the actor to exit')
-            assert actor.returncode == 0, alog_path.read_text()
-            text = alog_path.read_text()
-            total, unacked, dropped = _acknowledged(text)
-            spin_until(executor, lambda: obs.status and obs.status[-1].env_steps == total,
-                       20.0, 'the final status')
-        finally:
-            if actor is not None:
-                stop_node(actor, alog)
-            assert stop_node(learner, llog) == 0, (tmp_path / 'l.log').read_text()
-        obs.node.destroy_node()
+    # a training episode after an evaluation round: the numbering must go on
+    obs, text, (total, unacked, dropped) = _run_actor_until(
+        tmp_path, params, _trained_after_evaluation, 'an evaluation, then training')
     evaluated = _episode_steps(text, 'evaluation')
     assert evaluated and all(n > 0 for n in evaluated), text
     assert (unacked, dropped) == (0, 0)
