@@ -17,6 +17,8 @@ from typing import Dict, List, Optional
 
 EVALUATIONS_CSV = 'evaluations.csv'
 STATE_JSON = 'progress.json'
+#: episode counters kept in ``progress.json`` (they go on after a resume)
+COUNTERS = ('episodes', 'training_episodes', 'training_successes')
 FIELDS = ('env_steps', 'wall_time_s', 'eval_round', 'episodes', 'successes', 'success_rate',
           'mean_return', 'policy_version')
 
@@ -94,19 +96,17 @@ class Progress:
         path = self.run_dir / STATE_JSON
         try:
             state = json.loads(path.read_text())
-            return {key: float(state[key]) for key in (
-                'wall_time_s', 'episodes', 'training_episodes', 'training_successes')
-                if key in state}
+            return {key: float(state[key]) for key in ('wall_time_s',) + COUNTERS
+                    if key in state}
         except (OSError, ValueError, TypeError, AttributeError):
             return {}
 
     def save(self) -> None:
         """Write the training time and episode counts to ``run_dir/progress.json`` (resume)."""
         tmp = self.run_dir / (STATE_JSON + '.tmp')
-        tmp.write_text(json.dumps({'wall_time_s': round(self.wall_time_s, 1),
-                                   'env_steps': self.env_steps, 'episodes': self.episodes,
-                                   'training_episodes': self.training_episodes,
-                                   'training_successes': self.training_successes}) + '\n')
+        state = {'wall_time_s': round(self.wall_time_s, 1), 'env_steps': self.env_steps}
+        state.update((key, getattr(self, key)) for key in COUNTERS)
+        tmp.write_text(json.dumps(state) + '\n')
         tmp.replace(self.run_dir / STATE_JSON)
 
     @property
