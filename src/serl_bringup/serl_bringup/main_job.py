@@ -245,7 +245,7 @@ def _record_until(args, run_dir: Path, directory: Path, scripted: str, wanted: i
         ``<count> of <wanted> <counted>``).
     """
     what = directory.name
-    for attempt in range(3):
+    for _ in range(3):
         have = count(directory)
         if have >= wanted:
             return have

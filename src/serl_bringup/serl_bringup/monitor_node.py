@@ -6,9 +6,8 @@ Subscribes ``/serl/learner_status`` and ``/serl/episode_summary`` (progress),
 first message of one stream per node, so that the main job can show the graph is alive (each
 of these subscriptions is destroyed after its first message: ``/joint_states`` and
 ``limited_target`` run at 100 Hz and deserialising them took ~20 % of a core that the learner
-needs): ``/joint_states``
-(sim), ``/cartesian_impedance_controller/limited_target`` (controller, in either mode),
-``/reward`` (reward node),
+needs). The streams: ``/joint_states`` (sim), ``/cartesian_impedance_controller/
+limited_target`` (controller, in either mode), ``/reward`` (reward node),
 ``/serl/transitions`` (actor; raw, not deserialised), ``/cartesian_impedance_controller/
 equilibrium_pose`` (actor), ``/serl/policy_weights`` and ``/serl/learner_status`` (learner).
 The node holds no logic beyond translating messages into :class:`Progress` calls.
