@@ -21,8 +21,11 @@ sign changes (see :mod:`serl_agent.action_mapping`). Steps are paced to ``contro
 the wall clock.
 
 Reward: ``reward_source: ground_truth`` asks ``/sim/get_success`` after each step (1 on
-success, then ``terminated``); ``classifier`` takes the first ``/reward``
-(serl_msgs/RewardStamped) received after the step's command; ``none`` gives reward 0 and no
+success, then ``terminated``); ``classifier`` takes the newest ``/reward``
+(serl_msgs/RewardStamped) computed on a camera frame taken after the step's command: its header
+stamp (the newest image's) must be later than the stamp of the TCP pose the command was
+computed from, so a reward of a frame rendered before the command (e.g. the previous episode's
+last frame arriving after a reset) is never taken; ``none`` gives reward 0 and no
 success (teleoperated demos: the operator's success button labels the episode, see
 :mod:`serl_agent.teleop_policy`). Reset: ``/sim/reset_episode``
 (sim), or a move of the equilibrium to ``reset_position`` (real robot).
@@ -70,7 +73,8 @@ class RosEnvSettings:
     :ivar action_scale: m of equilibrium translation per unit action.
     :ivar state_timeout: s without robot state before :class:`StaleStateError`.
     :ivar reset_timeout: s to wait for a reset (service answer, state after it, or reach).
-    :ivar reward_timeout: s to wait for a /reward message after a step.
+    :ivar reward_timeout: s to wait after a step for a /reward of a frame taken after its
+        command (then reward 0, with a warning).
     :ivar image_keys: camera names observed (``''`` entries ignored).
     :ivar image_size: (height, width) of the camera images.
     :ivar object_pose: observe ``/sim/object_pose`` as ``object_pos``.
@@ -167,7 +171,7 @@ class RosEnv(gym.Env):
         self._object = None
         self._images: Dict[str, np.ndarray] = {}
         self._received: Dict[str, float] = {}  # stream -> time.monotonic() of the last message
-        self._reward: Optional[Tuple[float, RewardStamped]] = None
+        self._reward: Optional[RewardStamped] = None  # the newest /reward
         self._gripper_width = None
         self._next_tick = None
         self.episode_start = time.monotonic()
@@ -238,7 +242,7 @@ class RosEnv(gym.Env):
 
     def _on_reward(self, msg: RewardStamped) -> None:
         with self._lock:
-            self._reward = (time.monotonic(), msg)
+            self._reward = msg
 
     # ------------------------------------------------------------------ state
     def state_age(self) -> float:
@@ -456,22 +460,30 @@ class RosEnv(gym.Env):
         if action.shape != (4,):
             raise ValueError(f'action must have shape (4,), got {action.shape}')
         self._check_fresh()
-        target = equilibrium_target(self.tcp_position(), action, s.action_scale,
+        with self._lock:
+            state_stamp, tcp, _ = self._poses[-1]
+        target = equilibrium_target(np.asarray(tcp, np.float64), action, s.action_scale,
                                     s.workspace_min, s.workspace_max)
-        commanded = time.monotonic()
         self._publish_equilibrium(target)
         width = gripper_width_command(float(action[3]))
         if width is not None:
             self._publish_gripper(width)
         self._pace()
         obs = self.observation()
-        success, reward = self._reward_after(commanded)
+        success, reward = self._reward_after(state_stamp)
         truth = success
         if self.settings.ground_truth_success and self.settings.reward_source != 'ground_truth':
             truth = bool(self._call(self.success_client, GetSuccess.Request(), 'success').success)
         return obs, reward, success, False, {'succeed': truth}
 
-    def _reward_after(self, commanded: float) -> Tuple[bool, float]:
+    def _reward_after(self, state_stamp: float) -> Tuple[bool, float]:
+        """
+        Return (success, reward) of the step whose command came from the state at ``state_stamp``.
+
+        ``classifier``: the newest /reward whose stamp (its newest image's) is later than
+        ``state_stamp`` (s, the stamp of the TCP pose the command was computed from; the robot
+        and the cameras stamp with the same clock), waiting up to ``reward_timeout`` s for one.
+        """
         if self.settings.reward_source == 'none':
             return False, 0.0
         if self.settings.reward_source == 'ground_truth':
@@ -481,12 +493,15 @@ class RosEnv(gym.Env):
         while True:
             with self._lock:
                 got = self._reward
-            if got is not None and got[0] >= commanded:
-                return bool(got[1].success), float(got[1].reward)
+            if got is not None and _stamp_seconds(got.header) > state_stamp:
+                return bool(got.success), float(got.reward)
             if time.monotonic() > deadline:
                 self.node.get_logger().warn(
-                    f'no /reward within {self.settings.reward_timeout} s of the command: '
-                    'reward 0', throttle_duration_sec=5.0)
+                    f'no /reward of a frame after the command within '
+                    f'{self.settings.reward_timeout} s (newest: '
+                    f'{"none" if got is None else f"stamp {_stamp_seconds(got.header):.3f} s"}, '
+                    f'command from the state at {state_stamp:.3f} s): reward 0',
+                    throttle_duration_sec=5.0)
                 return False, 0.0
             time.sleep(0.002)
 

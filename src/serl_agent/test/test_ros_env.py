@@ -138,24 +138,50 @@ def test_ros_env_on_sim_node():
         assert [c.pose.position.x for c in commands[sent:]] == [0.123]
 
 
+def _stamped_classifier(context, lag: float):
+    """Return a node that publishes success rewards stamped ``lag`` s before the sim's /clock."""
+    from rosgraph_msgs.msg import Clock
+    from serl_msgs.msg import RewardStamped
+    classifier = Node('fake_classifier', context=context)
+    pub = classifier.create_publisher(RewardStamped, '/reward', qos.RELIABLE)
+    clock = []
+
+    def publish():
+        if clock:
+            msg = RewardStamped(probability=0.99, reward=1.0, success=True)
+            t = max(0.0, clock[-1] - lag)
+            msg.header.stamp.sec, msg.header.stamp.nanosec = int(t), int(t % 1.0 * 1e9)
+            pub.publish(msg)
+
+    classifier.create_subscription(
+        Clock, '/clock', lambda m: clock.append(m.clock.sec + m.clock.nanosec * 1e-9),
+        qos.SENSOR)
+    classifier.create_timer(0.01, publish)
+    return classifier
+
+
 def test_ground_truth_success_counts_the_sim_not_the_classifier():
     """A classifier's false positive ends the episode (its reward) but is no success."""
-    from serl_msgs.msg import RewardStamped
-
-    def make_classifier(context):
-        classifier = Node('fake_classifier', context=context)
-        pub = classifier.create_publisher(RewardStamped, '/reward', qos.RELIABLE)
-        classifier.create_timer(0.01, lambda: pub.publish(
-            RewardStamped(probability=0.99, reward=1.0, success=True)))
-        return classifier
-
     parameters = {'reward_source': 'classifier', 'ground_truth_success': True}
-    with _env_on_sim(parameters, make_classifier) as (env, _, _, _):
+    with _env_on_sim(parameters, lambda c: _stamped_classifier(c, 0.0)) as (env, _, _, _):
         assert _wait_steady(env, 0.5, 60.0), 'no steady robot state from the sim node'
         env.reset(seed=1)
         _, reward, terminated, truncated, info = env.step(np.zeros(4, np.float32))
         assert (reward, terminated, truncated) == (1.0, True, False)
         assert info == {'succeed': False}  # the cube is on the table
+
+
+def test_reward_of_a_frame_before_the_command_is_not_taken():
+    """A /reward received after the command but computed on an older frame gives reward 0."""
+    parameters = {'reward_source': 'classifier', 'reward_timeout': 0.3}
+    # stamped 2 s (sim time) in the past: received after every command, never newer than the
+    # state a command came from (as the previous episode's last frame after a reset)
+    with _env_on_sim(parameters, lambda c: _stamped_classifier(c, 2.0)) as (env, _, _, _):
+        assert _wait_steady(env, 0.5, 60.0), 'no steady robot state from the sim node'
+        env.reset(seed=1)
+        for _ in range(3):
+            _, reward, terminated, _, _ = env.step(np.zeros(4, np.float32))
+            assert (reward, terminated) == (0.0, False)
 
 
 def test_ground_truth_success_needs_the_sim():
