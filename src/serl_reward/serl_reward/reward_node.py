@@ -3,7 +3,8 @@
 
 Subscribes to the camera topics (``sensor_msgs/Image``, rgb8 / bgr8 / mono8), scores every
 stamp-synchronised set of frames with the success classifier loaded from ``model_path`` and
-publishes ``/reward`` (``serl_msgs/RewardStamped``, header = the newest frame's header). Active
+publishes ``/reward`` (``serl_msgs/RewardStamped``, header = the newest frame's header; success
+once ``success_frames`` consecutive sets are above the threshold). Active
 label queries go to ``/reward/query_label``; answers are saved to ``labels_path`` and, in VICE
 mode, join the classifier's training data. All logic lives in
 :class:`serl_reward.reward_pipeline.RewardPipeline`; this module translates messages and
@@ -38,6 +39,7 @@ PARAMETERS = {
     'mode': 'sparse',
     'threshold': -1.0,
     'sync_tolerance': 0.02,
+    'success_frames': 1,
     'query_interval': 0.0,
     'query_min_probability': 0.0,
     'query_timeout': 60.0,
@@ -152,6 +154,7 @@ class RewardNode(Node):
         return RewardPipeline(
             classifier, mode=self.param('mode'),
             sync_tolerance=float(self.param('sync_tolerance')),
+            success_frames=int(self.param('success_frames')),
             query_interval=float(self.param('query_interval')),
             query_min_probability=float(self.param('query_min_probability')),
             vice_trainer=vice, vice_update_interval=interval,

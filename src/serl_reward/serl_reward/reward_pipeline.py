@@ -2,7 +2,10 @@
 The reward node's logic without ROS: decode, synchronise, classify, propose queries, VICE.
 
 Camera images arrive one by one; once a stamp-synchronised set (one image per camera) is
-complete, the classifier scores it and the reward follows the configured mode. The set is also
+complete, the classifier scores it and the reward follows the configured mode. Success (and
+the sparse reward) needs the classifier above its threshold on ``success_frames`` consecutive
+sets: a per-frame false-positive rate f becomes ~f^k for independent errors, while a reached
+goal (a lifted cube) persists over frames. The set is also
 offered to the active-query selector (RAQ) and, in VICE mode with online updates, added to the
 classifier's negatives (states the policy visits); answered queries join the labelled set and
 VICE's positives or negatives.
@@ -28,7 +31,8 @@ class RewardResult:
     :ivar frame_id: header frame_id of that image.
     :ivar probability: p(success | images) in [0, 1].
     :ivar reward: the reward under the mode (0/1 for 'sparse', log p for 'vice').
-    :ivar success: probability > threshold.
+    :ivar success: probability > threshold on this set and the ``success_frames - 1`` sets
+        before it.
     :ivar frames: camera name -> uint8 (H, W, 3) RGB of the set.
     """
 
@@ -52,16 +56,22 @@ class RewardPipeline:
     :param vice_trainer: optional :class:`ViceTrainer` for online classifier updates.
     :param vice_update_interval: frame sets between VICE update rounds (0: no online updates).
     :param vice_updates_per_round: gradient steps per round.
-    :raises ValueError: unknown mode or negative interval.
+    :param success_frames: consecutive frame sets the classifier must call a success before
+        the result is a success (1: every set on its own, as SERL's classifier reward). In
+        'sparse' mode the reward follows it (1 only for a success); in 'vice' the reward stays
+        log p of the set.
+    :raises ValueError: unknown mode, negative interval or ``success_frames`` < 1.
     """
 
     def __init__(self, classifier, mode='sparse', sync_tolerance=0.02, query_interval=0.0,
                  query_min_probability=0.0, vice_trainer=None, vice_update_interval=0,
-                 vice_updates_per_round=1):
+                 vice_updates_per_round=1, success_frames=1):
         if mode not in REWARD_MODES:
             raise ValueError(f'unknown reward mode {mode!r}; expected one of {REWARD_MODES}')
         if vice_update_interval < 0 or vice_updates_per_round < 0:
             raise ValueError('vice_update_interval and vice_updates_per_round must be >= 0')
+        if int(success_frames) != success_frames or success_frames < 1:
+            raise ValueError(f'success_frames must be an integer >= 1, got {success_frames!r}')
         self.classifier = classifier
         self.mode = mode
         self.names = tuple(classifier.config.image_keys)
@@ -71,6 +81,8 @@ class RewardPipeline:
         self.vice = vice_trainer
         self.vice_update_interval = int(vice_update_interval)
         self.vice_updates_per_round = int(vice_updates_per_round)
+        self.success_frames = int(success_frames)
+        self._positive_run = 0  # consecutive sets above the threshold, up to the newest
         self.counts = collections.Counter()
         self.skipped = collections.Counter()
         self.last_vice_info = {}
@@ -115,8 +127,13 @@ class RewardPipeline:
         frames = {k: v[0] for k, v in payloads.items()}
         newest_stamp, newest_frame_id = payloads[source][1:]
         logit = self.classifier.logits({k: v[None] for k, v in frames.items()})[0]
-        probability, reward, success = self.classifier.reward(logit, self.mode)
+        probability, reward, above = self.classifier.reward(logit, self.mode)
+        self._positive_run = self._positive_run + 1 if above else 0
+        success = self._positive_run >= self.success_frames
+        if self.mode == 'sparse':
+            reward = 1.0 if success else 0.0
         self.counts['rewards'] += 1
+        self.counts['above_threshold'] += int(above)
         self.counts['successes'] += int(success)
         self.selector.observe(newest_stamp, frames, probability)
         if self.vice is not None and self.vice_update_interval > 0:

@@ -96,3 +96,42 @@ def test_pipeline_runs_vice_rounds_and_feeds_answers_to_vice():
     pipeline.add_label(success, True)
     pipeline.add_label(success, False)
     assert len(trainer.positives) == 2 and len(trainer.negatives) == 5
+
+
+def _score_sequence(pipeline, frames):
+    results = []
+    for sec, frame in enumerate(frames):
+        for name in CONFIG.image_keys:
+            result = pipeline.add_frame(name, (sec, 0), 'cam', frame)
+        results.append(result)
+    return results
+
+
+@pytest.mark.parametrize('mode', ['sparse', 'vice'])
+def test_success_needs_consecutive_sets_above_the_threshold(mode):
+    """success_frames 3: a lone positive set is no success; three in a row are."""
+    classifier = SuccessClassifier(build_net(CONFIG, seed=0))
+    low, high = np.zeros((16, 16, 3), np.uint8), np.full((16, 16, 3), 255, np.uint8)
+    p_low, p_high = (classifier.probability({k: f for k in CONFIG.image_keys})[0]
+                     for f in (low, high))
+    assert p_low != p_high
+    if p_low > p_high:
+        low, high = high, low
+    classifier.threshold = (p_low + p_high) / 2
+    pipeline = RewardPipeline(classifier, mode=mode, success_frames=3)
+    sequence = [high, low, high, high, low, high, high, high, high, low]
+    results = _score_sequence(pipeline, sequence)
+    assert [r.success for r in results] == [False] * 7 + [True, True, False]
+    assert [r.probability > classifier.threshold for r in results] == [
+        f is high for f in sequence]
+    if mode == 'sparse':
+        assert [r.reward for r in results] == [float(r.success) for r in results]
+    else:  # VICE's reward is log p of the set itself
+        assert all(r.reward == pytest.approx(np.log(r.probability), abs=1e-5)
+                   for r in results)
+    assert pipeline.counts['above_threshold'] == 7 and pipeline.counts['successes'] == 2
+    single = RewardPipeline(classifier, mode=mode)  # default: each set on its own
+    assert [r.success for r in _score_sequence(single, sequence)] == [
+        f is high for f in sequence]
+    with pytest.raises(ValueError, match='success_frames'):
+        RewardPipeline(classifier, success_frames=0)
