@@ -411,6 +411,7 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
     tty = sys.stdout.isatty()
     start = time.monotonic()
     status, outcome, last_print, last_tb, last_save = 1, 'graph stopped', 0.0, 0.0, 0.0
+    false_rewards = progress.false_rewards
     try:
         while True:
             time.sleep(0.5)
@@ -419,6 +420,14 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
                 line = progress.status_line(args.max_env_steps)
                 learner = dict(progress.learner)
                 steps = progress.env_steps
+                rewarded, new_false = progress.training_rewarded, progress.false_rewards
+            if new_false > false_rewards:
+                false_rewards = new_false
+                if tty:
+                    print(flush=True)
+                log(f'reward: a training episode the classifier rewarded is no success for the '
+                    f'sim (a false positive; {new_false} of {rewarded} rewarded training '
+                    f'episodes so far)')
             for ev in monitor.take_evaluations():
                 writer.add_scalar('eval/success_rate', ev.success_rate, ev.env_steps)
                 writer.add_scalar('eval/mean_return', ev.mean_return, ev.env_steps)
@@ -438,6 +447,8 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
                     if value is not None and value == value:  # NaN: no update in the window
                         writer.add_scalar(f'learner/{key}', value, steps)
                 writer.add_scalar('actor/episodes', progress.episodes, steps)
+                writer.add_scalar('reward/rewarded_episodes', rewarded, steps)
+                writer.add_scalar('reward/false_reward_episodes', new_false, steps)
                 writer.flush()
             if tty:
                 print('\r' + line[:200].ljust(120), end='', flush=True)
@@ -487,6 +498,9 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
                       'env_steps': progress.env_steps, 'wall_time_s': progress.wall_time_s,
                       'policy_version': int(weights.version),
                       'last_evaluation': None if ev is None else vars(ev),
+                      'training_episodes': progress.training_episodes,
+                      'rewarded_training_episodes': progress.training_rewarded,
+                      'false_reward_episodes': progress.false_rewards,
                       'learner': learner}
             path = save_policy(run_dir, weights, result)
             log(f'policy version {weights.version} saved to {path}')

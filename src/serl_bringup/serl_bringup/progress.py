@@ -18,7 +18,8 @@ from typing import Dict, List, Optional
 EVALUATIONS_CSV = 'evaluations.csv'
 STATE_JSON = 'progress.json'
 #: episode counters kept in ``progress.json`` (they go on after a resume)
-COUNTERS = ('episodes', 'training_episodes', 'training_successes')
+COUNTERS = ('episodes', 'training_episodes', 'training_successes', 'training_rewarded',
+            'false_rewards')
 FIELDS = ('env_steps', 'wall_time_s', 'eval_round', 'episodes', 'successes', 'success_rate',
           'mean_return', 'policy_version')
 
@@ -86,6 +87,11 @@ class Progress:
         self.episodes = int(saved.get('episodes', 0))
         self.training_episodes = int(saved.get('training_episodes', 0))
         self.training_successes = int(saved.get('training_successes', 0))
+        # training episodes with a positive return (a sparse reward's success), and those of
+        # them whose success flag says failure: with the actor's ground_truth_success, the
+        # reward classifier's false positives
+        self.training_rewarded = int(saved.get('training_rewarded', 0))
+        self.false_rewards = int(saved.get('false_rewards', 0))
         self.actor_steps = 0
         self.reward_frames = 0
         self.policy_version: Optional[int] = None  # newest version that acted in an episode
@@ -142,8 +148,11 @@ class Progress:
         if policy_version >= 0:
             self.policy_version = int(policy_version)
         if not evaluation:
+            rewarded = episode_return > 0.0
             self.training_episodes += 1
             self.training_successes += int(bool(success))
+            self.training_rewarded += int(rewarded)
+            self.false_rewards += int(rewarded and not success)
             return None
         key = (actor_id, int(evaluation_round))
         results = self._rounds.setdefault(key, [])

@@ -76,6 +76,18 @@ def test_episode_counts_survive_a_restart(tmp_path):
     assert 'episodes 3 ' in again.status_line()
 
 
+def test_rewarded_failures_are_counted_as_false_rewards(tmp_path):
+    """A training episode with reward but no (ground-truth) success is a false reward."""
+    progress = Progress(tmp_path, eval_episodes=2, clock=FakeClock())
+    for episode_return, success in [(1.0, True), (1.0, False), (0.0, False), (0.0, True)]:
+        progress.on_episode('a', 0, 10, episode_return, success, False, 0, 50, 3)
+    progress.on_episode('a', 0, 10, 1.0, False, True, 0, 50, 3)  # evaluations don't count
+    assert (progress.training_rewarded, progress.false_rewards) == (2, 1)
+    progress.save()
+    again = Progress(tmp_path, eval_episodes=2, clock=FakeClock())
+    assert (again.training_rewarded, again.false_rewards) == (2, 1)
+
+
 def test_unreadable_progress_file_starts_from_zero(tmp_path):
     (tmp_path / 'progress.json').write_text('[1, 2]')
     assert Progress(tmp_path, eval_episodes=1).episodes == 0
