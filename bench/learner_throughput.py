@@ -183,6 +183,9 @@ def main():
     parser.add_argument('--compile', choices=('auto', 'on', 'off'), default='auto',
                         help="torch.compile the critic step (RLPDConfig.torch_compile; 'auto', "
                              'the default, compiles this setting where a compiler is found)')
+    parser.add_argument('--cuda-graphs', action='store_true',
+                        help='replay the compiled critic step as CUDA graphs '
+                             '(RLPDConfig.cuda_graphs; CUDA only)')
     parser.add_argument('--skip-loop', action='store_true')
     args = parser.parse_args()
 
@@ -192,7 +195,8 @@ def main():
     act = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
     cfg = RLPDConfig(batch_size=args.batch, num_critics=args.num_critics,
                      hidden_dims=(args.width,) * depth, utd_ratio=args.utd,
-                     torch_compile={'auto': 'auto', 'on': True, 'off': False}[args.compile])
+                     torch_compile={'auto': 'auto', 'on': True, 'off': False}[args.compile],
+                     cuda_graphs=args.cuda_graphs)
     rng = np.random.default_rng(0)
     buffers = []
     for _ in range(2):
@@ -217,7 +221,8 @@ def main():
     sync(args.device)
     warmup = time.perf_counter() - t
     compiled = compiled and agent.critic_compiled  # False if compiling failed (eager fallback)
-    print(f'critic step: {"torch.compile" if compiled else "eager"}; first update() '
+    graphs = ' + CUDA graphs' if compiled and agent._cuda_graphs else ''
+    print(f'critic step: {"torch.compile" if compiled else "eager"}{graphs}; first update() '
           f'{warmup:.1f} s (compile warm-up, cached on disk by torch)')
     ups, ups_median = rate(lambda: agent.update(online, demo), args.utd, args.seconds,
                            args.device)
@@ -234,7 +239,8 @@ def main():
         print(f'loop (ModuleList, one critic at a time): {loop_ups:.1f} critic updates/s best '
               f'({1e3 / loop_ups:.2f} ms each), {loop_median:.1f} median')
     print(f'updates_per_s={ups:.1f} peak_fraction={frac:.3f} vs_loop={vs_loop:.2f} '
-          f'peak_gflops={peak / 1e9:.1f} threads={threads} compiled={int(compiled)}')
+          f'peak_gflops={peak / 1e9:.1f} threads={threads} compiled={int(compiled)} '
+          f'cuda_graphs={int(bool(graphs))}')
 
 
 if __name__ == '__main__':

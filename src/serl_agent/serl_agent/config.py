@@ -71,6 +71,11 @@ class RLPDConfig:
     # one-time warm-up of 10-30 s, cached on disk by torch) when a C++ compiler (CPU) or
     # Triton (CUDA) is there; small networks stay eager. This project's choice.
     torch_compile: Union[bool, str] = 'auto'
+    # On CUDA, replay the compiled critic step (forward and backward) as CUDA graphs (inductor's
+    # 'reduce-overhead'): one launch per graph instead of one per kernel, which is what bounds
+    # these small networks on a GPU (docs/benchmarks.md). No effect on CPU or when eager.
+    # This project's choice.
+    cuda_graphs: bool = False
     # Extra, free-form metadata (e.g. the env name) kept with the config in checkpoints.
     notes: dict = field(default_factory=dict)
 
@@ -114,6 +119,8 @@ class RLPDConfig:
             bad('random_steps', 'must be >= 0')
         if self.torch_compile not in (True, False, 'auto'):
             bad('torch_compile', "must be true, false or 'auto'")
+        if not isinstance(self.cuda_graphs, bool):
+            bad('cuda_graphs', 'must be true or false')
 
     def to_dict(self) -> dict:
         """Plain, YAML/JSON-able dict of all fields."""

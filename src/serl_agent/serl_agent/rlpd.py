@@ -115,10 +115,13 @@ class RLPDAgent:
         self._sample_generators: Dict[str, torch.Generator] = {}
         # torch.compile of target + loss (+ its backward); eager if it fails or is off.
         # On CPU the kernels are called from generated C++ (cpp_wrapper): ~3 % less CPU time
-        # per critic update than inductor's Python wrapper (docs/benchmarks.md).
+        # per critic update than inductor's Python wrapper (docs/benchmarks.md). On CUDA,
+        # ``cuda_graphs`` replays forward and backward as CUDA graphs.
+        self._cuda_graphs = self.device.type == 'cuda' and config.cuda_graphs
+        options = ({'cpp_wrapper': True} if self.device.type == 'cpu' else
+                   {'triton.cudagraphs': True} if self._cuda_graphs else None)
         self._compiled_critic_loss = (
-            torch.compile(self._critic_loss, dynamic=False,
-                          options={'cpp_wrapper': True} if self.device.type == 'cpu' else None)
+            torch.compile(self._critic_loss, dynamic=False, options=options)
             if self._want_compile() else None)
 
     # ---------------------------------------------------------------- acting
@@ -270,9 +273,13 @@ class RLPDAgent:
         """Critic loss and its gradients; the compiled graph if it works, else eager."""
         if self._compiled_critic_loss is not None:
             try:
+                if self._cuda_graphs:
+                    # A new graph replay reuses the previous one's output memory: mark the
+                    # step, and copy the metrics out before the next step overwrites them.
+                    torch.compiler.cudagraph_mark_step_begin()
                 out = self._compiled_critic_loss(*args)
                 out[0].backward()
-                return out
+                return (out[0], *(o.clone() for o in out[1:])) if self._cuda_graphs else out
             except Exception as e:  # noqa: B902 - any compile failure falls back to eager
                 warnings.warn(f'torch.compile of the critic step failed ({type(e).__name__}: '
                               f'{e}); continuing in eager mode')

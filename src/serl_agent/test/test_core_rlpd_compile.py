@@ -36,6 +36,19 @@ def test_auto_keeps_small_networks_eager_and_bad_values_are_named():
     assert make_agent(True).critic_compiled
     with pytest.raises(ValueError, match='torch_compile'):
         RLPDConfig(torch_compile='yes')
+    with pytest.raises(ValueError, match='cuda_graphs'):
+        RLPDConfig(cuda_graphs='yes')
+
+
+def test_cuda_graphs_is_a_no_op_off_cuda():
+    cfg = RLPDConfig(batch_size=8, num_critics=3, critic_subset_size=2, hidden_dims=(16, 16),
+                     utd_ratio=1, torch_compile=True, cuda_graphs=True)
+    graphs, plain = RLPDAgent(OBS, ACT, cfg, seed=0), make_agent(True)
+    assert graphs.critic_compiled and not graphs._cuda_graphs
+    batch = make_batch(0)
+    m_g, m_p = graphs.critic_step(batch), plain.critic_step(batch)
+    for k in m_p:
+        torch.testing.assert_close(m_g[k], m_p[k])
 
 
 def test_compiled_critic_steps_match_eager():
