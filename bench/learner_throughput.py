@@ -6,7 +6,7 @@ observation 17, action 6, UTD G = 20 (each update() call = 20 critic steps + 1 a
 temperature step). Measured in one run:
 
 - peak: this machine's fp32 matmul rate, best of several large square matmuls (n = 2048)
-  at the same thread count;
+  at the same thread count (measured last);
 - rlpd: serl_agent.rlpd.RLPDAgent.update() (stacked critic weights, batched matmul, fused Adam,
   in-place target EMA, only the Z sampled target critics evaluated; the critic step through
   torch.compile as the product's default ``torch_compile: auto`` does for this size, eager with
@@ -25,11 +25,19 @@ critics, the policy on s', and the actor step's forward/backward divided by G. E
 (LayerNorm, ReLU, Adam) is not counted, so peak_fraction is what fraction of the machine's
 matmul rate the update reaches. vs_loop = updates_per_s / loop updates_per_s.
 
-Last line: ``updates_per_s=... peak_fraction=... vs_loop=...``.
+matmul_ceiling: the same run times the update's matrix products alone (same shapes and
+layouts, in the update's order, G critic steps then one actor step, nothing in between) and
+gives their FLOP rate as a fraction of the peak: what peak_fraction would be if LayerNorm,
+ReLU, the loss, Adam, the target EMA, sampling and the framework took no time. Small products
+(256 x 256 per critic) do not reach a 2048^3 product's rate, so this is the most the update can
+reach on this machine; rlpd's share of it is printed too.
+
+Last line: ``updates_per_s=... peak_fraction=... vs_loop=... matmul_ceiling=...``.
 """
 
 import argparse
 import copy
+from dataclasses import dataclass
 import time
 
 import gymnasium as gym
@@ -43,7 +51,7 @@ import torch
 from torch import nn
 
 
-def matmul_peak(device, n=2048, reps=3, rounds=8):
+def matmul_peak(device, n=2048, reps=3, rounds=16):
     """Best fp32 matmul FLOP/s over ``rounds`` of ``reps`` (n x n)(n x n) products."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
@@ -64,24 +72,104 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def update_flops(obs_dim, act_dim, width, depth, batch, num_critics, subset, utd):
-    """Matmul FLOPs of one critic step plus 1/utd of an actor step (see module docstring)."""
-    def mlp(d_in, d_out):
-        dims = [d_in] + [width] * depth + [d_out]
-        return [(a, b) for a, b in zip(dims[:-1], dims[1:])]
+@dataclass(frozen=True)
+class Product:
+    """
+    One matrix product of an update: (batch x) (m x k)(k x n), operands as the update has them.
 
-    critic = mlp(obs_dim + act_dim, 1)
-    actor = mlp(obs_dim, 2 * act_dim)
-    fwd_c = sum(2 * batch * a * b for a, b in critic)
-    fwd_a = sum(2 * batch * a * b for a, b in actor)
-    bwd_c_weights = fwd_c
-    bwd_c_inputs = fwd_c - 2 * batch * critic[0][0] * critic[0][1]
-    critic_step = (num_critics * (fwd_c + bwd_c_weights + bwd_c_inputs)
-                   + subset * fwd_c + fwd_a)
-    # actor step: policy fwd + bwd (weights, inputs after layer 1), E critics fwd + input bwd
-    actor_step = (fwd_a + fwd_a + (fwd_a - 2 * batch * actor[0][0] * actor[0][1])
-                  + num_critics * (fwd_c + fwd_c))
-    return critic_step + actor_step / utd
+    batch 0 is a plain 2-D ``mm`` (the policy's nn.Linear layers), else a ``bmm`` over that
+    many critics. trans_a / trans_b: the operand is a transposed view of a contiguous tensor
+    (the weight and input gradients); expand_a: the left operand is one (m x k) matrix
+    expanded over the batch (stride 0), as the critics' first layer sees its input.
+    """
+
+    batch: int
+    m: int
+    k: int
+    n: int
+    trans_a: bool = False
+    trans_b: bool = False
+    expand_a: bool = False
+
+    @property
+    def flops(self) -> int:
+        return 2 * max(self.batch, 1) * self.m * self.k * self.n
+
+
+def update_products(obs_dim, act_dim, width, depth, batch, num_critics, subset):
+    """
+    List the matmuls of one critic step and of one actor step (see the module docstring).
+
+    Critic step: the policy on s', the Z target critics, the E critics' forward, their weight
+    gradients and their input gradients (none for the first layer). Actor step: the policy's
+    forward, the E critics' forward and input gradients (down to the action), the policy's
+    weight gradients and input gradients after its first layer. Returns (critic, actor) lists
+    of ``Product``.
+    """
+    def dims(d_in, d_out):
+        d = [d_in] + [width] * depth + [d_out]
+        return list(zip(d[:-1], d[1:]))
+
+    critic, actor = dims(obs_dim + act_dim, 1), dims(obs_dim, 2 * act_dim)
+    policy_fwd = [Product(0, batch, a, b, trans_b=True) for a, b in actor]  # x W^T
+    policy_bwd = ([Product(0, b, batch, a, trans_a=True) for a, b in actor]  # dW = g^T x
+                  + [Product(0, batch, b, a) for a, b in actor[1:]])  # dX = g W
+
+    def critics_fwd(e):
+        return [Product(e, batch, a, b, expand_a=(i == 0)) for i, (a, b) in enumerate(critic)]
+
+    def critics_dx(layers):  # dX = g W^T
+        return [Product(num_critics, batch, b, a, trans_b=True) for a, b in layers]
+
+    critic_step = (policy_fwd + critics_fwd(subset) + critics_fwd(num_critics)
+                   + [Product(num_critics, a, batch, b, trans_a=True) for a, b in critic]
+                   + critics_dx(critic[1:]))
+    actor_step = policy_fwd + critics_fwd(num_critics) + critics_dx(critic) + policy_bwd
+    return critic_step, actor_step
+
+
+def update_flops(critic_step, actor_step, utd):
+    """Matmul FLOPs of one critic step plus 1/utd of an actor step (lists of ``Product``)."""
+    return sum(p.flops for p in critic_step) + sum(p.flops for p in actor_step) / utd
+
+
+def matmuls_only_rate(critic_step, actor_step, utd, device, seconds):
+    """
+    Critic updates/s if an update were its matmuls alone: the ceiling of ``peak_fraction``.
+
+    Runs ``utd`` x the critic step's products, then the actor step's, with operands of the
+    update's shapes and layouts (transposed views, the expanded first-layer input), results
+    written into preallocated outputs; nothing else (no LayerNorm, Adam, sampling). Products
+    with a dimension of 1 (the critics' output layer and its gradients: matrix-vector work,
+    0.3 % of the FLOPs, that a BLAS runs at a few % of peak and a fused kernel does better) are
+    left out while their FLOPs still count, so this is an upper bound. Timed as ``rate`` times
+    update() (best call).
+    """
+    def operands(p):
+        def mat(rows, cols, trans, expand):
+            shape = (rows, cols) if not trans else (cols, rows)
+            if p.batch and not expand:
+                shape = (p.batch, *shape)
+            x = torch.randn(shape, device=device)
+            if trans:
+                x = x.transpose(-1, -2)
+            return x.expand(p.batch, rows, cols) if p.batch and expand else x
+        a = mat(p.m, p.k, p.trans_a, p.expand_a)
+        b = mat(p.k, p.n, p.trans_b, False)
+        out = torch.empty((p.batch, p.m, p.n) if p.batch else (p.m, p.n), device=device)
+        return (torch.bmm if p.batch else torch.mm), a, b, out
+
+    critic_ops = [operands(p) for p in critic_step if min(p.m, p.k, p.n) > 1]
+    actor_ops = [operands(p) for p in actor_step if min(p.m, p.k, p.n) > 1]
+
+    def update():
+        for _ in range(utd):
+            for f, a, b, out in critic_ops:
+                f(a, b, out=out)
+        for f, a, b, out in actor_ops:
+            f(a, b, out=out)
+
+    return rate(update, utd, seconds, device)[0]
 
 
 class LoopCritics(nn.Module):
@@ -208,11 +296,11 @@ def main():
     online, demo = buffers
     agent = RLPDAgent(obs, act, cfg, device=args.device, seed=0)
 
-    peak = matmul_peak(args.device)
     print(f'device={args.device} threads={threads} torch={torch.__version__}')
-    print(f'fp32 matmul peak (2048^3): {peak / 1e9:.1f} GFLOP/s')
-    flops = update_flops(obs_dim, act_dim, args.width, depth, args.batch, args.num_critics,
-                         cfg.effective_subset_size, args.utd)
+    critic_products, actor_products = update_products(
+        obs_dim, act_dim, args.width, depth, args.batch, args.num_critics,
+        cfg.effective_subset_size)
+    flops = update_flops(critic_products, actor_products, args.utd)
     print(f'matmul work per critic update (incl. 1/{args.utd} actor step): '
           f'{flops / 1e9:.3f} GFLOP')
     compiled = agent.critic_compiled
@@ -228,8 +316,10 @@ def main():
                            args.device)
     print(f'rlpd (stacked, batched matmul, fused Adam): {ups:.1f} critic updates/s best '
           f'({1e3 / ups:.2f} ms each), {ups_median:.1f} median')
-    frac = flops * ups / peak
-    print(f'  achieved {flops * ups / 1e9:.1f} GFLOP/s = {frac:.3f} of matmul peak')
+    mm_ups = matmuls_only_rate(critic_products, actor_products, args.utd, args.device,
+                               args.seconds)
+    print(f'matmuls alone (same products, shapes and layouts; nothing else): {mm_ups:.1f} '
+          f'critic updates/s ({1e3 / mm_ups:.2f} ms each)')
     vs_loop = float('nan')
     if not args.skip_loop:
         loop = LoopLearner(agent, args.width, depth)
@@ -238,8 +328,17 @@ def main():
         vs_loop = ups / loop_ups
         print(f'loop (ModuleList, one critic at a time): {loop_ups:.1f} critic updates/s best '
               f'({1e3 / loop_ups:.2f} ms each), {loop_median:.1f} median')
+    # The peak last, with 16 rounds: a short measurement at the start was caught low by
+    # other load on this shared VM (252 to 316 GFLOP/s in three runs of one minute).
+    peak = matmul_peak(args.device)
+    print(f'fp32 matmul peak (2048^3): {peak / 1e9:.1f} GFLOP/s')
+    frac, ceiling = flops * ups / peak, flops * mm_ups / peak
+    print(f'rlpd achieves {flops * ups / 1e9:.1f} GFLOP/s = {frac:.3f} of matmul peak; the '
+          f'matmuls alone {ceiling:.3f} (the ceiling of peak_fraction), so rlpd reaches '
+          f'{frac / ceiling:.3f} of the ceiling')
     print(f'updates_per_s={ups:.1f} peak_fraction={frac:.3f} vs_loop={vs_loop:.2f} '
-          f'peak_gflops={peak / 1e9:.1f} threads={threads} compiled={int(compiled)} '
+          f'matmul_ceiling={ceiling:.3f} peak_gflops={peak / 1e9:.1f} threads={threads} '
+          f'compiled={int(compiled)} '
           f'cuda_graphs={int(bool(graphs))}')
 
 
