@@ -26,7 +26,8 @@ critics, the policy on s', and the actor step's forward/backward divided by G. E
 matmul rate the update reaches. vs_loop = updates_per_s / loop updates_per_s.
 
 matmul_ceiling: the same run times the update's matrix products alone (same shapes and
-layouts, in the update's order, G critic steps then one actor step, nothing in between) and
+layouts, in the update's order, G critic steps then one actor step, nothing in between; the
+mat-vec products of the critics' 256 -> 1 output layer left out, their FLOPs kept) and
 gives their FLOP rate as a fraction of the peak: what peak_fraction would be if LayerNorm,
 ReLU, the loss, Adam, the target EMA, sampling and the framework took no time. Small products
 (256 x 256 per critic) do not reach a 2048^3 product's rate, so this is the most the update can
@@ -338,8 +339,7 @@ def main():
           f'{frac / ceiling:.3f} of the ceiling')
     print(f'updates_per_s={ups:.1f} peak_fraction={frac:.3f} vs_loop={vs_loop:.2f} '
           f'matmul_ceiling={ceiling:.3f} peak_gflops={peak / 1e9:.1f} threads={threads} '
-          f'compiled={int(compiled)} '
-          f'cuda_graphs={int(bool(graphs))}')
+          f'compiled={int(compiled)} cuda_graphs={int(bool(graphs))}')
 
 
 if __name__ == '__main__':
