@@ -160,8 +160,8 @@ def matmuls_only_rate(critic_step, actor_step, utd, device, seconds):
         out = torch.empty((p.batch, p.m, p.n) if p.batch else (p.m, p.n), device=device)
         return (torch.bmm if p.batch else torch.mm), a, b, out
 
-    critic_ops = [operands(p) for p in critic_step if min(p.m, p.k, p.n) > 1]
-    actor_ops = [operands(p) for p in actor_step if min(p.m, p.k, p.n) > 1]
+    critic_ops, actor_ops = ([operands(p) for p in step if min(p.m, p.k, p.n) > 1]
+                             for step in (critic_step, actor_step))
 
     def update():
         for _ in range(utd):
@@ -329,8 +329,7 @@ def main():
         vs_loop = ups / loop_ups
         print(f'loop (ModuleList, one critic at a time): {loop_ups:.1f} critic updates/s best '
               f'({1e3 / loop_ups:.2f} ms each), {loop_median:.1f} median')
-    # The peak last, with 16 rounds: a short measurement at the start was caught low by
-    # other load on this shared VM (252 to 316 GFLOP/s in three runs of one minute).
+    # 16 rounds: 8 gave 252 to 316 GFLOP/s in three one-minute runs on this shared VM.
     peak = matmul_peak(args.device)
     print(f'fp32 matmul peak (2048^3): {peak / 1e9:.1f} GFLOP/s')
     frac, ceiling = flops * ups / peak, flops * mm_ups / peak
