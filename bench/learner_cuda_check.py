@@ -28,13 +28,13 @@ import time
 
 import gymnasium as gym
 import numpy as np
-from serl_agent import checkpoint
-from serl_agent.config import RLPDConfig
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.rlpd import RLPDAgent
+from serl_agent.cli.train_gym import train
+from serl_agent.data import checkpoint
+from serl_agent.data.policy_io import decode_policy, encode_policy
+from serl_agent.data.replay import ReplayBuffer
 from serl_agent.networks import tanh_gaussian_from_noise
-from serl_agent.policy_io import decode_policy, encode_policy
-from serl_agent.replay import ReplayBuffer
-from serl_agent.rlpd import RLPDAgent
-from serl_agent.train_gym import train
 import torch
 
 RESULTS = []

@@ -7,7 +7,7 @@ temperature step). Measured in one run:
 
 - peak: this machine's fp32 matmul rate, best of several large square matmuls (n = 2048)
   at the same thread count (measured last);
-- rlpd: serl_agent.rlpd.RLPDAgent.update() (stacked critic weights, batched matmul, fused Adam,
+- rlpd: serl_agent.agents.rlpd.RLPDAgent.update() (stacked critic weights, batched matmul, fused Adam,
   in-place target EMA, only the Z sampled target critics evaluated; the critic step through
   torch.compile as the product's default ``torch_compile: auto`` does for this size, eager with
   ``--compile off``; the compile warm-up is the untimed first call and is printed);
@@ -43,11 +43,11 @@ import time
 
 import gymnasium as gym
 import numpy as np
-from serl_agent.config import RLPDConfig
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.rlpd import RLPDAgent
+from serl_agent.data.replay import ReplayBuffer
 from serl_agent.networks import tanh_gaussian_sample
-from serl_agent.replay import ReplayBuffer
-from serl_agent.rlpd import RLPDAgent
-from serl_agent.threads import set_torch_threads
+from serl_agent.runtime.threads import set_torch_threads
 import torch
 from torch import nn
 

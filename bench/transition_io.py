@@ -7,7 +7,7 @@ Measured in one run, per kind:
 
 - encode: transition dict -> rosbags serl_msgs/Transition + CDR serialisation, per second;
 - decode: CDR -> dict of numpy arrays (what the learner and the demo buffer do), per second;
-- write / read: serl_agent.bag_io into a new bag and back, transitions per second, for MCAP
+- write / read: serl_agent.data.bag_io into a new bag and back, transitions per second, for MCAP
   and sqlite3 storage (read includes deserialisation and the dict conversion).
 
 Ratios: ``mcap_vs_sqlite3`` = MCAP write rate / sqlite3 write rate (vision);
@@ -26,9 +26,9 @@ import tempfile
 import time
 
 import numpy as np
-from serl_agent.bag_io import (make_typestore, read_transitions, TRANSITION_TYPE,
-                               TransitionBagWriter)
-from serl_agent.transition_codec import dict_to_transition, rosbags_types, transition_to_dict
+from serl_agent.data.bag_io import (make_typestore, read_transitions, TRANSITION_TYPE,
+                                    TransitionBagWriter)
+from serl_agent.data.transition_codec import dict_to_transition, rosbags_types, transition_to_dict
 
 
 def observation(rng, vision):

@@ -24,14 +24,14 @@ os.environ.setdefault('ROS_DOMAIN_ID', '91')
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 
 CHILD = r'''
-import sys, time
 import numpy as np
 import rclpy
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
-from serl_agent import qos
-from serl_agent.transition_codec import dict_to_transition, rclpy_types
+from serl_common import qos
+from serl_agent.data.transition_codec import dict_to_transition, rclpy_types
 from serl_msgs.msg import Transition
+import sys, time
 count, vision = int(sys.argv[1]), sys.argv[2] == 'vision'
 rng = np.random.default_rng(0)
 def obs():
@@ -67,7 +67,7 @@ def run(kind, count):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
-    from serl_agent import qos
+    from serl_common import qos
     from serl_msgs.msg import Transition
 
     context = rclpy.Context()

@@ -21,11 +21,11 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
-            'actor_node = serl_agent.actor_node:main',
-            'learner_node = serl_agent.learner_node:main',
-            'demo_recorder = serl_agent.demo_recorder_node:main',
-            'serl_record_demos = serl_agent.record_demos:main',
-            'serl_train_gym = serl_agent.train_gym:main',
+            'actor_node = serl_agent.ros.actor_node:main',
+            'learner_node = serl_agent.ros.learner_node:main',
+            'demo_recorder = serl_agent.ros.demo_recorder_node:main',
+            'serl_record_demos = serl_agent.cli.record_demos:main',
+            'serl_train_gym = serl_agent.cli.train_gym:main',
         ],
     },
 )

@@ -84,8 +84,8 @@ def ros_context():
 
 
 def start_node(module, params, log_path):
-    """Start ``python -m serl_agent.<module>`` with ``-p`` params; return (process, log file)."""
-    cmd = [sys.executable, '-m', f'serl_agent.{module}', '--ros-args']
+    """Start ``python -m serl_agent.ros.<module>`` with ``-p`` params; return (process, log)."""
+    cmd = [sys.executable, '-m', f'serl_agent.ros.{module}', '--ros-args']
     for name, value in params.items():
         cmd += ['-p', f'{name}:={value}']
     log = open(log_path, 'w')

@@ -1,8 +1,8 @@
 """Spool file and acknowledgement bookkeeping (pure Python, no ROS)."""
 
 import pytest
-from serl_agent.acknowledgement import AckTracker, Outbox
-from serl_agent.transition_spool import read_spool, SpoolError, TransitionSpool
+from serl_agent.data.acknowledgement import AckTracker, Outbox
+from serl_agent.data.transition_spool import read_spool, SpoolError, TransitionSpool
 
 
 def test_spool_torn_tail_is_dropped_and_appended_after(tmp_path):
@@ -59,7 +59,7 @@ def test_tracker_duplicates_watermark_and_gap():
 
 
 def test_actor_spool_leftovers(tmp_path):
-    from serl_agent.actor_spool import ActorSpool
+    from serl_agent.data.actor_spool import ActorSpool
     old = ActorSpool(tmp_path, 'host/1')  # a crashed process: never closed
     for seq in (1, 2, 3):
         old.append(seq, b'cdr%d' % seq)

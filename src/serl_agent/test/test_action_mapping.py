@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
-from serl_agent.action_mapping import (equilibrium_target, finger_width,
-                                       gripper_width_command, tcp_pose_vector,
-                                       twist_from_poses)
+from serl_agent.runtime.action_mapping import (equilibrium_target, finger_width,
+                                               gripper_width_command, tcp_pose_vector,
+                                               twist_from_poses)
 
 
 def test_target_scaled_and_clipped():

@@ -7,9 +7,9 @@ import time
 from agent_fixtures import ros_context, spin_until, start_node, stop_node
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from serl_agent.bag_io import make_typestore, TRANSITION_TYPE
-from serl_agent.learner import SPOOL_NAME
-from serl_agent.transition_spool import read_spool
+from serl_agent.data.bag_io import make_typestore, TRANSITION_TYPE
+from serl_agent.data.transition_spool import read_spool
+from serl_agent.runtime.learner import SPOOL_NAME
 from serl_common import qos
 from serl_msgs.msg import LearnerStatus, PolicyWeights, TransitionAck
 

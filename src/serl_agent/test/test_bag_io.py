@@ -4,11 +4,11 @@ from agent_fixtures import assert_transition_equal, make_episode
 import numpy as np
 import pytest
 from rosbags.rosbag2 import Reader
-from serl_agent.bag_io import (BagError, EpisodeBagWriter, find_bags, make_typestore,
-                               read_transitions, TRANSITION_TOPIC, TRANSITION_TYPE,
-                               write_transitions)
-from serl_agent.demo_buffer import read_episodes
-from serl_agent.transition_codec import dict_to_transition, rosbags_types, transition_to_dict
+from serl_agent.data.bag_io import (BagError, EpisodeBagWriter, find_bags, make_typestore,
+                                    read_transitions, TRANSITION_TOPIC, TRANSITION_TYPE,
+                                    write_transitions)
+from serl_agent.data.demo_buffer import read_episodes
+from serl_agent.data.transition_codec import dict_to_transition, rosbags_types, transition_to_dict
 
 
 def _write(path, transitions, storage):
@@ -40,7 +40,7 @@ def test_round_trip(tmp_path, storage):
 def test_type_hash_equals_rosidl(tmp_path):
     """The hash written is the one rosidl generated for the installed serl_msgs."""
     import json
-    from serl_agent.bag_io import serl_msg_dir
+    from serl_agent.data.bag_io import serl_msg_dir
     desc = json.loads((serl_msg_dir() / 'Transition.json').read_text())
     (entry,) = [h for h in desc['type_hashes'] if h['type_name'] == TRANSITION_TYPE]
     assert entry['hash_string'] == make_typestore().hash_rihs01(TRANSITION_TYPE)

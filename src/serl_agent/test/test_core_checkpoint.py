@@ -5,11 +5,11 @@ import os
 import gymnasium as gym
 import numpy as np
 import pytest
-from serl_agent import checkpoint
-from serl_agent.checkpoint import CheckpointError
-from serl_agent.config import RLPDConfig
-from serl_agent.replay import ReplayBuffer
-from serl_agent.rlpd import RLPDAgent
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.rlpd import RLPDAgent
+from serl_agent.data import checkpoint
+from serl_agent.data.checkpoint import CheckpointError
+from serl_agent.data.replay import ReplayBuffer
 import torch
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from serl_agent.config import RLPDConfig
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.rlpd import RLPDAgent
+from serl_agent.data.policy_io import decode_policy, encode_policy, load_weights
 from serl_agent.networks import build_policy
-from serl_agent.policy_io import decode_policy, encode_policy, load_weights
-from serl_agent.rlpd import RLPDAgent
 import torch
 
 AGENT_YAML = Path(__file__).resolve().parents[3] / 'config' / 'agent.yaml'

@@ -3,7 +3,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from serl_agent.replay import ReplayBuffer
+from serl_agent.data.replay import ReplayBuffer
 import torch
 
 ACT = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)

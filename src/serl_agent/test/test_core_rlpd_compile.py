@@ -3,8 +3,8 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from serl_agent.config import RLPDConfig
-from serl_agent.rlpd import RLPDAgent
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.rlpd import RLPDAgent
 import torch
 
 

@@ -3,10 +3,10 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from serl_agent.config import RLPDConfig
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.rlpd import RLPDAgent
+from serl_agent.data.replay import ReplayBuffer
 from serl_agent.networks import ImageEncoder, random_shift
-from serl_agent.replay import ReplayBuffer
-from serl_agent.rlpd import RLPDAgent
 import torch
 
 

@@ -4,10 +4,10 @@ from agent_fixtures import make_episode
 import gymnasium as gym
 import numpy as np
 import pytest
-from serl_agent.bag_io import EpisodeBagWriter, make_typestore
-from serl_agent.demo_buffer import DemoError, load_demo_buffer, load_demo_data
-from serl_agent.transition_codec import (dict_to_transition, observation_space_from,
-                                         rosbags_types)
+from serl_agent.data.bag_io import EpisodeBagWriter, make_typestore
+from serl_agent.data.demo_buffer import DemoError, load_demo_buffer, load_demo_data
+from serl_agent.data.transition_codec import (dict_to_transition, observation_space_from,
+                                              rosbags_types)
 
 ACTIONS = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
 

@@ -7,9 +7,9 @@ import sys
 from agent_fixtures import assert_transition_equal, make_episode, ros_context, spin_until
 import numpy as np
 from rclpy.node import Node
-from serl_agent.bag_io import find_bags, read_transitions
-from serl_agent.demo_buffer import read_episodes
-from serl_agent.transition_codec import dict_to_transition, rclpy_types, transition_to_dict
+from serl_agent.data.bag_io import find_bags, read_transitions
+from serl_agent.data.demo_buffer import read_episodes
+from serl_agent.data.transition_codec import dict_to_transition, rclpy_types, transition_to_dict
 from serl_common import qos
 from serl_msgs.msg import Transition, TransitionAck
 
@@ -26,7 +26,7 @@ def _start_recorder(node, executor, out, actor_id=None):
                              if actor_id in (None, m.actor_id) else None, qos.RELIABLE)
     pub = node.create_publisher(Transition, '/serl/transitions', qos.TRANSITIONS)
     proc = subprocess.Popen(
-        [sys.executable, '-m', 'serl_agent.demo_recorder_node', '--ros-args',
+        [sys.executable, '-m', 'serl_agent.ros.demo_recorder_node', '--ros-args',
          '-p', f'output:={out}', '-p', 'acknowledge:=true'],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -5,10 +5,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from rclpy.node import Node
-from serl_agent.bag_io import EpisodeBagWriter, find_bags, make_typestore
-from serl_agent.demo_buffer import load_demo_data, read_episodes
-from serl_agent.episode_runner import as_agent_env, EpisodeRunner
-from serl_agent.transition_codec import dict_to_transition, rosbags_types
+from serl_agent.data.bag_io import EpisodeBagWriter, find_bags, make_typestore
+from serl_agent.data.demo_buffer import load_demo_data, read_episodes
+from serl_agent.data.transition_codec import dict_to_transition, rosbags_types
+from serl_agent.runtime.episode_runner import as_agent_env, EpisodeRunner
 from serl_common import qos
 from serl_msgs.msg import Transition
 import serl_sim  # noqa: F401 - registers PandaPickCube-v0

@@ -3,10 +3,11 @@
 from agent_fixtures import make_episode
 import numpy as np
 import pytest
-from serl_agent.bag_io import make_typestore, TRANSITION_TYPE
-from serl_agent.config import RLPDConfig
-from serl_agent.learner import Learner, LearnerSettings
-from serl_agent.transition_codec import dict_to_transition, observation_space_from, rosbags_types
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.data.bag_io import make_typestore, TRANSITION_TYPE
+from serl_agent.data.transition_codec import (dict_to_transition, observation_space_from,
+                                              rosbags_types)
+from serl_agent.runtime.learner import Learner, LearnerSettings
 
 SMALL = RLPDConfig(batch_size=8, utd_ratio=2, hidden_dims=(16, 16), num_critics=2)
 

@@ -2,8 +2,8 @@
 
 import gymnasium as gym
 import pytest
-from serl_agent.demo_buffer import load_demo_data
-from serl_agent.record_demos import main
+from serl_agent.cli.record_demos import main
+from serl_agent.data.demo_buffer import load_demo_data
 import serl_sim  # noqa: F401
 
 

@@ -9,9 +9,9 @@ With seed 0 the evaluation passes -250 at 3000 steps (-144); the test allows 100
 import json
 
 import pytest
-from serl_agent import checkpoint
-from serl_agent.config import RLPDConfig
-from serl_agent.train_gym import main, train
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.cli.train_gym import main, train
+from serl_agent.data import checkpoint
 import torch
 
 
@@ -53,7 +53,7 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
     import time
 
     run = tmp_path / 'run'
-    cmd = [sys.executable, '-m', 'serl_agent.train_gym', '--env', 'Pendulum-v1',
+    cmd = [sys.executable, '-m', 'serl_agent.cli.train_gym', '--env', 'Pendulum-v1',
            '--steps', '100000', '--run-dir', str(run), '--no-progress', '--threads', '1',
            '--eval-every', '0', '--checkpoint-every', '50', '--learning-starts', '1000000']
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from serl_agent.ros_env import RosEnv, RosEnvSettings, StaleStateError
+from serl_agent.ros.ros_env import RosEnv, RosEnvSettings, StaleStateError
 from serl_common import qos
 from serl_msgs.msg import GripperCommand
 import serl_sim  # noqa: F401

@@ -18,7 +18,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from serl_agent.ros_env import RosEnv, RosEnvSettings, StaleStateError
+from serl_agent.ros.ros_env import RosEnv, RosEnvSettings, StaleStateError
 from serl_common import qos
 from serl_msgs.srv import ResetEpisode
 

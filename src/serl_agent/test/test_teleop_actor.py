@@ -29,7 +29,7 @@ def test_operator_twist_overrides_the_policy_and_is_flagged():
     node.create_subscription(Transition, '/serl/transitions', received.append, reliable)
     twist_pub = node.create_publisher(TwistStamped, '/teleop/twist', reliable)
     proc = subprocess.Popen(
-        [sys.executable, '-m', 'serl_agent.actor_node', '--ros-args',
+        [sys.executable, '-m', 'serl_agent.ros.actor_node', '--ros-args',
          '-p', 'env:=PandaPickCube-v0', '-p', 'policy:=rlpd', '-p', 'before_weights:=zero',
          '-p', 'teleop_intervention:=true', '-p', 'gym_rate:=10.0', '-p', 'max_episodes:=1',
          '-p', 'max_episode_steps:=1000', '-p', "spool_dir:=''", '-p', 'drain_timeout:=0.1'],

@@ -3,9 +3,9 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from serl_agent.episode_runner import EpisodeRunner
-from serl_agent.teleop_policy import (ABORT, SUCCESS, TeleopEpisodeEnd, TeleopPolicy,
-                                      TeleopSettings, twist_to_motion)
+from serl_agent.runtime.episode_runner import EpisodeRunner
+from serl_agent.runtime.teleop_policy import (ABORT, SUCCESS, TeleopEpisodeEnd, TeleopPolicy,
+                                              TeleopSettings, twist_to_motion)
 
 
 class _Clock:

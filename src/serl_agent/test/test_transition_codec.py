@@ -3,10 +3,10 @@
 from agent_fixtures import assert_transition_equal, make_episode
 import numpy as np
 import pytest
-from serl_agent.bag_io import make_typestore, TRANSITION_TYPE
-from serl_agent.transition_codec import (array_to_image, CodecError, dict_to_transition,
-                                         image_to_array, observation_space_from,
-                                         rclpy_types, rosbags_types, transition_to_dict)
+from serl_agent.data.bag_io import make_typestore, TRANSITION_TYPE
+from serl_agent.data.transition_codec import (array_to_image, CodecError, dict_to_transition,
+                                              image_to_array, observation_space_from, rclpy_types,
+                                              rosbags_types, transition_to_dict)
 
 
 @pytest.fixture(scope='module')

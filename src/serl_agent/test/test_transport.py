@@ -7,7 +7,7 @@ import sys
 from agent_fixtures import assert_transition_equal, make_episode, ros_context, spin_until
 import numpy as np
 from rclpy.node import Node
-from serl_agent.transition_codec import transition_to_dict
+from serl_agent.data.transition_codec import transition_to_dict
 from serl_common import qos
 from serl_msgs.msg import Transition, TransitionAck
 

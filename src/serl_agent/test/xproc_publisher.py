@@ -8,7 +8,7 @@ import numpy as np
 import rclpy
 from rclpy.node import Node
 
-from serl_agent.transition_codec import dict_to_transition, rclpy_types
+from serl_agent.data.transition_codec import dict_to_transition, rclpy_types
 from serl_common import qos
 from serl_msgs.msg import Transition, TransitionAck
 

@@ -190,7 +190,7 @@ class Graph:
 # ---------------------------------------------------------------------- step 1: demos
 def successful_bags(directory: Path) -> int:
     """Return how many finished episode bags in ``directory`` contain a successful step."""
-    from serl_agent.bag_io import read_transitions
+    from serl_agent.data.bag_io import read_transitions
     bags = complete_bags(directory)
     if not bags:
         return 0

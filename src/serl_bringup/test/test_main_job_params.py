@@ -1,6 +1,6 @@
 """The training graph's parameters that serl_train writes: RLPD settings, keys, episodes."""
 
-from serl_agent.config import RLPDConfig
+from serl_agent.agents.config import RLPDConfig
 from serl_bringup import main_job
 import yaml
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import pytest
-from serl_agent.demo_buffer import read_episodes
+from serl_agent.data.demo_buffer import read_episodes
 
 
 @pytest.fixture

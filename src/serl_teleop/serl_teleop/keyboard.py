@@ -24,8 +24,8 @@ seconds (longer than the autorepeat delay, so a held key moves without a stutter
 press of the same key extends that by ``hold_repeat`` seconds (longer than the repeat
 interval), and the axis stops that long after the key is released. The opposite key of an
 axis takes over at once. Buttons follow the ``sensor_msgs/Joy`` layout of
-:mod:`serl_agent.teleop_policy` (0 close, 1 open, 2 success, 3 abort); each press is shown as
-a button held for ``press_time`` seconds, so that several Joy messages carry it.
+:mod:`serl_agent.runtime.teleop_policy` (0 close, 1 open, 2 success, 3 abort); each press is
+shown as a button held for ``press_time`` seconds, so that several Joy messages carry it.
 """
 
 from dataclasses import dataclass
@@ -36,7 +36,7 @@ import numpy as np
 
 from serl_teleop.frames import operator_to_base
 
-#: Joy button indices (serl_agent.teleop_policy's layout, spacenav-compatible for 0 and 1).
+#: Joy button indices (serl_agent.runtime.teleop_policy's layout, spacenav-compatible for 0 and 1).
 BUTTON_CLOSE, BUTTON_OPEN, BUTTON_SUCCESS, BUTTON_ABORT = 0, 1, 2, 3
 NUM_BUTTONS = 4
 

@@ -18,7 +18,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from serl_agent.demo_buffer import read_episodes
+from serl_agent.data.demo_buffer import read_episodes
 from serl_bringup.graph import default_config_dir, get_graph
 from serl_msgs.msg import Transition
 

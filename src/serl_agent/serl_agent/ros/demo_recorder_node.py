@@ -2,7 +2,7 @@
 ``demo_recorder``: record ``/serl/transitions`` into MCAP bags, one complete bag per episode.
 
 Takes the transitions as raw CDR (written to the bag unchanged) and hands them to
-:class:`serl_agent.bag_io.EpisodeBagWriter`: an episode's bag is closed, fsync'ed and renamed
+:class:`serl_agent.data.bag_io.EpisodeBagWriter`: an episode's bag is closed, fsync'ed and renamed
 into place when its last transition (terminated or truncated) arrives, so a crash loses at most
 the episodes still being recorded; Ctrl-C also keeps those (suffix ``_incomplete``). An
 episode the actor aborted (e.g. on a stale robot state) is kept as ``_incomplete`` as soon as
@@ -12,13 +12,13 @@ episode whose bag is closed: no episode is written twice. With ``acknowledge: tr
 acknowledges each actor's transitions on ``/serl/transition_ack`` once their episode is on disk
 (use it when no learner runs). ``success_hold_steps`` must equal the actor's (demos that hold
 their success carry that many terminal transitions after the first; see
-:class:`serl_agent.bag_io.EpisodeBagWriter`).
+:class:`serl_agent.data.bag_io.EpisodeBagWriter`).
 Parameters: ``config/demos.yaml``.
 """
 
 from rclpy.node import Node
 
-from serl_agent.bag_io import EpisodeBagWriter, make_typestore, TRANSITION_TYPE
+from serl_agent.data.bag_io import EpisodeBagWriter, make_typestore, TRANSITION_TYPE
 from serl_common import qos
 from serl_common.node_main import run_node
 from serl_msgs.msg import Transition, TransitionAck

@@ -16,8 +16,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import gymnasium as gym
 import numpy as np
 
-from serl_agent.bag_io import PathLike, read_transitions
-from serl_agent.transition_codec import transition_to_dict
+from serl_agent.data.bag_io import PathLike, read_transitions
+from serl_agent.data.transition_codec import transition_to_dict
 
 
 class DemoError(ValueError):
@@ -32,8 +32,8 @@ class Episode:
     :ivar actor_id: actor that produced it.
     :ivar episode: the actor's episode counter.
     :ivar bags: bag directories it was read from.
-    :ivar transitions: dicts as returned by :func:`serl_agent.transition_codec.transition_to_dict`,
-        ordered by step.
+    :ivar transitions: dicts as returned by
+        :func:`serl_agent.data.transition_codec.transition_to_dict`, ordered by step.
     """
 
     actor_id: str
@@ -66,7 +66,7 @@ def read_episodes(bag_paths: Union[PathLike, Sequence[PathLike]],
     An episode is keyed by ``(bag, actor_id, episode)``; within a bag a repeated
     ``(actor_id, sequence)`` (a re-sent transition) is kept once.
 
-    :raises serl_agent.bag_io.BagError: a missing or corrupt bag (named in the text).
+    :raises serl_agent.data.bag_io.BagError: a missing or corrupt bag (named in the text).
     """
     episodes: Dict[Tuple[Path, str, int], Episode] = {}
     seen = set()
@@ -160,7 +160,7 @@ def load_demo_data(bag_paths: Union[PathLike, Sequence[PathLike]],
         all keys.
     :returns: ``(buffer, summaries)``.
     """
-    from serl_agent.replay import ReplayBuffer
+    from serl_agent.data.replay import ReplayBuffer
 
     episodes = read_episodes(bag_paths, typestore=typestore)
     if observation_keys:
@@ -190,7 +190,7 @@ def load_demo_buffer(bag_paths: Union[PathLike, Sequence[PathLike]],
                      capacity: Optional[int] = None, successful_only: bool = False,
                      typestore=None):
     """
-    Fill a :class:`serl_agent.replay.ReplayBuffer` with the episodes recorded in bags.
+    Fill a :class:`serl_agent.data.replay.ReplayBuffer` with the episodes recorded in bags.
 
     :param bag_paths: bag directories or directories of bags.
     :param observation_space: Dict space of the agent; every transition must match its keys and
@@ -198,11 +198,11 @@ def load_demo_buffer(bag_paths: Union[PathLike, Sequence[PathLike]],
     :param action_space: Box action space; recorded actions must have its shape and bounds.
     :param capacity: buffer capacity; default the number of transitions kept.
     :param successful_only: keep only episodes with a step marked ``success``.
-    :param typestore: from :func:`serl_agent.bag_io.make_typestore` (default).
+    :param typestore: from :func:`serl_agent.data.bag_io.make_typestore` (default).
 
     :returns: The filled ``ReplayBuffer``, episodes inserted whole and in step order.
 
-    :raises serl_agent.bag_io.BagError: missing or corrupt bag.
+    :raises serl_agent.data.bag_io.BagError: missing or corrupt bag.
     :raises DemoError: no transitions kept, or a transition that does not fit the spaces.
     """
     return load_demo_data(bag_paths, observation_space, action_space, capacity,

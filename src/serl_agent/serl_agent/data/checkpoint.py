@@ -22,11 +22,11 @@ import tempfile
 import time
 from typing import BinaryIO, Callable, Dict, Optional, Union
 
-from serl_agent.durable_io import fsync_path
-from serl_agent.replay import ReplayBuffer
+from serl_agent.data.durable_io import fsync_path
+from serl_agent.data.replay import ReplayBuffer
 import torch
 
-FORMAT = 'serl_agent.checkpoint/1'
+FORMAT = 'serl_agent.data.checkpoint/1'
 LATEST = 'latest.json'
 PathLike = Union[str, os.PathLike]
 

@@ -4,8 +4,8 @@ No-ROS RLPD training on any Gymnasium env: ``serl_train_gym --env Pendulum-v1 ..
 The same core as the ROS learner (``RLPDAgent``, ``ReplayBuffer``, ``checkpoint``), in one loop:
 act, step the env, insert the transition into the online buffer, ``agent.update`` (G critic
 steps + one actor/temperature step, batches 50/50 online/demo when demos are given). Demos come
-from rosbag2 demo bags (``--demos``, read by ``serl_agent.demo_buffer``) or, for serl_sim envs,
-from the scripted expert (``--expert-episodes``). An existing ``--run-dir`` is resumed from its
+from rosbag2 demo bags (``--demos``, read by ``serl_agent.data.demo_buffer``) or, for
+serl_sim envs, from the scripted expert (``--expert-episodes``). An existing ``--run-dir`` is resumed from its
 latest checkpoint. TensorBoard logs go to ``<run-dir>/tb``.
 """
 
@@ -19,11 +19,11 @@ from typing import Callable, List, Optional, Sequence
 
 import gymnasium as gym
 import numpy as np
-from serl_agent import checkpoint
-from serl_agent.config import RLPDConfig
-from serl_agent.replay import ReplayBuffer
-from serl_agent.rlpd import RLPDAgent
-from serl_agent.threads import set_torch_threads
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.rlpd import RLPDAgent
+from serl_agent.data import checkpoint
+from serl_agent.data.replay import ReplayBuffer
+from serl_agent.runtime.threads import set_torch_threads
 import torch
 import yaml
 
@@ -236,7 +236,7 @@ def parse_overrides(items: Sequence[str]) -> dict:
 
 def _bag_demos(paths):
     def factory(env):
-        from serl_agent.demo_buffer import load_demo_buffer
+        from serl_agent.data.demo_buffer import load_demo_buffer
         return load_demo_buffer(paths, env.observation_space, env.action_space)
     return factory
 

@@ -1,28 +1,27 @@
 """
 ``actor_node``: runs a policy in an env and streams transitions to the learner.
 
-The env is the robot over ROS topics (``env: ros``, :class:`serl_agent.ros_env.RosEnv`) or a
+The env is the robot over ROS topics (``env: ros``, :class:`serl_agent.ros.ros_env.RosEnv`) or a
 Gymnasium env run in this process (``env: PandaPickCube-v0`` etc.; distributed training in
 sim without the robot graph). The policy is the RLPD policy last received on
 ``/serl/policy_weights`` (swapped in between two steps; control never waits for it), or
 ``random`` / the scripted ``expert`` / ``explore`` (serl_sim's scripted workspace explorer:
 failure frames for the reward classifier, :mod:`serl_sim.explorer`) / a person (``teleop``:
-``teleop_twist_topic`` and
-``teleop_joy_topic``, see :mod:`serl_agent.teleop_policy`; the success and abort buttons end
-episodes) (expert and teleop transitions are marked ``intervention``). With
+``teleop_twist_topic`` and ``teleop_joy_topic``, see :mod:`serl_agent.runtime.teleop_policy`;
+the success and abort buttons end episodes) (expert and teleop transitions are marked ``intervention``). With
 ``teleop_intervention: true`` the operator overrides the RLPD policy while touching the
 input (HIL-SERL-style; those transitions are marked ``intervention``). Before the first
 weights arrive, ``before_weights`` chooses the actions. With ``success_hold_steps`` N > 0
 (demo recording: the record_demos graph) an episode goes on for N steps after its first
 success, the policy holding it (terminal success transitions; the last also ``truncated``, see
-:class:`serl_agent.episode_runner.EpisodeRunner`); RL training keeps N = 0.
+:class:`serl_agent.runtime.episode_runner.EpisodeRunner`); RL training keeps N = 0.
 
 Every transition is published on ``/serl/transitions`` (actor_id + sequence) and kept in a
 bounded outbox until ``/serl/transition_ack`` covers it; transitions not acknowledged within
 ``resend_after`` seconds are sent again (a restarted learner gets what it missed). The actor
 never waits for the learner: a full outbox drops its oldest transition, with a warning.
 With ``spool_dir`` set, unacknowledged transitions are also kept on disk
-(:mod:`serl_agent.actor_spool`): a later actor process re-sends what a crashed one left.
+(:mod:`serl_agent.data.actor_spool`): a later actor process re-sends what a crashed one left.
 The control loop runs in the main thread, the ROS callbacks in an executor thread.
 """
 
@@ -44,14 +43,14 @@ from rclpy.serialization import serialize_message
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Joy
 
-from serl_agent.acknowledgement import Outbox
-from serl_agent.actor_spool import ActorSpool
-from serl_agent.episode_runner import as_agent_env, EpisodeRunner
-from serl_agent.policy_io import decode_policy
-from serl_agent.policy_slot import PolicySlot
-from serl_agent.teleop_policy import TeleopEpisodeEnd, TeleopPolicy, TeleopSettings
-from serl_agent.threads import set_torch_threads
-from serl_agent.transition_codec import CodecError, dict_to_transition, rclpy_types
+from serl_agent.data.acknowledgement import Outbox
+from serl_agent.data.actor_spool import ActorSpool
+from serl_agent.data.policy_io import decode_policy
+from serl_agent.data.transition_codec import CodecError, dict_to_transition, rclpy_types
+from serl_agent.runtime.episode_runner import as_agent_env, EpisodeRunner
+from serl_agent.runtime.policy_slot import PolicySlot
+from serl_agent.runtime.teleop_policy import TeleopEpisodeEnd, TeleopPolicy, TeleopSettings
+from serl_agent.runtime.threads import set_torch_threads
 from serl_common import qos
 from serl_msgs.msg import EpisodeSummary, PolicyWeights, Transition, TransitionAck
 
@@ -143,7 +142,7 @@ class ActorNode(Node):
     # ------------------------------------------------------------------ setup
     def _make_env(self, v) -> gym.Env:
         if v['env'] == 'ros':
-            from serl_agent.ros_env import RosEnv, RosEnvSettings
+            from serl_agent.ros.ros_env import RosEnv, RosEnvSettings
             return RosEnv(self, RosEnvSettings.from_node(self))
         try:
             import serl_sim  # noqa: F401 - registers the serl_sim envs
@@ -156,7 +155,7 @@ class ActorNode(Node):
 
     def _make_expert(self):
         if self.v['env'] == 'ros':
-            from serl_agent.ros_env import ros_pick_cube_expert
+            from serl_agent.ros.ros_env import ros_pick_cube_expert
             return ros_pick_cube_expert(self.env)
         from serl_sim.experts import make_expert
         return make_expert(self.env)

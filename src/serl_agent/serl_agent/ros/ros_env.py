@@ -17,8 +17,8 @@ Observation (keys, units and frames as serl_sim's envs, so a policy transfers; f
 Action: (dx, dy, dz, gripper) in [-1, 1] -> equilibrium pose on
 ``/cartesian_impedance_controller/equilibrium_pose`` (current TCP + ``action_scale`` * d,
 clipped into the workspace box, TCP pointing down) and ``/gripper/command`` when the gripper
-sign changes (see :mod:`serl_agent.action_mapping`). Steps are paced to ``control_rate`` Hz by
-the wall clock.
+sign changes (see :mod:`serl_agent.runtime.action_mapping`). Steps are paced to
+``control_rate`` Hz by the wall clock.
 
 Reward: ``reward_source: ground_truth`` asks ``/sim/get_success`` after each step (1 on
 success, then ``terminated``); ``classifier`` takes the newest ``/reward``
@@ -27,7 +27,7 @@ stamp (the newest image's) must be later than the stamp of the TCP pose the comm
 computed from, so a reward of a frame rendered before the command (e.g. the previous episode's
 last frame arriving after a reset) is never taken; ``none`` gives reward 0 and no
 success (teleoperated demos: the operator's success button labels the episode, see
-:mod:`serl_agent.teleop_policy`). Reset: ``/sim/reset_episode``
+:mod:`serl_agent.runtime.teleop_policy`). Reset: ``/sim/reset_episode``
 (sim), or a move of the equilibrium to ``reset_position`` (real robot).
 
 Safety: a robot state older than ``state_timeout`` (no ``current_pose`` or ``joint_states``
@@ -46,10 +46,10 @@ from geometry_msgs.msg import PoseStamped
 import gymnasium as gym
 import numpy as np
 from sensor_msgs.msg import Image, JointState
-from serl_agent.action_mapping import (DOWN, equilibrium_target, finger_width,
-                                       GRIPPER_OPEN_WIDTH, gripper_width_command,
-                                       tcp_pose_vector, twist_from_poses)
-from serl_agent.transition_codec import image_to_array
+from serl_agent.data.transition_codec import image_to_array
+from serl_agent.runtime.action_mapping import (DOWN, equilibrium_target, finger_width,
+                                               GRIPPER_OPEN_WIDTH, gripper_width_command,
+                                               tcp_pose_vector, twist_from_poses)
 from serl_common import qos
 from serl_msgs.msg import GripperCommand, RewardStamped
 from serl_msgs.srv import GetSuccess, ResetEpisode

@@ -29,10 +29,10 @@ import warnings
 
 import gymnasium as gym
 import numpy as np
-from serl_agent.config import RLPDConfig
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.data.replay import Batch, ReplayBuffer
 from serl_agent.networks import (CriticEnsemble, observation_spec, ObservationEncoder, Policy,
                                  random_shift, tanh_gaussian_from_noise, tanh_gaussian_sample)
-from serl_agent.replay import Batch, ReplayBuffer
 import torch
 
 STATE_VERSION = 1

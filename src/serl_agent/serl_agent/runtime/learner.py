@@ -12,7 +12,7 @@ buffer and calls ``RLPDAgent.update(online, demo)`` (RLPD, Ball et al. 2023, Alg
 updates and one actor update per call, batches half online, half demo) as fast as the CPU
 allows, or no faster than ``max_utd`` critic updates per received env step. Every
 ``publish_every`` actor updates the policy weights are offered to the node; every
-``checkpoint_every`` seconds the agent is checkpointed with ``serl_agent.checkpoint``.
+``checkpoint_every`` seconds the agent is checkpointed with ``serl_agent.data.checkpoint``.
 
 Restart: the run directory is resumed when it exists: the agent from the latest checkpoint,
 the online buffer and the duplicate filter from the spool (every transition ever
@@ -32,19 +32,19 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import gymnasium as gym
 import numpy as np
 
-from serl_agent import checkpoint
-from serl_agent.acknowledgement import AckTracker
-from serl_agent.bag_io import make_typestore, read_transitions, TRANSITION_TYPE
-from serl_agent.config import RLPDConfig
-from serl_agent.demo_buffer import check_transition, load_demo_data, select_keys
-from serl_agent.policy_io import encode_policy
-from serl_agent.replay import ReplayBuffer
-from serl_agent.rlpd import RLPDAgent
-from serl_agent.transition_codec import observation_space_from, transition_to_dict
-from serl_agent.transition_spool import read_spool, TransitionSpool
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.rlpd import RLPDAgent
+from serl_agent.data import checkpoint
+from serl_agent.data.acknowledgement import AckTracker
+from serl_agent.data.bag_io import make_typestore, read_transitions, TRANSITION_TYPE
+from serl_agent.data.demo_buffer import check_transition, load_demo_data, select_keys
+from serl_agent.data.policy_io import encode_policy
+from serl_agent.data.replay import ReplayBuffer
+from serl_agent.data.transition_codec import observation_space_from, transition_to_dict
+from serl_agent.data.transition_spool import read_spool, TransitionSpool
 
 SPOOL_NAME = 'transitions.spool'
-log = logging.getLogger('serl_agent.learner')
+log = logging.getLogger('serl_agent.runtime.learner')
 
 
 @dataclass
@@ -92,9 +92,9 @@ class Learner:
 
     :param settings: :class:`LearnerSettings`.
     :param config: ``RLPDConfig`` of the agent.
-    :raises serl_agent.bag_io.BagError: a demo bag is missing or corrupt.
-    :raises serl_agent.checkpoint.CheckpointError: the run's checkpoint is corrupt.
-    :raises serl_agent.transition_spool.SpoolError: the run's spool file is corrupt.
+    :raises serl_agent.data.bag_io.BagError: a demo bag is missing or corrupt.
+    :raises serl_agent.data.checkpoint.CheckpointError: the run's checkpoint is corrupt.
+    :raises serl_agent.data.transition_spool.SpoolError: the run's spool file is corrupt.
     """
 
     def __init__(self, settings: LearnerSettings, config: Optional[RLPDConfig] = None):

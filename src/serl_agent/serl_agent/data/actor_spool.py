@@ -2,7 +2,7 @@
 The actor's unacknowledged transitions on disk, so that an actor crash loses nothing (no rclpy).
 
 Layout of ``directory``: ``<actor_id>.spool`` (a
-:class:`serl_agent.transition_spool.TransitionSpool` whose first record is
+:class:`serl_agent.data.transition_spool.TransitionSpool` whose first record is
 ``<u64 0><actor_id utf-8>``, then one ``<u64 sequence><CDR bytes>`` record per transition)
 and ``<actor_id>.acked`` (the highest acknowledged sequence, replaced atomically). The actor
 appends each transition before sending it and fsyncs once per second; when everything it sent
@@ -20,7 +20,7 @@ import struct
 import tempfile
 from typing import Dict, List, Tuple, Union
 
-from serl_agent.transition_spool import read_spool, TransitionSpool
+from serl_agent.data.transition_spool import read_spool, TransitionSpool
 
 _SEQ = struct.Struct('<Q')
 _UNSAFE = re.compile(r'[^A-Za-z0-9_.-]+')
@@ -36,7 +36,7 @@ class ActorSpool:
 
     :param directory: spool directory (created if missing); shared by successive actors.
     :param actor_id: this process's actor id.
-    :raises serl_agent.transition_spool.SpoolError: a corrupt spool file of this actor id.
+    :raises serl_agent.data.transition_spool.SpoolError: a corrupt spool file of this actor id.
     """
 
     def __init__(self, directory: Union[str, os.PathLike], actor_id: str):
@@ -84,7 +84,7 @@ class ActorSpool:
         Return the unacknowledged transitions of earlier actor processes found in the directory.
 
         :returns: ``{actor_id: [(sequence, cdr bytes), ...]}``, oldest first.
-        :raises serl_agent.transition_spool.SpoolError: a corrupt spool file (named).
+        :raises serl_agent.data.transition_spool.SpoolError: a corrupt spool file (named).
         """
         out = {}
         for path in sorted(self.directory.glob('*.spool')):

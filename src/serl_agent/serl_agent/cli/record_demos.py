@@ -3,7 +3,7 @@
 
 The fast path (no ROS graph, no DDS): runs ``serl_sim.experts.make_expert(env)`` in the
 Gymnasium env and writes the same ``serl_msgs/Transition`` messages the actor node publishes on
-``/serl/transitions`` into an :class:`serl_agent.bag_io.EpisodeBagWriter` recording (one
+``/serl/transitions`` into an :class:`serl_agent.data.bag_io.EpisodeBagWriter` recording (one
 complete MCAP bag per episode), so the demo buffer cannot tell the two apart. Expert actions
 are marked ``intervention=True``.
 
@@ -18,9 +18,9 @@ from typing import List, Optional
 
 import gymnasium as gym
 
-from serl_agent.bag_io import BagError, EpisodeBagWriter, make_typestore
-from serl_agent.episode_runner import as_agent_env, EpisodeResult, EpisodeRunner
-from serl_agent.transition_codec import dict_to_transition, rosbags_types
+from serl_agent.data.bag_io import BagError, EpisodeBagWriter, make_typestore
+from serl_agent.data.transition_codec import dict_to_transition, rosbags_types
+from serl_agent.runtime.episode_runner import as_agent_env, EpisodeResult, EpisodeRunner
 
 
 def record_demos(env: gym.Env, expert, output: str, episodes: int, seed: int = 0,
@@ -42,7 +42,7 @@ def record_demos(env: gym.Env, expert, output: str, episodes: int, seed: int = 0
     :param actor_id: ``actor_id`` of the transitions.
     :param log: progress printer.
     :param success_hold_steps: steps the expert keeps holding after an episode's first success
-        (see :class:`serl_agent.episode_runner.EpisodeRunner`; ``serl_train``'s demos: 20).
+        (see :class:`serl_agent.runtime.episode_runner.EpisodeRunner`; ``serl_train``'s demos: 20).
     :returns: one :class:`EpisodeResult` per episode run.
     :raises RuntimeError: fewer successful episodes than asked within ``max_attempts``.
     """

@@ -14,10 +14,10 @@ import math
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
-from serl_agent.config import RLPDConfig
-from serl_agent.learner import demo_paths_from, Learner, LearnerSettings
-from serl_agent.policy_io import WEIGHTS_FORMAT
-from serl_agent.threads import set_torch_threads
+from serl_agent.agents.config import RLPDConfig
+from serl_agent.data.policy_io import WEIGHTS_FORMAT
+from serl_agent.runtime.learner import demo_paths_from, Learner, LearnerSettings
+from serl_agent.runtime.threads import set_torch_threads
 from serl_common import qos
 from serl_common.node_main import run_node
 from serl_msgs.msg import LearnerStatus, PolicyWeights, Transition, TransitionAck

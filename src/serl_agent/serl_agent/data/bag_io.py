@@ -25,8 +25,8 @@ import shutil
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
-from serl_agent.acknowledgement import AckTracker
-from serl_agent.durable_io import fsync_path
+from serl_agent.data.acknowledgement import AckTracker
+from serl_agent.data.durable_io import fsync_path
 # the project's one typestore (Jazzy + serl_msgs), shared with serl_reward's bag reader
 from serl_reward.typestore import make_typestore, serl_msgs_dir as serl_msg_dir  # noqa: F401
 from serl_reward.typestore import TRANSITION_TYPE
@@ -151,8 +151,8 @@ class EpisodeBagWriter:
     episode never gets a second bag.
 
     Episodes that hold their success (an actor with ``success_hold_steps`` N > 0, see
-    :class:`serl_agent.episode_runner.EpisodeRunner`) carry N + 1 terminated transitions; give
-    the same N here: a bag then closes on a ``truncated`` transition (the actor marks the last
+    :class:`serl_agent.runtime.episode_runner.EpisodeRunner`) carry N + 1 terminated
+    transitions; give the same N here: a bag then closes on a ``truncated`` transition (the actor marks the last
     held step so) or on the (N + 1)-th terminated one, not on the first.
 
     :param directory: recording directory, created if needed.

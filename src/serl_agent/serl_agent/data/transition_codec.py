@@ -52,7 +52,7 @@ def rosbags_types(typestore) -> MessageTypes:
     Message constructors from a rosbags typestore holding the serl_msgs types.
 
     :param typestore: ``rosbags.typesys.store.Typestore`` with ``serl_msgs/msg/*`` registered
-        (see :func:`serl_agent.bag_io.make_typestore`).
+        (see :func:`serl_agent.data.bag_io.make_typestore`).
 
     :raises KeyError: the typestore lacks one of the types.
     """

@@ -3,7 +3,7 @@ Run Gymnasium episodes and emit numbered transitions (no rclpy).
 
 Used by the actor node (transitions go to ``/serl/transitions``) and by ``serl_record_demos``
 (transitions go straight into a bag). Transition dicts have the keys of
-:func:`serl_agent.transition_codec.transition_to_dict`; the success flag is the env's
+:func:`serl_agent.data.transition_codec.transition_to_dict`; the success flag is the env's
 ``info['succeed']`` (serl_sim and SERL's convention) or ``info['success']``.
 """
 
@@ -89,7 +89,7 @@ class EpisodeRunner:
         recorded this way hold the success state, as HIL-SERL's success frames do (the reward
         classifier needs them, docs/reward.md). Each held step that is still a success is a
         terminal success transition (``terminated``, the env's reward: 1); the last one is also
-        ``truncated``: the explicit end of the episode (:class:`serl_agent.bag_io.
+        ``truncated``: the explicit end of the episode (:class:`serl_agent.data.bag_io.
         EpisodeBagWriter` closes the bag on it). A held step that lost the success (e.g. the
         cube slipped) ends the hold at once, as the env reports it (reward 0, not terminated)
         and ``truncated`` (the value target bootstraps through it).

@@ -2,7 +2,7 @@
 Replay buffer: preallocated ring buffer of transitions, sampled on the torch side.
 
 Used for both RLPD buffers (Ball et al. 2023, Alg. 1): the online buffer R (filled by the
-actor) and the demo buffer D (filled from demo bags, see ``serl_agent.bag_io``).
+actor) and the demo buffer D (filled from demo bags, see ``serl_agent.data.bag_io``).
 """
 
 from typing import Dict, Optional, Union

@@ -101,7 +101,7 @@ class TeleopPolicy:
 
     ROS callbacks call :meth:`on_twist` and :meth:`on_buttons` (executor thread); the control
     loop calls :meth:`__call__` (``obs -> (action, intervention=True)``, the
-    :data:`serl_agent.episode_runner.ActionFn` signature). Times are ``clock()`` seconds
+    :data:`serl_agent.runtime.episode_runner.ActionFn` signature). Times are ``clock()`` seconds
     (default ``time.monotonic``).
 
     :param settings: :class:`TeleopSettings` (validated).

@@ -1,0 +1,1 @@
+"""Data without ROS: replay buffers, demo bags, transition codecs, spools, checkpoints."""
