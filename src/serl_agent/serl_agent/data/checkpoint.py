@@ -26,7 +26,8 @@ from serl_agent.data.durable_io import fsync_path
 from serl_agent.data.replay import ReplayBuffer
 import torch
 
-FORMAT = 'serl_agent.data.checkpoint/1'
+# The format id predates the data/ folder; it names the file format, not the module.
+FORMAT = 'serl_agent.checkpoint/1'
 LATEST = 'latest.json'
 PathLike = Union[str, os.PathLike]
 
