@@ -152,8 +152,8 @@ class EpisodeBagWriter:
 
     Episodes that hold their success (an actor with ``success_hold_steps`` N > 0, see
     :class:`serl_agent.runtime.episode_runner.EpisodeRunner`) carry N + 1 terminated
-    transitions; give the same N here: a bag then closes on a ``truncated`` transition (the actor marks the last
-    held step so) or on the (N + 1)-th terminated one, not on the first.
+    transitions; give the same N here: a bag then closes on a ``truncated`` transition (the
+    actor marks the last held step so) or on the (N + 1)-th terminated one, not on the first.
 
     :param directory: recording directory, created if needed.
     :param storage: ``'mcap'`` or ``'sqlite3'``.

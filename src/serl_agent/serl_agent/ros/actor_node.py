@@ -7,13 +7,13 @@ sim without the robot graph). The policy is the RLPD policy last received on
 ``/serl/policy_weights`` (swapped in between two steps; control never waits for it), or
 ``random`` / the scripted ``expert`` / ``explore`` (serl_sim's scripted workspace explorer:
 failure frames for the reward classifier, :mod:`serl_sim.explorer`) / a person (``teleop``:
-``teleop_twist_topic`` and ``teleop_joy_topic``, see :mod:`serl_agent.runtime.teleop_policy`;
-the success and abort buttons end episodes) (expert and teleop transitions are marked ``intervention``). With
-``teleop_intervention: true`` the operator overrides the RLPD policy while touching the
-input (HIL-SERL-style; those transitions are marked ``intervention``). Before the first
-weights arrive, ``before_weights`` chooses the actions. With ``success_hold_steps`` N > 0
-(demo recording: the record_demos graph) an episode goes on for N steps after its first
-success, the policy holding it (terminal success transitions; the last also ``truncated``, see
+``teleop_twist_topic`` and ``teleop_joy_topic``, see :mod:`serl_agent.runtime.teleop_policy`; the
+success and abort buttons end episodes) (expert and teleop transitions are marked
+``intervention``). With ``teleop_intervention: true`` the operator overrides the RLPD policy while
+touching the input (HIL-SERL-style; those transitions are marked ``intervention``). Before the
+first weights arrive, ``before_weights`` chooses the actions. With ``success_hold_steps`` N > 0
+(demo recording: the record_demos graph) an episode goes on for N steps after its first success,
+the policy holding it (terminal success transitions; the last also ``truncated``, see
 :class:`serl_agent.runtime.episode_runner.EpisodeRunner`); RL training keeps N = 0.
 
 Every transition is published on ``/serl/transitions`` (actor_id + sequence) and kept in a
