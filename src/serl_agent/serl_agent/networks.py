@@ -1,5 +1,5 @@
 """
-Networks of the RLPD agent: observation encoder, critic ensemble, tanh-Gaussian policy.
+Networks shared by the agents: observation encoder, critic ensemble, tanh-Gaussian policy.
 
 Shapes: B = batch, E = ensemble size, D = feature size, A = action size. All float32.
 
@@ -10,9 +10,10 @@ Shapes: B = batch, E = ensemble size, D = feature size, A = action size. All flo
 - ``CriticEnsemble``: E LayerNorm MLPs held as stacked weights (E, in, out) and evaluated with
   one batched matmul per layer (RLPD, Ball et al. 2023, Sec. 4.2: LayerNorm + ensemble).
 - ``TanhGaussianActor``: SAC's squashed Gaussian policy (Haarnoja et al. 2018, arXiv 1812.05905,
-  App. C, Eq. 21 for the log-density of the tanh transform).
+  App. C, Eq. 21 for the log-density of the tanh transform); ``tanh_gaussian_sample`` draws from
+  it, ``tanh_gaussian_log_prob`` scores given actions.
 - ``Policy`` = encoder + actor head: what the learner publishes and an actor runs;
-  ``build_policy(policy_config)`` makes one from ``RLPDAgent.policy_config()``.
+  ``build_policy(policy_config)`` makes one from any agent's ``policy_config()``.
 """
 
 import math
@@ -328,6 +329,23 @@ def tanh_gaussian_from_noise(mean: torch.Tensor, log_std: torch.Tensor, eps: tor
     return torch.tanh(u), log_prob
 
 
+def tanh_gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor, actions: torch.Tensor,
+                           bound: float = 1.0 - 1e-4) -> torch.Tensor:
+    """
+    Log-density log pi(a) of given actions a under the tanh-Gaussian (SAC Eq. 21).
+
+    u = atanh(a) with a clipped to [-bound, bound] first (a recorded action of exactly +-1 has
+    u = +-inf), then log pi(a) = sum_j [log N(u_j; mean_j, std_j) - log(1 - tanh(u_j)^2)].
+    mean, log_std, actions (B, A) -> log_prob (B,). Used by the likelihood objectives of BC and
+    AWAC (Nair et al. 2020, Eq. 13), which score buffer actions rather than sampled ones.
+    """
+    a = actions.clamp(-bound, bound)
+    u = torch.atanh(a)
+    z = (u - mean) * torch.exp(-log_std)
+    log_prob = (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+    return log_prob - (2.0 * (LOG2 - u - F.softplus(-2.0 * u))).sum(-1)
+
+
 class Policy(nn.Module):
     """
     Encoder + tanh-Gaussian head: the network an actor runs.
@@ -403,7 +421,7 @@ def obs_to_torch(obs, spec: dict, device) -> Tuple[Obs, bool]:
 
 def build_policy(policy_config: dict, device='cpu') -> Policy:
     """
-    Build an untrained ``Policy`` from ``RLPDAgent.policy_config()`` (JSON-able dict).
+    Build an untrained ``Policy`` from an agent's ``policy_config()`` (JSON-able dict).
 
     Load the learner's weights with ``policy.load_state_dict(state_dict)``. Raises
     ``ValueError`` when a required key is missing.

@@ -1,1 +1,1 @@
-"""Agents: one module per algorithm over the shared networks."""
+"""Agents: one module per algorithm (SAC, RLPD, AWAC, BC) over the shared networks."""

@@ -16,6 +16,12 @@ Batch = Dict[str, Union[torch.Tensor, Dict[str, torch.Tensor]]]
 STATE_VERSION = 2
 
 
+def to_device_batch(batch: Batch, device: torch.device) -> Batch:
+    """Return ``batch`` (tensors or dicts of tensors) with every tensor on ``device``."""
+    return {k: ({j: t.to(device) for j, t in v.items()} if isinstance(v, dict) else v.to(device))
+            for k, v in batch.items()}
+
+
 class ReplayBuffer:
     """
     Fixed-capacity ring buffer of (s, a, r, s', terminated, truncated).
@@ -138,6 +144,63 @@ class ReplayBuffer:
         else:
             for k in store:
                 store[k][index] = staged[k][0]
+
+    def extend(self, other: 'ReplayBuffer') -> None:
+        """
+        Append every transition of ``other``, oldest first.
+
+        Our oldest are overwritten when the capacity is reached; of more than ``capacity``
+        transitions, the newest are kept.
+
+        Raises ``ValueError`` when ``other`` holds another observation layout or action size.
+        """
+        if other.spec != self.spec or other.action_dim != self.action_dim:
+            raise ValueError(f'cannot extend a buffer of observations {self.spec} and '
+                             f'{self.action_dim}-D actions with one of {other.spec} and '
+                             f'{other.action_dim}-D actions')
+        n = len(other)
+        if n == 0:
+            return
+        oldest = other._next if other._size == other.capacity else 0
+        src = (oldest + torch.arange(n, device=other.device)) % other.capacity
+        src = src[-self.capacity:]
+        n = int(src.shape[0])
+        batch = to_device_batch(other.gather(src), self.device)
+        dst = (self._next + torch.arange(n, device=self.device)) % self.capacity
+
+        def put(store, rows):
+            if isinstance(store, dict):
+                for k, v in store.items():
+                    v.index_copy_(0, dst, rows[k])
+            else:
+                store.index_copy_(0, dst, rows)
+
+        put(self._obs, batch['observations'])
+        put(self._next_obs, batch['next_observations'])
+        for key, store in (('actions', self._actions), ('rewards', self._rewards),
+                           ('terminated', self._terminated), ('truncated', self._truncated)):
+            put(store, batch[key])
+        self._next = (self._next + n) % self.capacity
+        self._size = min(self._size + n, self.capacity)
+        self.total_inserted += n
+
+    @classmethod
+    def concatenate(cls, buffers) -> 'ReplayBuffer':
+        """
+        One new buffer holding every transition of ``buffers`` in order, exactly full.
+
+        Spaces and device are the first buffer's. Raises ``ValueError`` for an empty list or
+        buffers of different layouts.
+        """
+        buffers = list(buffers)
+        if not buffers:
+            raise ValueError('no buffers to concatenate')
+        first = buffers[0]
+        out = cls(first.observation_space, first.action_space,
+                  max(1, sum(len(b) for b in buffers)), device=first.device)
+        for b in buffers:
+            out.extend(b)
+        return out
 
     def sample(self, batch_size: int, generator: Optional[torch.Generator] = None,
                out: Optional[Batch] = None) -> Batch:
