@@ -4,10 +4,12 @@ import re
 import signal
 import time
 
-from agent_fixtures import ros_context, spin_until, start_node, stop_node
+from agent_fixtures import make_episode, ros_context, spin_until, start_node, stop_node
 from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
 from rclpy.node import Node
-from serl_agent.data.bag_io import make_typestore, TRANSITION_TYPE
+from serl_agent.data.bag_io import EpisodeBagWriter, make_typestore, TRANSITION_TYPE
+from serl_agent.data.transition_codec import dict_to_transition, rosbags_types
 from serl_agent.data.transition_spool import read_spool
 from serl_agent.runtime.learner import SPOOL_NAME
 from serl_common import qos
@@ -224,3 +226,33 @@ def test_actor_crash_transitions_resent_by_the_next_actor(tmp_path):
     first_ids = sorted(s for a, s in spooled if a == 'test_actor')
     assert first_ids == list(range(1, crashed + 1))
     assert not list(spool_dir.glob('*.spool')), list(spool_dir.iterdir())
+
+
+def test_learner_node_runs_another_agent_from_its_parameter(tmp_path):
+    """agent: bc clones the demo bags in its offline phase and publishes that policy."""
+    store = make_typestore()
+    types = rosbags_types(store)
+    rng = np.random.default_rng(0)
+    with EpisodeBagWriter(tmp_path / 'demos', typestore=store) as writer:
+        for ep in range(2):
+            for tr in make_episode(rng, 'demo', ep, 5):
+                writer.write(dict_to_transition(tr, types), tr['stamp_ns'])
+    (tmp_path / 'bc.yaml').write_text('bc: {offline_steps: 30, batch_size: 8, '
+                                      'hidden_dims: [16]}\n')
+    params = {'run_dir': str(tmp_path / 'run'), 'agent': 'bc',
+              'agent_config': str(tmp_path / 'bc.yaml'), 'demo_paths': [str(tmp_path / 'demos')],
+              'torch_threads': 1, 'status_period': 0.3}
+    with ros_context() as (context, executor):
+        obs = Observer(context)
+        executor.add_node(obs.node)
+        learner, llog = start_node('learner_node', params, tmp_path / 'l.log')
+        try:
+            spin_until(executor, lambda: 30 in obs.weights or learner.poll() is not None, 60.0,
+                       'the weights after the offline phase')
+            spin_until(executor, lambda: obs.status and obs.status[-1].actor_updates == 30,
+                       20.0, 'the status after the offline phase')
+            assert obs.status[-1].critic_updates == 0 and obs.status[-1].env_steps == 0
+        finally:
+            assert stop_node(learner, llog) == 0, (tmp_path / 'l.log').read_text()
+        obs.node.destroy_node()
+    assert 'bc agent, run' in (tmp_path / 'l.log').read_text()

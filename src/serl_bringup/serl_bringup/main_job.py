@@ -19,14 +19,14 @@ resumes where it stopped):
 2. ``run_dir/reward_classifier.pt``: ``serl_train_reward`` on the demo and explorer bags
    (images only, labels from the sim's ground truth).
 3. ``run_dir/policy.pt``: ``serl_launch sim`` (sim, controller, reward node with the
-   classifier, actor, learner) trains RLPD on the state keys, with evaluation rounds of the
-   deterministic policy; this process watches the graph (:mod:`serl_bringup.monitor_node`),
-   prints one status line, writes TensorBoard logs (``run_dir/tensorboard``), the learning
-   curve (``run_dir/learning_curve.png``, ``run_dir/evaluations.csv``) and, once an
-   evaluation reaches ``--target-success`` or the learner has ``--max-env-steps`` env steps,
-   saves the policy (``policy.pt``: the ``PolicyWeights`` data, a torch state dict;
-   ``policy_config.json``; ``result.json``) and stops the graph. The learner resumes from its
-   checkpoint and transition spool in ``run_dir``.
+   classifier, actor, learner) trains RLPD (or ``--agent`` sac, awac, bc) on the state keys, with
+   evaluation rounds of the deterministic policy; this process watches the graph
+   (:mod:`serl_bringup.monitor_node`), prints one status line, writes TensorBoard logs
+   (``run_dir/tensorboard``), the learning curve (``run_dir/learning_curve.png``,
+   ``run_dir/evaluations.csv``) and, once an evaluation reaches ``--target-success`` or the learner
+   has ``--max-env-steps`` env steps, saves the policy (``policy.pt``: the ``PolicyWeights`` data,
+   a torch state dict; ``policy_config.json``; ``result.json``) and stops the graph. The learner
+   resumes from its checkpoint and transition spool in ``run_dir``.
 
 Exit status: 0 when the job finished (target reached or step budget spent; ``--smoke``: every
 liveness check passed), 1 on a failed step or check, 130 after Ctrl-C.
@@ -82,8 +82,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help='training episodes between evaluation rounds (their episodes are not '
                         'trained on nor counted as env steps)')
     p.add_argument('--eval-episodes', type=int, default=20, help='episodes per evaluation')
-    p.add_argument('--rlpd-config', default='',
-                   help="YAML with an 'rlpd' section ('' -> config/agent_pick_cube.yaml)")
+    p.add_argument('--agent', default='rlpd', choices=('rlpd', 'sac', 'awac', 'bc'),
+                   help='the algorithm of the learner (serl_agent.agents): rlpd, sac (demos '
+                        'seeded into its replay buffer), awac (offline phase on the demos, '
+                        'then online), bc (cloned demos, no online learning)')
+    p.add_argument('--agent-config', '--rlpd-config', dest='agent_config', default='',
+                   help='YAML with a section named after the agent (empty: '
+                        'config/agent_pick_cube.yaml, which has one for each agent)')
+    p.add_argument('--prior', nargs='*', default=[], metavar='RUN_DIR',
+                   help='earlier runs whose transitions (successes and failures) join the '
+                        'demos as prior data, e.g. runs/pick_cube_seed0')
     p.add_argument('--episode-steps', type=int, default=50,
                    help='env steps per training and evaluation episode (10 Hz)')
     p.add_argument('--reward-fpr', type=float, default=0.001,
@@ -320,25 +328,30 @@ def train_reward(args, run_dir: Path, demos: Path,
     return model
 
 
-# ---------------------------------------------------------------------- step 3: RLPD
-def smoke_rlpd_config(run_dir: Path) -> Path:
-    """Write the tiny-network RLPD config of the smoke run."""
-    return write_yaml(run_dir / 'rlpd_smoke.yaml', {'rlpd': {
-        'batch_size': 16, 'num_critics': 2, 'utd_ratio': 2, 'hidden_dims': [32, 32]}})
+# ---------------------------------------------------------------------- step 3: RL
+def smoke_agent_config(run_dir: Path, agent: str) -> Path:
+    """Write the tiny-network config of the smoke run for ``agent``."""
+    tiny = {'batch_size': 16, 'hidden_dims': [32, 32]}
+    if agent != 'bc':
+        tiny.update(num_critics=2, utd_ratio=2)
+    if agent in ('awac', 'bc'):
+        tiny.update(offline_steps=20)
+    return write_yaml(run_dir / f'{agent}_smoke.yaml', {agent: tiny})
 
 
 def training_params(args, run_dir: Path) -> Path:
     """Write the parameter overrides of the training graph (``params_train.yaml``)."""
-    rlpd = args.rlpd_config or str(config_dir() / 'agent_pick_cube.yaml')
+    agent_config = args.agent_config or str(config_dir() / 'agent_pick_cube.yaml')
     if args.smoke:
-        rlpd = str(smoke_rlpd_config(run_dir))
+        agent_config = str(smoke_agent_config(run_dir, args.agent))
     actor = {'eval_every': args.eval_every, 'eval_episodes': args.eval_episodes,
              'seed': args.seed * 100000, 'spool_dir': str(run_dir / 'actor_spool'),
              'state_timeout': SIM_STATE_TIMEOUT, 'max_episode_steps': args.episode_steps,
              # success counted by the sim (the classifier's reward still ends episodes)
              'ground_truth_success': True}
-    learner = {'observation_keys': list(STATE_KEYS), 'rlpd_config': str(Path(rlpd).resolve()),
-               'seed': args.seed}
+    learner = {'observation_keys': list(STATE_KEYS), 'agent': args.agent,
+               'agent_config': str(Path(agent_config).resolve()), 'seed': args.seed,
+               'prior_paths': [str(Path(p).resolve()) for p in args.prior] or ['']}
     if args.smoke:
         actor.update(max_episode_steps=30, drain_timeout=5.0)
         learner.update(training_starts=20, publish_every=2, checkpoint_every=10.0)
@@ -386,8 +399,8 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
     from serl_bringup.progress import Progress
 
     if (run_dir / 'policy.pt').exists() and not args.smoke:
-        log(f'step 3/3 RLPD: {run_dir}/policy.pt exists, the run is complete (skipped; '
-            f'result: {run_dir}/result.json)')
+        log(f'step 3/3 {args.agent.upper()}: {run_dir}/policy.pt exists, the run is complete '
+            f'(skipped; result: {run_dir}/result.json)')
         return 0
     params = training_params(args, run_dir)
     argv = ['sim', f'task:={args.task}', f'reward:={args.reward}', f'demos:={demos}',
@@ -395,7 +408,7 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
     if model is not None:
         argv.append(f'reward_model:={model}')
     log_path = run_dir / 'logs' / 'train_graph.log'
-    log(f'step 3/3 RLPD: serl_launch {" ".join(argv)}')
+    log(f'step 3/3 {args.agent.upper()}: serl_launch {" ".join(argv)}')
     log(f'  graph log: {log_path}; TensorBoard: tensorboard --logdir {run_dir}/tensorboard')
     progress = Progress(run_dir, args.eval_episodes)
     writer = SummaryWriter(str(run_dir / 'tensorboard'))

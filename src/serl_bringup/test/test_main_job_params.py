@@ -1,6 +1,7 @@
-"""The training graph's parameters that serl_train writes: RLPD settings, keys, episodes."""
+"""The training graph's parameters that serl_train writes: agent settings, keys, episodes."""
 
 from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.registry import load_config
 from serl_bringup import main_job
 import yaml
 
@@ -14,8 +15,10 @@ def test_default_training_uses_the_pick_cube_rlpd_settings(tmp_path):
     params = _written(tmp_path)
     learner = params['learner_node']['ros__parameters']
     actor = params['actor_node']['ros__parameters']
-    config = RLPDConfig.from_yaml(learner['rlpd_config'])
-    assert learner['rlpd_config'].endswith('config/agent_pick_cube.yaml')
+    config = RLPDConfig.from_yaml(learner['agent_config'])
+    assert learner['agent'] == 'rlpd'
+    assert learner['agent_config'].endswith('config/agent_pick_cube.yaml')
+    assert learner['prior_paths'] == ['']
     assert (config.num_critics, config.utd_ratio) == (2, 10)
     assert config.effective_subset_size == 1 and not config.entropy_backup
     assert config.init_temperature == 0.01
@@ -29,5 +32,16 @@ def test_rlpd_config_and_episode_length_are_arguments(tmp_path):
     own = tmp_path / 'mine.yaml'
     own.write_text('rlpd: {utd_ratio: 4}\n')
     params = _written(tmp_path, '--rlpd-config', str(own), '--episode-steps', '80')
-    assert params['learner_node']['ros__parameters']['rlpd_config'] == str(own.resolve())
+    assert params['learner_node']['ros__parameters']['agent_config'] == str(own.resolve())
     assert params['actor_node']['ros__parameters']['max_episode_steps'] == 80
+
+
+def test_agent_and_prior_runs_are_arguments(tmp_path):
+    params = _written(tmp_path, '--agent', 'awac', '--prior', str(tmp_path / 'earlier'))
+    learner = params['learner_node']['ros__parameters']
+    assert learner['agent'] == 'awac'
+    assert learner['prior_paths'] == [str((tmp_path / 'earlier').resolve())]
+    config = load_config('awac', learner['agent_config'])   # the pick-cube file's awac section
+    assert (config.batch_size, config.offline_steps, config.awac_lambda) == (256, 10000, 2.0)
+    smoke = _written(tmp_path, '--agent', 'bc', '--smoke')['learner_node']['ros__parameters']
+    assert load_config('bc', smoke['agent_config']).offline_steps == 20

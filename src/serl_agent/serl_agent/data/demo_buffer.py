@@ -188,7 +188,7 @@ def load_demo_data(bag_paths: Union[PathLike, Sequence[PathLike]],
 def load_demo_buffer(bag_paths: Union[PathLike, Sequence[PathLike]],
                      observation_space: gym.spaces.Dict, action_space: gym.spaces.Box,
                      capacity: Optional[int] = None, successful_only: bool = False,
-                     typestore=None):
+                     typestore=None, observation_keys: Optional[Sequence[str]] = None):
     """
     Fill a :class:`serl_agent.data.replay.ReplayBuffer` with the episodes recorded in bags.
 
@@ -199,6 +199,8 @@ def load_demo_buffer(bag_paths: Union[PathLike, Sequence[PathLike]],
     :param capacity: buffer capacity; default the number of transitions kept.
     :param successful_only: keep only episodes with a step marked ``success``.
     :param typestore: from :func:`serl_agent.data.bag_io.make_typestore` (default).
+    :param observation_keys: keep only these observation keys (:func:`select_keys`); None:
+        all keys.
 
     :returns: The filled ``ReplayBuffer``, episodes inserted whole and in step order.
 
@@ -206,4 +208,4 @@ def load_demo_buffer(bag_paths: Union[PathLike, Sequence[PathLike]],
     :raises DemoError: no transitions kept, or a transition that does not fit the spaces.
     """
     return load_demo_data(bag_paths, observation_space, action_space, capacity,
-                          successful_only, typestore)[0]
+                          successful_only, typestore, observation_keys)[0]

@@ -1,5 +1,5 @@
 """
-``learner_node``: RLPD learner over ``/serl/transitions`` (thin ROS wrapper of learner.Learner).
+``learner_node``: an agent's learner over ``/serl/transitions`` (thin wrapper of Learner).
 
 Subscribes ``/serl/transitions`` (serl_msgs/Transition, reliable, keep last 1000; taken as raw
 CDR so the bytes go to the spool unchanged), publishes ``/serl/transition_ack``
@@ -14,7 +14,7 @@ import math
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
-from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.registry import load_config
 from serl_agent.data.policy_io import WEIGHTS_FORMAT
 from serl_agent.runtime.learner import demo_paths_from, Learner, LearnerSettings
 from serl_agent.runtime.threads import set_torch_threads
@@ -30,7 +30,9 @@ class LearnerNode(Node):
         super().__init__('learner_node')
         d = LearnerSettings()
         p = {
-            'run_dir': d.run_dir, 'demo_paths': [''], 'successful_demos_only': False,
+            'run_dir': d.run_dir, 'agent': d.agent, 'agent_config': '', 'demo_paths': [''],
+            'prior_paths': [''],
+            'successful_demos_only': False,
             'online_capacity': d.online_capacity, 'max_buffer_gb': d.max_buffer_gb,
             'training_starts': d.training_starts,
             'max_utd': d.max_utd, 'publish_every': d.publish_every,
@@ -43,7 +45,8 @@ class LearnerNode(Node):
             self.declare_parameter(name, default)
         v = {name: self.get_parameter(name).value for name in p}
         settings = LearnerSettings(
-            run_dir=v['run_dir'], demo_paths=demo_paths_from(v['demo_paths']),
+            run_dir=v['run_dir'], agent=v['agent'], demo_paths=demo_paths_from(v['demo_paths']),
+            prior_paths=demo_paths_from(v['prior_paths']),
             successful_demos_only=v['successful_demos_only'],
             online_capacity=v['online_capacity'], max_buffer_gb=float(v['max_buffer_gb']),
             training_starts=v['training_starts'],
@@ -52,12 +55,16 @@ class LearnerNode(Node):
             checkpoints_kept=v['checkpoints_kept'], gap_timeout=float(v['gap_timeout']),
             seed=v['seed'], device=v['device'],
             observation_keys=tuple(k for k in v['observation_keys'] if k))
-        config = RLPDConfig.from_yaml(v['rlpd_config']) if v['rlpd_config'] else RLPDConfig()
+        if v['rlpd_config'] and v['agent'] != 'rlpd':
+            raise ValueError(f'rlpd_config is for agent rlpd; agent {v["agent"]!r} takes '
+                             f'agent_config')
+        config = load_config(v['agent'], v['agent_config'] or v['rlpd_config'] or None)
         threads = set_torch_threads(v['torch_threads'] or None)
         self.learner = Learner(settings, config)
         self.get_logger().info(
-            f'run {self.learner.run_dir}: {self.learner.spooled_on_start} transitions from the '
-            f'spool, agent from {self.learner.resumed_from or "scratch"}, '
+            f'{settings.agent} agent, run {self.learner.run_dir}: '
+            f'{self.learner.spooled_on_start} transitions from the spool, agent from '
+            f'{self.learner.resumed_from or "scratch"}, '
             f'{len(self.learner.demo_summary)} demo episodes, {threads} torch threads')
         self.ack_pub = self.create_publisher(TransitionAck, '/serl/transition_ack', qos.RELIABLE)
         self.weights_pub = self.create_publisher(PolicyWeights, '/serl/policy_weights',

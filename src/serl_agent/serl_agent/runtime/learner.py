@@ -1,5 +1,5 @@
 """
-The learner's logic without ROS: receive transitions durably, train RLPD in a thread.
+The learner's logic without ROS: receive transitions durably, train an agent in a thread.
 
 Data path (called from the ROS callback thread): :meth:`Learner.receive` takes the CDR bytes of
 one ``serl_msgs/Transition``, drops duplicates by ``(actor_id, sequence)``, appends new ones to
@@ -7,10 +7,13 @@ the run's spool file (``run_dir/transitions.spool``) and queues them for the tra
 :meth:`Learner.persist` fsyncs the spool and returns the acknowledgement watermarks: a
 transition is acknowledged only once it is on disk.
 
-Training (its own thread, :meth:`Learner.start`): drains the queue into the online replay
-buffer and calls ``RLPDAgent.update(online, demo)`` (RLPD, Ball et al. 2023, Alg. 1: G critic
+Training (its own thread, :meth:`Learner.start`): first the agent's offline phase on the demo
+buffer, if its config has one (AWAC's pretraining, BC's whole training; none for RLPD and SAC),
+in chunks of ``OFFLINE_CHUNK`` gradient steps; then it drains the queue into the online replay
+buffer and calls ``agent.update(online, demo)`` (RLPD, Ball et al. 2023, Alg. 1: G critic
 updates and one actor update per call, batches half online, half demo) as fast as the CPU
-allows, or no faster than ``max_utd`` critic updates per received env step. Every
+allows, or no faster than ``max_utd`` critic updates per received env step. The agent is
+``settings.agent`` (``serl_agent.agents.registry``: sac, rlpd, awac, bc). Every
 ``publish_every`` actor updates the policy weights are offered to the node; every
 ``checkpoint_every`` seconds the agent is checkpointed with ``serl_agent.data.checkpoint``.
 
@@ -32,18 +35,23 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import gymnasium as gym
 import numpy as np
 
-from serl_agent.agents.config import RLPDConfig
-from serl_agent.agents.rlpd import RLPDAgent
+from serl_agent.agents.base import Agent
+from serl_agent.agents.config import AgentConfig, config_class
+from serl_agent.agents.registry import load_config, make_agent
 from serl_agent.data import checkpoint
 from serl_agent.data.acknowledgement import AckTracker
 from serl_agent.data.bag_io import make_typestore, read_transitions, TRANSITION_TYPE
 from serl_agent.data.demo_buffer import check_transition, load_demo_data, select_keys
 from serl_agent.data.policy_io import encode_policy
+from serl_agent.data.prior_data import check_paths, load_prior_buffer
 from serl_agent.data.replay import ReplayBuffer
 from serl_agent.data.transition_codec import observation_space_from, transition_to_dict
 from serl_agent.data.transition_spool import read_spool, TransitionSpool
 
 SPOOL_NAME = 'transitions.spool'
+# Offline gradient steps per training-loop turn: weights, checkpoints and stop requests are
+# served between two chunks.
+OFFLINE_CHUNK = 100
 log = logging.getLogger('serl_agent.runtime.learner')
 
 
@@ -53,7 +61,11 @@ class LearnerSettings:
     Learner parameters (the node reads them from ``config/agent_nodes.yaml``).
 
     :ivar run_dir: run directory (checkpoints, spool); resumed when it exists.
+    :ivar agent: the agent's name (``serl_agent.agents.registry.AGENTS``: sac, rlpd, awac, bc).
     :ivar demo_paths: demo bag paths for the demo buffer (empty: online data only).
+    :ivar prior_paths: more prior data for the same buffer: earlier runs (learner run dirs with
+        a spool, ``serl_train_gym`` run dirs, directories of bags;
+        :mod:`serl_agent.data.prior_data`), successes and failures alike.
     :ivar successful_demos_only: keep only demo episodes marked successful.
     :ivar online_capacity: online replay buffer capacity (transitions); lowered to fit
         ``max_buffer_gb`` (images: about 196 kB per transition for two 128x128 cameras).
@@ -71,7 +83,9 @@ class LearnerSettings:
     """
 
     run_dir: str = 'runs/default'
+    agent: str = 'rlpd'
     demo_paths: Tuple[str, ...] = ()
+    prior_paths: Tuple[str, ...] = ()
     successful_demos_only: bool = False
     online_capacity: int = 200000
     max_buffer_gb: float = 8.0
@@ -88,22 +102,31 @@ class LearnerSettings:
 
 class Learner:
     """
-    RLPD learner over received transitions; see the module docstring.
+    Learner of any agent over received transitions; see the module docstring.
 
     :param settings: :class:`LearnerSettings`.
-    :param config: ``RLPDConfig`` of the agent.
+    :param config: the agent's config (``settings.agent``'s config class; its defaults when
+        None).
+    :raises ValueError: an unknown agent, or a config of another agent's class.
     :raises serl_agent.data.bag_io.BagError: a demo bag is missing or corrupt.
+    :raises serl_agent.data.prior_data.PriorDataError: a prior-data path is missing, holds no
+        transitions, or transitions that do not fit the demos' (checked before any training).
     :raises serl_agent.data.checkpoint.CheckpointError: the run's checkpoint is corrupt.
     :raises serl_agent.data.transition_spool.SpoolError: the run's spool file is corrupt.
     """
 
-    def __init__(self, settings: LearnerSettings, config: Optional[RLPDConfig] = None):
+    def __init__(self, settings: LearnerSettings, config: Optional[AgentConfig] = None):
         self.settings = settings
-        self.config = config if config is not None else RLPDConfig()
+        check_paths(settings.prior_paths)
+        self.config = config if config is not None else load_config(settings.agent)
+        if type(self.config) is not config_class(settings.agent):
+            raise ValueError(f'agent {settings.agent!r} needs a '
+                             f'{config_class(settings.agent).__name__}, got a '
+                             f'{type(self.config).__name__}')
         self.run_dir = checkpoint.open_run(settings.run_dir)
         self.typestore = make_typestore()
         self.tracker = AckTracker(settings.gap_timeout)
-        self.agent: Optional[RLPDAgent] = None
+        self.agent: Optional[Agent] = None
         self.online: Optional[ReplayBuffer] = None
         self.demo: Optional[ReplayBuffer] = None
         self.demo_summary: List = []
@@ -176,8 +199,8 @@ class Learner:
         n = int(np.asarray(tr['action']).shape[0])
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
         space = observation_space_from(tr['observation'])
-        self.agent = RLPDAgent(space, self.action_space, self.config,
-                               device=self.settings.device, seed=self.settings.seed)
+        self.agent = make_agent(self.settings.agent, space, self.action_space, self.config,
+                                device=self.settings.device, seed=self.settings.seed)
         self.online = ReplayBuffer(space, self.action_space, self.online_capacity(space, n),
                                    device=self.settings.device)
         self.observation_space = space  # last: receive() validates against it from now on
@@ -186,6 +209,12 @@ class Learner:
                 list(self.settings.demo_paths), self.observation_space, self.action_space,
                 successful_only=self.settings.successful_demos_only,
                 typestore=self.typestore, observation_keys=self.settings.observation_keys)
+        if self.settings.prior_paths:
+            prior = load_prior_buffer(self.settings.prior_paths, space, self.action_space)
+            log.info('prior data: %d transitions from %s', len(prior),
+                     ', '.join(self.settings.prior_paths))
+            self.demo = prior if self.demo is None else ReplayBuffer.concatenate([self.demo,
+                                                                                  prior])
         restored = checkpoint.load(self.run_dir, self.agent)
         if restored is not None:
             self.resumed_from = restored['path']
@@ -218,22 +247,39 @@ class Learner:
             n += 1
 
     # ------------------------------------------------------------------ training
+    def offline_phase(self) -> bool:
+        """Return True while the agent has offline gradient steps left on demo data."""
+        return (self.agent is not None and self.demo is not None and len(self.demo) > 0
+                and self.agent.offline_steps_left > 0)
+
     def ready(self) -> bool:
         """Return True when there are enough online transitions to train."""
         return self.agent is not None and len(self.online) >= max(1, self.settings.training_starts)
 
     def train_step(self) -> bool:
         """
-        Run one ``RLPDAgent.update`` if data and the UTD limit allow; return True if it ran.
+        Run a chunk of the offline phase, else one ``agent.update``; return True if one ran.
 
-        Weights are offered every ``publish_every`` actor updates.
+        ``agent.update`` runs when there is enough data and the UTD limit allows it.
+
+        Weights are offered every ``publish_every`` actor updates, and when the offline phase
+        ends.
         """
         self._drain()
-        if not self.ready():
+        if self.offline_phase():
+            metrics = self.agent.pretrain(self.demo, OFFLINE_CHUNK)
+            with self._lock:
+                self._window.append(metrics)
+            if not self.offline_phase():
+                log.info('offline phase done: %d gradient steps on %d demo transitions',
+                         self.agent.offline_updates, len(self.demo))
+                self._publish_weights()
+            return True
+        if not self.ready() or not self.agent.learns_online:
             return False
         limit = self.settings.max_utd
-        if limit > 0 and self.agent.critic_updates + self.config.utd_ratio > \
-                limit * self.env_steps:
+        per_update = getattr(self.config, 'utd_ratio', 1)
+        if limit > 0 and self.agent.critic_updates + per_update > limit * self.env_steps:
             return False
         metrics = self.agent.update(self.online, self.demo)
         with self._lock:
@@ -314,8 +360,10 @@ class Learner:
             utd = d_critic / d_steps
         else:
             utd = critic / self.env_steps if self.env_steps else 0.0
-        mean = {k: float(np.mean([m[k] for m in window])) if window else float('nan')
-                for k in ('critic_loss', 'actor_loss')}
+        mean = {}
+        for k in ('critic_loss', 'actor_loss'):
+            values = [m[k] for m in window if k in m]
+            mean[k] = float(np.mean(values)) if values else float('nan')
         return {'env_steps': self.env_steps, 'critic_updates': critic, 'actor_updates': actor,
                 'achieved_utd': float(utd),
                 'updates_per_second': d_critic / max(now - t0, 1e-9),
