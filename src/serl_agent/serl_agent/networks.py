@@ -116,15 +116,58 @@ class ImageEncoder(nn.Module):
         return self.head(self.convs(x))
 
 
+class RunningNormalizer(nn.Module):
+    """
+    Running mean and variance of state features, and x -> clip((x - mean) / std, -10, 10).
+
+    Statistics over every sample given to ``update`` (Chan et al. 1979's parallel combination
+    of batch moments, as Stable-Baselines3's ``RunningMeanStd``; clip 10 as its
+    ``VecNormalize``). They are buffers, so they travel with the encoder's state dict: in
+    checkpoints and in the policy weights the actor receives. Before any update it is the
+    identity (mean 0, variance 1). dim: feature size D; x (B, D) float32.
+    """
+
+    CLIP = 10.0
+    EPS = 1e-8
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer('mean', torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer('var', torch.ones(dim, dtype=torch.float64))
+        self.register_buffer('count', torch.zeros((), dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> None:
+        """Fold a batch x (B, D) into the running mean and variance."""
+        x = x.detach().to(self.mean.device, torch.float64).reshape(-1, self.mean.shape[0])
+        n = x.shape[0]
+        if n == 0:
+            return
+        batch_mean, batch_var = x.mean(0), x.var(0, unbiased=False)
+        total = self.count + n
+        delta = batch_mean - self.mean
+        m2 = self.var * self.count + batch_var * n + delta.square() * self.count * n / total
+        self.mean.add_(delta * n / total)
+        self.var.copy_(m2 / total)
+        self.count.copy_(total)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, D) -> normalised and clipped (B, D) float32."""
+        std = (self.var + self.EPS).sqrt().to(x.dtype)
+        return ((x - self.mean.to(x.dtype)) / std).clamp(-self.CLIP, self.CLIP)
+
+
 class ObservationEncoder(nn.Module):
     """
     Observation -> feature vector (B, D).
 
-    State arrays are flattened and concatenated in sorted key order (no parameters); each image
-    key has its own ``ImageEncoder``. For a ``box`` spec the observation is a (B, ...) tensor.
+    State arrays are flattened and concatenated in sorted key order (no parameters), then, with
+    ``normalize``, standardised by a ``RunningNormalizer``; each image key has its own
+    ``ImageEncoder``. For a ``box`` spec the observation is a (B, ...) tensor.
     """
 
-    def __init__(self, spec: dict, filters: int = 32, latent_dim: int = 50):
+    def __init__(self, spec: dict, filters: int = 32, latent_dim: int = 50,
+                 normalize: bool = False):
         super().__init__()
         self.spec = spec
         if spec['type'] == 'box':
@@ -137,18 +180,29 @@ class ObservationEncoder(nn.Module):
             self.images = nn.ModuleDict({k: ImageEncoder(s, filters, latent_dim)
                                          for k, s in spec['images'].items()})
         self.feature_dim = self.state_dim + latent_dim * len(self.images)
+        self.normalizer = RunningNormalizer(self.state_dim) if normalize and self.state_dim \
+            else None
 
     @property
     def has_images(self) -> bool:
         """Whether there are image keys (with trainable conv encoders)."""
         return len(self.images) > 0
 
-    def forward(self, obs: Obs) -> torch.Tensor:
-        """Encode a batch of observations (tensor or dict of tensors) to (B, D) float32."""
+    def state_features(self, obs: Obs) -> torch.Tensor:
+        """Flatten and concatenate the state arrays: (B, state_dim) float32, unnormalised."""
         if self.spec['type'] == 'box':
             return obs.reshape(obs.shape[0], -1).float()
         parts = [obs[k].reshape(obs[k].shape[0], -1).float() for k in self.state_keys]
-        parts += [enc(obs[k]) for k, enc in self.images.items()]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+    def forward(self, obs: Obs) -> torch.Tensor:
+        """Encode a batch of observations (tensor or dict of tensors) to (B, D) float32."""
+        parts = []
+        if self.state_dim:
+            state = self.state_features(obs)
+            parts.append(self.normalizer(state) if self.normalizer is not None else state)
+        if self.spec['type'] != 'box':
+            parts += [enc(obs[k]) for k, enc in self.images.items()]
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
@@ -359,7 +413,8 @@ class Policy(nn.Module):
         c = policy_config
         self.policy_config = c
         self.encoder = encoder if encoder is not None else ObservationEncoder(
-            c['observation'], c['encoder_filters'], c['encoder_latent_dim'])
+            c['observation'], c['encoder_filters'], c['encoder_latent_dim'],
+            c.get('normalize_observations', False))
         self.head = TanhGaussianActor(self.encoder.feature_dim, c['action_dim'],
                                       c['hidden_dims'], c['log_std_min'], c['log_std_max'],
                                       c.get('policy_init_scale', 0.01))

@@ -12,8 +12,9 @@ from serl_agent.agents.config import AWACConfig, BCConfig, RLPDConfig, SACConfig
 from serl_agent.agents.registry import AGENTS, CONFIG_FILES, load_config, make_agent
 from serl_agent.agents.rlpd import RLPDAgent
 from serl_agent.agents.sac import SACAgent
+from serl_agent.data.policy_io import decode_policy, encode_policy
 from serl_agent.data.replay import ReplayBuffer
-from serl_agent.networks import tanh_gaussian_log_prob
+from serl_agent.networks import RunningNormalizer, tanh_gaussian_log_prob
 import torch
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
@@ -256,3 +257,26 @@ def test_replay_extend_keeps_order_and_concatenate_fills_exactly():
     assert sorted(small.gather(torch.arange(2))['rewards'].tolist()) == [3.0, 4.0]
     with pytest.raises(ValueError, match='cannot extend'):
         small.extend(ReplayBuffer(gym.spaces.Box(-1, 1, (3,), np.float32), ACT, 1))
+
+
+def test_running_normalizer_matches_numpy_and_travels_with_the_policy():
+    rng = np.random.default_rng(0)
+    data = rng.normal([3.0, -200.0], [0.5, 40.0], size=(300, 2))
+    norm = RunningNormalizer(2)
+    for chunk in np.array_split(data, 7):
+        norm.update(torch.as_tensor(chunk))
+    np.testing.assert_allclose(norm.mean.numpy(), data.mean(0), rtol=1e-9)
+    np.testing.assert_allclose(norm.var.numpy(), data.var(0), rtol=1e-9)
+    out = norm(torch.tensor([[3.0, -200.0], [3.0, 1e6]], dtype=torch.float32))
+    assert out[0].abs().max() < 0.1 and out[1, 1] == RunningNormalizer.CLIP
+    agent = SACAgent(OBS, ACT, SACConfig(**TINY, normalize_observations=True), seed=0)
+    agent.observe(data.astype(np.float32))
+    assert torch.equal(agent.target_encoder.normalizer.mean, agent.encoder.normalizer.mean)
+    policy = decode_policy(*encode_policy(agent))   # what the actor receives
+    obs = data[:4].astype(np.float32)
+    np.testing.assert_array_equal(policy.act(obs, True), agent.act(obs, True))
+    np.testing.assert_allclose(policy.encoder.normalizer.var.numpy(), data.var(0), rtol=1e-6)
+    plain = SACAgent(OBS, ACT, SACConfig(**TINY), seed=0)
+    plain.observe(data.astype(np.float32))   # off: no statistics, no error
+    assert plain.encoder.normalizer is None and 'normalize_observations' not in \
+        plain.policy_config()

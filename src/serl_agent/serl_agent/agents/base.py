@@ -23,7 +23,8 @@ import gymnasium as gym
 import numpy as np
 from serl_agent.agents.config import AgentConfig
 from serl_agent.data.replay import Batch, ReplayBuffer
-from serl_agent.networks import observation_spec, ObservationEncoder, Policy, random_shift
+from serl_agent.networks import (obs_to_torch, observation_spec, ObservationEncoder, Policy,
+                                 random_shift)
 import torch
 
 STATE_VERSION = 2
@@ -105,7 +106,8 @@ class Agent(abc.ABC):
                                    int(torch.randint(0, 2**62, (1,)).item()))
         self._sample_generators: Dict[str, torch.Generator] = {}
         self.encoder = ObservationEncoder(self.spec, config.encoder_filters,
-                                          config.encoder_latent_dim)
+                                          config.encoder_latent_dim,
+                                          config.normalize_observations)
         self.policy = Policy(self.policy_config(), encoder=self.encoder).to(self.device)
         self.critic_updates = 0
         self.actor_updates = 0
@@ -133,11 +135,42 @@ class Agent(abc.ABC):
                 'hidden_dims': list(c.hidden_dims), 'log_std_min': c.log_std_min,
                 'log_std_max': c.log_std_max, 'encoder_filters': c.encoder_filters,
                 'encoder_latent_dim': c.encoder_latent_dim,
-                'policy_init_scale': c.policy_init_scale}
+                'policy_init_scale': c.policy_init_scale,
+                **({'normalize_observations': True} if c.normalize_observations else {})}
 
     def policy_state_dict(self) -> Dict[str, torch.Tensor]:
         """Weights of the ``Policy`` (encoder + head), detached CPU copies."""
         return {k: v.detach().to('cpu', copy=True) for k, v in self.policy.state_dict().items()}
+
+    def observe(self, observations) -> None:
+        """
+        Fold observations into the running normalisation statistics (no-op without them).
+
+        observations: one numpy observation or a batch (as ``act`` takes them), or a torch
+        batch as ``ReplayBuffer.sample`` returns it. Called by the training loops on every
+        observation that enters a buffer.
+        """
+        normalizer = self.encoder.normalizer
+        if normalizer is None:
+            return
+        if isinstance(observations, torch.Tensor) or (
+                isinstance(observations, dict)
+                and all(isinstance(v, torch.Tensor) for v in observations.values())):
+            batch = observations
+        else:
+            batch, _ = obs_to_torch(observations, self.spec, 'cpu')
+        normalizer.update(self.encoder.state_features(batch))
+        self._statistics_changed()
+
+    def observe_buffer(self, buffer: Optional[ReplayBuffer]) -> None:
+        """Fold every observation stored in ``buffer`` into the statistics (prior data)."""
+        if buffer is None or self.encoder.normalizer is None or len(buffer) == 0:
+            return
+        self.observe(buffer.gather(torch.arange(len(buffer), device=buffer.device))
+                     ['observations'])
+
+    def _statistics_changed(self) -> None:
+        """Let agents holding copies of the encoder (targets) follow the statistics."""
 
     # ---------------------------------------------------------------- batches
     def _generator_for(self, device: torch.device) -> torch.Generator:

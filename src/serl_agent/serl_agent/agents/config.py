@@ -65,6 +65,13 @@ class AgentConfig:
     # Gradient steps on the prior data alone before online training (AWAC's offline phase; 0
     # for RLPD, whose point is that none is needed, Sec. 3).
     offline_steps: int = 0
+    # Standardise the state features by running mean and variance of the observations seen
+    # (prior data and online; clipped at 10 std), for envs whose features are not scaled near
+    # 1 (a raw 0-255 reading beside metres). The statistics are saved with the checkpoint and
+    # sent to the actor with the policy. RLPD's practice ("normalise observations", the
+    # paper's code for D4RL); off here until measured on this project's tasks
+    # (docs/benchmarks.md). This project's choice.
+    normalize_observations: bool = False
     # Extra, free-form metadata (e.g. the env name) kept with the config in checkpoints.
     notes: dict = field(default_factory=dict)
 

@@ -96,6 +96,12 @@ class SACAgent(Agent):
         """Return the current entropy temperature alpha."""
         return float(self.log_alpha.detach().exp())
 
+    def _statistics_changed(self) -> None:
+        # The target encoder normalises with the same statistics (they are not learnt).
+        with torch.no_grad():
+            for name, buf in self.encoder.normalizer.named_buffers():
+                self.target_encoder.normalizer.get_buffer(name).copy_(buf)
+
     def _draw_target_noise(self, batch_size: int):
         """Policy noise eps (B, A) for a' ~ pi(.|s'), then the subset Z of target critics."""
         eps = torch.randn((batch_size, self.action_dim), device=self.device,

@@ -201,6 +201,7 @@ def train(env_id: str, steps: int, run_dir, config: Optional[AgentConfig] = None
     buffers = {'online': online}
     if demo is not None:
         buffers['demo'] = demo
+    agent.observe_buffer(demo)   # normalisation statistics (a resumed run restores its own)
     restored = checkpoint.load(run, agent, buffers)
     counters = {'env_steps': 0, 'episodes': 0,
                 'demo_capacity': demo.capacity if demo is not None else 0}
@@ -252,6 +253,7 @@ def train(env_id: str, steps: int, run_dir, config: Optional[AgentConfig] = None
                 action = agent.act(obs)
             next_obs, reward, terminated, truncated, _ = env.step(action)
             online.insert(obs, action, reward, next_obs, terminated, truncated)
+            agent.observe(obs)
             counters['env_steps'] = step = step + 1
             episode_return += float(reward)
             episode_len += 1

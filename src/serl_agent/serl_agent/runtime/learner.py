@@ -215,6 +215,7 @@ class Learner:
                      ', '.join(self.settings.prior_paths))
             self.demo = prior if self.demo is None else ReplayBuffer.concatenate([self.demo,
                                                                                   prior])
+        self.agent.observe_buffer(self.demo)   # a checkpoint below restores its own statistics
         restored = checkpoint.load(self.run_dir, self.agent)
         if restored is not None:
             self.resumed_from = restored['path']
@@ -243,6 +244,9 @@ class Learner:
                 self._build(tr)
             self.online.insert(tr['observation'], tr['action'], tr['reward'],
                                tr['next_observation'], tr['terminated'], tr['truncated'])
+            # Normalisation statistics (if on). After a restart the spooled transitions are
+            # folded in again on top of the checkpoint's statistics: old data weighs double.
+            self.agent.observe(tr['observation'])
             self.env_steps += 1
             n += 1
 
