@@ -507,7 +507,8 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
                                           else None) or monitor.weights_for(None)
             if weights is None:
                 raise JobError('no policy weights were received from the learner')
-            result = {'outcome': outcome, 'task': args.task, 'seed': args.seed,
+            result = {'outcome': outcome, 'task': args.task, 'agent': args.agent,
+                      'seed': args.seed,
                       'env_steps': progress.env_steps, 'wall_time_s': progress.wall_time_s,
                       'policy_version': int(weights.version),
                       'last_evaluation': None if ev is None else vars(ev),
