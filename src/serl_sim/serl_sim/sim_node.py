@@ -141,6 +141,7 @@ class SimNode(Node):
         self.params = p
         self.sim = FrankaSim(task, 1.0 / p['physics_rate'])
         self.guard = EffortGuard(self.sim.effort_limits, p['effort_hold'])
+        self.gripper_rejected = 0   # /gripper/command messages refused (NaN, width, speed)
         self.impedance: Optional[ImpedanceLoop] = None
         if p['control_mode'] == 'impedance':
             values = {n: self.get_parameter(f'impedance.{n}').value
@@ -267,6 +268,7 @@ class SimNode(Node):
         else:
             error = None
         if error is not None:
+            self.gripper_rejected += 1
             self.get_logger().error(f'rejected /gripper/command: {error}')
             return
         with self._lock:
@@ -489,7 +491,8 @@ class SimNode(Node):
                 'equilibrium_poses_rejected': imp.rejected,
                 'equilibrium_box_clips': imp.controller.status.box_clips,
                 'effort_commands_ignored': self.effort_ignored})
-        values.update({'camera_frames_dropped': self.frames_dropped,
+        values.update({'gripper_commands_rejected': self.gripper_rejected,
+                       'camera_frames_dropped': self.frames_dropped,
                        'steps_beyond_velocity_limits': self.velocity_limit_steps})
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])

@@ -193,7 +193,17 @@ def test_bad_effort_commands_are_rejected_and_out_of_range_ones_clipped(ros):
 def test_gripper_command_closes_and_bad_width_is_rejected(ros):
     sim, probe = ros
     wait_for(lambda: probe.gripper.get_subscription_count() > 0, what='gripper subscriber')
-    probe.gripper.publish(GripperCommand(width=0.5, speed=0.1, force=0.0))
+    before = sim.gripper_rejected
+    probe.gripper.publish(GripperCommand(width=0.02, speed=0.1, force=0.0))
+    wait_for(lambda: sim.sim.data.ctrl[sim.sim.gripper_actuator] == 0.01,
+             what='the 2 cm target (1 cm per finger)')
+    target = sim.sim.data.ctrl[sim.sim.gripper_actuator].copy()
+    probe.gripper.publish(GripperCommand(width=0.5, speed=0.1, force=0.0))   # wider than 0.08 m
+    probe.gripper.publish(GripperCommand(width=float('nan'), speed=0.1, force=0.0))
+    wait_for(lambda: sim.gripper_rejected == before + 2, what='two rejected gripper commands')
+    assert sim.sim.data.ctrl[sim.sim.gripper_actuator] == target   # neither reached the sim
+    wait_for(lambda: int(probe.diagnostics()['gripper_commands_rejected']) >= before + 2,
+             what='the rejections in /diagnostics')
     probe.gripper.publish(GripperCommand(width=0.0, speed=0.1, force=20.0))
     wait_for(lambda: sum(probe.latest['/joint_states'].position[7:]) < 0.01,
              what='fingers to close')
