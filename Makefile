@@ -13,5 +13,8 @@ train: setup
 sim: setup
 	bash -c 'source env.sh && serl_launch sim'
 
+bench: setup
+	bash scripts/bench.sh
+
 clean:
 	rm -rf build install log
