@@ -31,7 +31,9 @@ class Evaluation:
 
     :ivar env_steps: env steps the learner had received when the round ended.
     :ivar wall_time_s: seconds of training (this and earlier sessions of the run) at its end.
-    :ivar eval_round: the actor's evaluation round number.
+    :ivar eval_round: the run's evaluation round number, 0, 1, 2, ... over every session of
+        the run (a resumed actor numbers its own rounds from 0 again; they only group its
+        episodes).
     :ivar episodes: episodes in the round.
     :ivar successes: successful episodes.
     :ivar success_rate: ``successes / episodes`` in [0, 1].
@@ -161,7 +163,7 @@ class Progress:
             return None
         del self._rounds[key]
         successes = sum(r[0] for r in results)
-        ev = Evaluation(self.env_steps, round(self.wall_time_s, 1), int(evaluation_round),
+        ev = Evaluation(self.env_steps, round(self.wall_time_s, 1), len(self.evaluations),
                         len(results), successes, successes / len(results),
                         sum(r[1] for r in results) / len(results),
                         max(r[2] for r in results))

@@ -43,9 +43,9 @@ def test_resumed_progress_continues_wall_time_and_curve(tmp_path):
     _episode(first, 0, False)
     again = Progress(tmp_path, eval_episodes=1, clock=clock)
     clock.t += 15.0
-    ev = _episode(again, 1, True)
+    ev = _episode(again, 0, True)   # the restarted actor numbers its rounds from 0 again
     assert ev.wall_time_s == 75.0
-    assert [e.eval_round for e in read_evaluations(tmp_path)] == [0, 1]
+    assert [e.eval_round for e in read_evaluations(tmp_path)] == [0, 1]   # the run's count
     png = plot_learning_curve(read_evaluations(tmp_path), tmp_path / 'curve.png', target=0.9)
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
