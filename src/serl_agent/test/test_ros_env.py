@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from serl_agent.ros.ros_env import RosEnv, RosEnvSettings, StaleStateError
+from serl_agent.ros.ros_env import ros_expert, RosEnv, RosEnvSettings, StaleStateError
 from serl_common import qos
 from serl_msgs.msg import GripperCommand
 import serl_sim  # noqa: F401
@@ -36,7 +36,7 @@ def _stop(proc, sig=signal.SIGINT):
 
 
 @contextlib.contextmanager
-def _env_on_sim(parameters, make_extra):
+def _env_on_sim(parameters, make_extra, task='PandaPickCube-v0'):
     """
     Yield (env, sim process, executor, extra node) with the sim node and RosEnv spinning.
 
@@ -44,7 +44,7 @@ def _env_on_sim(parameters, make_extra):
     builds the test's own node in the context. Stops everything, the sim with SIGKILL.
     """
     sim = _start(['serl_sim.sim_node', '--ros-args', '-p', 'camera_rate:=0.0',
-                  '-p', 'task:=PandaPickCube-v0'])
+                  '-p', f'task:={task}'])
     with ros_context() as (context, executor):
         node = Node('ros_env_test', context=context)
         extra = make_extra(context)
@@ -192,3 +192,22 @@ def test_ground_truth_success_needs_the_sim():
         with pytest.raises(ValueError, match='ground_truth_success needs robot sim'):
             RosEnvSettings.from_node(node)
         node.destroy_node()
+
+
+def test_the_ros_expert_is_the_tasks_own():
+    """Peg insertion over the topics gets the peg expert, aiming at the hole the sim publishes."""
+    from serl_sim.experts import PegInsertExpert, PickCubeExpert
+    parameters = {'reward_source': 'ground_truth', 'control_rate': 10.0}
+    with _env_on_sim(parameters, lambda c: Node('idle', context=c),
+                     task='PandaPegInsert-v0') as (env, _, _, _):
+        assert _wait_steady(env, 0.5, 30.0)
+        obs, _ = env.reset(seed=1)
+        expert = ros_expert(env, 'PandaPegInsert-v0')
+        assert isinstance(expert, PegInsertExpert)
+        expert.reset()
+        action = expert(obs)
+        to_hole = obs['object_pos'][:2] - obs['tcp_pose'][:2]   # /sim/object_pose: the hole
+        assert np.dot(action[:2], to_hole) > 0 and action[3] < 0   # toward it, gripper closed
+        assert isinstance(ros_expert(env, 'PandaPickCube-v0'), PickCubeExpert)
+        with pytest.raises(ValueError, match='no scripted expert'):
+            ros_expert(env, 'NoSuchTask-v0')

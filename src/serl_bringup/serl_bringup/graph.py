@@ -157,8 +157,10 @@ def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[
     nodes.append(NodeSpec('serl_agent', 'actor_node', 'actor_node',
                           parameter_files=agent_yaml,
                           parameters=(('reward_source', args['reward']), ('robot', robot))
-                          # no /sim/object_pose on the real arm
-                          + ((('object_pose', False),) if robot == 'real' else ()),
+                          # the sim's task (its scripted expert); no /sim/object_pose on the
+                          # real arm
+                          + ((('task', args['task']),) if robot == 'sim' else
+                             (('object_pose', False),)),
                           required=True))
     learner_params = (('run_dir', args['run_dir']),)
     if demos:  # an empty list has no type a ROS parameter can take
@@ -213,7 +215,7 @@ def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeS
                           parameters=(('policy', scripted if teleop == 'none' else 'teleop'),
                                       ('reward_source',
                                        'ground_truth' if robot == 'sim' else 'none'),
-                                      ('robot', robot),
+                                      ('robot', robot), ('task', args['task']),
                                       ('max_episodes', int(args['episodes'])),
                                       ('success_hold_steps', hold))
                           + ((('object_pose', False),) if robot == 'real' else ())

@@ -99,3 +99,11 @@ def test_record_demos_scripted_explorer_records_failure_frames_without_holding()
 def test_record_demos_bad_hold_success_is_named():
     with pytest.raises(ValueError, match='hold_success'):
         get_graph('record_demos').nodes({'hold_success': '-3'}, Path('/c'))
+
+
+def test_the_actor_runs_the_expert_of_the_graphs_task():
+    for graph in ('record_demos', 'sim'):
+        specs = {s.name: s for s in get_graph(graph).nodes({'task': 'PandaPegInsert-v0'},
+                                                           Path('/c'))}
+        assert dict(specs['actor_node'].parameters)['task'] == 'PandaPegInsert-v0', graph
+        assert dict(specs['sim_node'].parameters)['task'] == 'PandaPegInsert-v0', graph

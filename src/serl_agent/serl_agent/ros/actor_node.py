@@ -69,7 +69,8 @@ class ActorNode(Node):
     def __init__(self):
         super().__init__('actor_node')
         p = {
-            'env': 'ros', 'robot': 'sim', 'reward_source': 'classifier', 'policy': 'rlpd',
+            'env': 'ros', 'robot': 'sim', 'task': 'PandaPickCube-v0',
+            'reward_source': 'classifier', 'policy': 'rlpd',
             'before_weights': 'random', 'deterministic': False, 'actor_id': '',
             'max_episodes': 0, 'max_episode_steps': 0, 'seed': 0,
             'outbox_capacity': 20000, 'resend_after': 5.0, 'drain_timeout': 30.0,
@@ -155,8 +156,8 @@ class ActorNode(Node):
 
     def _make_expert(self):
         if self.v['env'] == 'ros':
-            from serl_agent.ros.ros_env import ros_pick_cube_expert
-            return ros_pick_cube_expert(self.env)
+            from serl_agent.ros.ros_env import ros_expert
+            return ros_expert(self.env, self.v['task'])
         from serl_sim.experts import make_expert
         return make_expert(self.env)
 

@@ -520,6 +520,28 @@ class _ObservedPickCube:
         return sim.env.object_position()
 
 
+PICK_CUBE_TASKS = ('pick_cube', 'PandaPickCube-v0', 'PandaPickCubeVision-v0')
+
+
+def ros_expert(env: RosEnv, task: str):
+    """
+    Return the scripted expert of ``task`` driven by the topics.
+
+    Pick-cube: :func:`ros_pick_cube_expert`; other serl_sim tasks (peg insertion): serl_sim's
+    expert reading the target from the ``object_pos`` observation (``/sim/object_pose``, the
+    hole's opening for peg insertion).
+
+    :raises ValueError: a task with no scripted expert (named), or an env that does not
+        observe the object pose.
+    """
+    if task in PICK_CUBE_TASKS:
+        return ros_pick_cube_expert(env)
+    from serl_sim.experts import make_expert
+    if not env.settings.object_pose:
+        raise ValueError(f'the ROS expert of {task} needs object_pose: true (/sim/object_pose)')
+    return make_expert(env, task=task)
+
+
 def ros_pick_cube_expert(env: RosEnv):
     """
     Return serl_sim's pick-cube expert driven by the topics (object pose from /sim/object_pose).
