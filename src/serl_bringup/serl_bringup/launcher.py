@@ -16,6 +16,7 @@ Exit status: 0 after a clean stop, 1 when a required node died, 2 on a usage err
 
 import argparse
 import os
+from pathlib import Path
 import shlex
 import signal
 import subprocess
@@ -111,6 +112,22 @@ class GraphProcesses:
                 time.sleep(0.05)
 
 
+def check_inputs(specs: Sequence[NodeSpec]) -> None:
+    """
+    Refuse to start a graph whose reward node would fail at once for want of its model.
+
+    :raises FileNotFoundError: naming the classifier file and what to run first.
+    """
+    for spec in specs:
+        model = dict(spec.parameters).get('model_path') if spec.name == 'reward_node' else None
+        if model and not Path(model).exists():
+            raise FileNotFoundError(
+                f'reward:=classifier needs the reward classifier {model}, which does not '
+                f'exist: train one first (make train writes runs/pick_cube/'
+                f'reward_classifier.pt; then reward_model:=that file), or use '
+                f'reward:=ground_truth (sim)')
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``serl_launch``; returns the exit status."""
     parser = argparse.ArgumentParser(
@@ -136,6 +153,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for spec in specs:
                 print(shlex.join(command_line(spec)))
             return 0
+        check_inputs(specs)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         print(f'serl_launch: error: {exc}', file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ real processes; the test watches the ROS graph over DDS from its own node.
 """
 
 import os
+from pathlib import Path
 import signal
 import subprocess
 import time
@@ -73,6 +74,19 @@ def test_dry_run_prints_one_command_line_per_node():
     assert len(lines) == len(EXPECTED)
     for name in EXPECTED:
         assert sum(f'__node:={name}' in line for line in lines) == 1
+
+
+def test_a_missing_reward_classifier_is_named_before_anything_starts(tmp_path):
+    missing = tmp_path / 'reward_classifier.pt'
+    result = subprocess.run(['serl_launch', 'sim', f'reward_model:={missing}'],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == ''   # no node was started
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f'needs the reward classifier {missing}, which does not exist' in result.stderr
+    assert 'reward:=ground_truth' in result.stderr
+    sim = subprocess.run(['make', '-n', '-C', str(Path(__file__).resolve().parents[3]), 'sim'],
+                         capture_output=True, text=True, timeout=30).stdout
+    assert 'serl_launch sim reward:=ground_truth' in sim   # make sim starts on a fresh clone
 
 
 def test_bad_argument_is_a_usage_error():
