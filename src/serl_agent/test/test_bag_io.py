@@ -9,6 +9,7 @@ from serl_agent.data.bag_io import (BagError, EpisodeBagWriter, find_bags, make_
                                     write_transitions)
 from serl_agent.data.demo_buffer import read_episodes
 from serl_agent.data.transition_codec import dict_to_transition, rosbags_types, transition_to_dict
+import yaml
 
 
 def _write(path, transitions, storage):
@@ -92,6 +93,24 @@ def test_episode_writer_crash_keeps_completed(tmp_path):
     assert [p.name for p in writer.close()] == ['a_ep000002_incomplete']
     (ep,) = read_episodes(tmp_path / 'rec2')
     assert not ep.complete and len(ep.transitions) == 2
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_finished_bags_are_named_as_ros2_bag_record_names_them(tmp_path, storage):
+    """<name>/metadata.yaml and <name>/<name>_0.<ext>: no hidden or 'partial' file left."""
+    store = make_typestore()
+    types = rosbags_types(store)
+    with EpisodeBagWriter(tmp_path / 'rec', storage=storage, typestore=store) as writer:
+        for t in make_episode(np.random.default_rng(0), 'a', 0, 3):
+            writer.write(dict_to_transition(t, types), t['stamp_ns'])
+    bag = tmp_path / 'rec' / 'a_ep000000'
+    ext = '.mcap' if storage == 'mcap' else '.db3'
+    assert sorted(p.name for p in bag.iterdir()) == ['a_ep000000_0' + ext, 'metadata.yaml']
+    assert [p.name for p in (tmp_path / 'rec').iterdir()] == ['a_ep000000']
+    info = yaml.safe_load((bag / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    assert info['relative_file_paths'] == ['a_ep000000_0' + ext]
+    assert [f['path'] for f in info['files']] == ['a_ep000000_0' + ext]
+    assert [m.msg.sequence for m in read_transitions(bag)] == [1, 2, 3]
 
 
 def test_episode_writer_closes_an_aborted_episode_once(tmp_path):

@@ -30,6 +30,7 @@ from serl_agent.data.durable_io import fsync_path
 # the project's one typestore (Jazzy + serl_msgs), shared with serl_reward's bag reader
 from serl_reward.typestore import make_typestore, serl_msgs_dir as serl_msg_dir  # noqa: F401
 from serl_reward.typestore import TRANSITION_TYPE
+import yaml
 
 TRANSITION_TOPIC = '/serl/transitions'
 #: rosbag2 metadata version written (9 is what ros2 bag writes in Jazzy).
@@ -130,14 +131,40 @@ def _fsync_tree(path: Path) -> None:
 _UNSAFE = re.compile(r'[^A-Za-z0-9_.-]+')
 
 
+def _name_storage_files(bag: Path, name: str) -> None:
+    """
+    Name a closed bag's storage files ``<name>_<i>.<ext>``, as ``ros2 bag record`` names them.
+
+    The bag is written under a hidden temporary directory, whose name its files took; they are
+    renamed and ``metadata.yaml`` (``relative_file_paths``, ``files[].path``) rewritten
+    atomically, before the directory is renamed to ``name``.
+    """
+    meta_path = bag / 'metadata.yaml'
+    meta = yaml.safe_load(meta_path.read_text(encoding='utf-8'))
+    info = meta['rosbag2_bagfile_information']
+    renames = {old: f'{name}_{i}{Path(old).suffix}'
+               for i, old in enumerate(info.get('relative_file_paths', []))}
+    for old, new in renames.items():
+        os.replace(bag / old, bag / new)
+    info['relative_file_paths'] = [renames[f] for f in info.get('relative_file_paths', [])]
+    for entry in info.get('files') or []:
+        entry['path'] = renames.get(entry['path'], entry['path'])
+    tmp = bag / '.metadata.yaml.tmp'
+    tmp.write_text(yaml.safe_dump(meta, sort_keys=False), encoding='utf-8')
+    os.replace(tmp, meta_path)
+    _fsync_tree(bag)
+
+
 class EpisodeBagWriter:
     """
     Record transitions as one complete rosbag2 bag per episode under a directory.
 
     Transitions are grouped by ``(actor_id, episode)``. Each group is streamed into
     ``<directory>/.<name>.partial`` and, when its last transition arrives (``terminated`` or
-    ``truncated``; episodes holding success: see below), the bag is closed (fsync'ed) and
-    renamed atomically to ``<directory>/<actor_id>_ep<episode:06d>``. Guarantee: after a crash
+    ``truncated``; episodes holding success: see below), the bag is closed (fsync'ed), its
+    storage file named ``<name>_0.mcap`` as ``ros2 bag record`` names it, and the directory
+    renamed atomically to ``<directory>/<name>``, ``<name>`` = ``<actor_id>_ep<episode:06d>``.
+    Guarantee: after a crash
     every bag under the directory is complete; at most the episodes still being recorded are
     lost (their hidden ``.partial`` directories are ignored by the readers). :meth:`close`
     (clean shutdown, e.g. Ctrl-C) also finalises unfinished episodes, named with an
@@ -264,6 +291,7 @@ class EpisodeBagWriter:
         while final.exists():  # an actor restarted with the same id: never overwrite
             final = self.directory / f'{self._name(*key)}{suffix}_{n}'
             n += 1
+        _name_storage_files(writer.path, final.name)
         os.replace(writer.path, final)
         _fsync_tree(self.directory)
         self._mark_durable(key[0], self._open_sequences.pop(key))
