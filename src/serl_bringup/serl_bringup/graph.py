@@ -41,7 +41,11 @@ class NodeSpec:
     :ivar parameters: parameter overrides applied after the files, as ``(name, value)`` pairs.
     :ivar remappings: topic/service remappings ``(from, to)``.
     :ivar arguments: command-line arguments before ``--ros-args`` (e.g. rviz2's ``-d file``).
-    :ivar required: when this node exits, the launcher stops the whole graph.
+    :ivar required: when this node exits, the launcher stops the whole graph (a ``respawn``
+        node: when it died ``respawn_limit`` times within ``respawn_window`` seconds).
+    :ivar respawn: restart the node when it exits (launch_ros's ``respawn``), after
+        ``respawn_delay`` seconds, doubled for each earlier death within the window.
+    :ivar respawn_delay: seconds before the first restart (launch_ros's ``respawn_delay``).
 
     """
 
@@ -53,6 +57,8 @@ class NodeSpec:
     remappings: Tuple[Tuple[str, str], ...] = ()
     arguments: Tuple[str, ...] = ()
     required: bool = False
+    respawn: bool = False
+    respawn_delay: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -165,9 +171,11 @@ def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[
     learner_params = (('run_dir', args['run_dir']),)
     if demos:  # an empty list has no type a ROS parameter can take
         learner_params += (('demo_paths', demos),)
+    # a learner that dies restarts from its checkpoint and spool; the actor re-sends what was
+    # not acknowledged (docs/agent_nodes.md)
     nodes.append(NodeSpec('serl_agent', 'learner_node', 'learner_node',
                           parameter_files=agent_yaml, parameters=learner_params,
-                          required=True))
+                          required=True, respawn=True, respawn_delay=2.0))
     return nodes
 
 

@@ -5,7 +5,9 @@ Used by ``launch/*.launch.py`` on machines with a full ROS 2 install (launch and
 are imported here only). Each :class:`~serl_bringup.graph.NodeSpec` becomes one
 ``launch_ros.actions.Node`` with the same package, executable, name, parameter files,
 parameter overrides and remappings that ``serl_launch`` passes on its command lines; a
-``required`` node shuts the launch down when it exits, as ``serl_launch`` does.
+``required`` node shuts the launch down when it exits, as ``serl_launch`` does, and a
+``respawn`` node (the learner) is restarted after ``respawn_delay`` (launch_ros restarts it
+every time; ``serl_launch`` also doubles the delay and stops the graph after repeated deaths).
 """
 
 from pathlib import Path
@@ -34,7 +36,10 @@ def graph_launch_description(graph_name: str, config_dir: Path):
                 remappings=list(spec.remappings),
                 arguments=list(spec.arguments),
                 output='screen',
-                on_exit=Shutdown(reason=f'{spec.name} exited') if spec.required else None,
+                respawn=spec.respawn, respawn_delay=spec.respawn_delay,
+                # a respawning node restarts instead (launch_ros has no death window)
+                on_exit=(Shutdown(reason=f'{spec.name} exited')
+                         if spec.required and not spec.respawn else None),
             ))
         return actions
 

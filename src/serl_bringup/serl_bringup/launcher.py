@@ -9,8 +9,11 @@ Usage, mirroring ``ros2 launch``::
 
 Every node of the graph (:mod:`serl_bringup.graph`) runs as its own process, started with the
 same command line launch_ros would use (:mod:`serl_bringup.command_line`). The launcher reports
-a node that exits, stops the whole graph when a ``required`` node dies, and on Ctrl-C (SIGINT)
-or SIGTERM stops every node: SIGINT first, then SIGTERM, then SIGKILL after a grace period.
+a node that exits, restarts a ``respawn`` node (the learner) after a delay that doubles with
+each death within ``RESPAWN_WINDOW`` seconds, stops the whole graph when a ``required`` node
+dies (a respawning one: its ``RESPAWN_LIMIT``-th death within the window), and on Ctrl-C
+(SIGINT) or SIGTERM stops every node: SIGINT first, then SIGTERM, then SIGKILL after a grace
+period.
 Exit status: 0 after a clean stop, 1 when a required node died, 2 on a usage error.
 """
 
@@ -52,6 +55,11 @@ def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+# A respawning node that dies this many times within this many seconds stops the graph.
+RESPAWN_LIMIT = 3
+RESPAWN_WINDOW = 120.0
+
+
 class GraphProcesses:
     """
     The processes of one running graph.
@@ -62,42 +70,77 @@ class GraphProcesses:
 
     """
 
-    def __init__(self, specs: List[NodeSpec], grace_period: float = 10.0, log=None):
+    def __init__(self, specs: List[NodeSpec], grace_period: float = 10.0, log=None,
+                 respawn_limit: int = RESPAWN_LIMIT, respawn_window: float = RESPAWN_WINDOW):
         self._specs = specs
         self._grace = grace_period
         self.log = log or _print_status
         self._procs: Dict[str, subprocess.Popen] = {}
         self._reported: set = set()
+        self._argv: Dict[str, List[str]] = {}
+        self._env: Optional[Dict[str, str]] = None
+        self._deaths: Dict[str, List[float]] = {}
+        self._restart_at: Dict[str, float] = {}
+        self.respawn_limit = respawn_limit
+        self.respawn_window = respawn_window
+        self.restarts: Dict[str, int] = {}
 
     def start(self, env: Optional[Dict[str, str]] = None) -> None:
         """Start every node (command lines are built first, so a missing one starts none)."""
-        commands = [(spec, command_line(spec)) for spec in self._specs]
-        for spec, argv in commands:
-            self._procs[spec.name] = subprocess.Popen(argv, env=env)
-            self.log(f'started {spec.name} (pid {self._procs[spec.name].pid})')
+        self._argv = {spec.name: command_line(spec) for spec in self._specs}
+        self._env = env
+        for spec in self._specs:
+            self._launch(spec.name)
+
+    def _launch(self, name: str) -> None:
+        self._procs[name] = subprocess.Popen(self._argv[name], env=self._env)
+        self.log(f'started {name} (pid {self._procs[name].pid})')
 
     def poll(self) -> Optional[str]:
         """
-        Report nodes that exited since the last call.
+        Report nodes that exited since the last call; restart ``respawn`` nodes when due.
 
-        :return: the name of a required node that exited, else None.
+        :return: the name of a required node that exited (a respawning one: that died
+            ``respawn_limit`` times within ``respawn_window`` s), else None.
 
         """
+        now = time.monotonic()
         for spec in self._specs:
-            proc = self._procs.get(spec.name)
-            if proc is None or spec.name in self._reported or proc.poll() is None:
+            name = spec.name
+            if name in self._restart_at:
+                if now >= self._restart_at[name]:
+                    del self._restart_at[name]
+                    self._reported.discard(name)
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    self._launch(name)
                 continue
-            self._reported.add(spec.name)
+            proc = self._procs.get(name)
+            if proc is None or name in self._reported or proc.poll() is None:
+                continue
+            self._reported.add(name)
             code = proc.returncode
-            self.log(f'node {spec.name} died (exit code {code})' if code
-                     else f'node {spec.name} exited')
+            what = f'node {name} died (exit code {code})' if code else f'node {name} exited'
+            if spec.respawn:
+                deaths = [t for t in self._deaths.get(name, []) if now - t < self.respawn_window]
+                deaths.append(now)
+                self._deaths[name] = deaths
+                if len(deaths) < self.respawn_limit:
+                    delay = spec.respawn_delay * 2 ** (len(deaths) - 1)
+                    self._restart_at[name] = now + delay
+                    self.log(f'{what}: restarting it in {delay:.0f} s (death {len(deaths)} of '
+                             f'{self.respawn_limit} allowed within {self.respawn_window:.0f} s)')
+                    continue
+                what += (f': death {len(deaths)} within {self.respawn_window:.0f} s, the '
+                         f'limit: not restarted')
+            self.log(what)
             if spec.required:
-                return spec.name
+                return name
         return None
 
     def running(self) -> List[str]:
-        """Names of the nodes still running."""
-        return [name for name, p in self._procs.items() if p.poll() is None]
+        """Names of the nodes running or about to be restarted."""
+        return [name for name, p in self._procs.items()
+                if p.poll() is None or name in self._restart_at]
 
     def stop(self) -> None:
         """Stop every node: SIGINT, then SIGTERM, then SIGKILL, each after the grace period."""

@@ -110,6 +110,8 @@ class ActorNode(Node):
                 self.get_logger().info(f'{len(records)} unacknowledged transitions of '
                                        f'{actor} from {v["spool_dir"]}: re-sending')
         self._warned_drop = 0
+        self._last_ack = time.monotonic()   # the learner counts as there at the start
+        self._learner_lost = False
         self.stop_requested = threading.Event()
         self.rng = np.random.default_rng(v['seed'])
         self._next_tick = None
@@ -210,6 +212,7 @@ class ActorNode(Node):
             self.get_logger().info(f'policy weights version {msg.version} loaded')
 
     def _on_ack(self, msg: TransitionAck) -> None:
+        self._last_ack = time.monotonic()
         with self._lock:
             if msg.actor_id == self.actor_id:
                 box = self.outbox
@@ -237,10 +240,26 @@ class ActorNode(Node):
             dropped = self.outbox.dropped
         for _, data in due:
             self.transition_pub.publish(data)
+        self._watch_learner(now)
         if dropped > self._warned_drop:
             self.get_logger().warn(f'outbox full: {dropped} unacknowledged transitions dropped '
                                    '(is the learner running?)')
             self._warned_drop = dropped
+
+    def _watch_learner(self, now: float) -> None:
+        """Say once when the learner stops acknowledging (and how much is held), and when back."""
+        silent = now - self._last_ack
+        pending = self.pending()
+        if not self._learner_lost and pending and silent > self.v['resend_after']:
+            self._learner_lost = True
+            where = ' (also on disk, spool_dir)' if self.spool is not None else ''
+            self.get_logger().warn(
+                f'learner unreachable: no acknowledgement for {silent:.0f} s; holding '
+                f'{pending} unacknowledged transitions{where}, re-sent until it is back')
+        elif self._learner_lost and silent < 1.5:
+            self._learner_lost = False
+            self.get_logger().info(f'learner back: acknowledging again ({pending} transitions '
+                                   f'still unacknowledged)')
 
     def _publish_diagnostics(self) -> None:
         version, _ = self.slot.get()
