@@ -8,6 +8,7 @@ from serl_agent.data.bag_io import make_typestore, TRANSITION_TYPE
 from serl_agent.data.transition_codec import (dict_to_transition, observation_space_from,
                                               rosbags_types)
 from serl_agent.runtime.learner import Learner, LearnerSettings
+import torch
 
 SMALL = RLPDConfig(batch_size=8, utd_ratio=2, hidden_dims=(16, 16), num_critics=2)
 
@@ -54,3 +55,32 @@ def test_online_capacity_fits_memory(tmp_path):
     per = 2 * (7 + 6 + 1 + 3) * 4 + 2 * 2 * 16 * 16 * 3 + 4 * 4 + 12
     assert learner.online_capacity(space, 4) == int(1e6 // per)
     learner.stop(save=False)
+
+
+def test_interventions_go_to_the_online_and_the_demo_buffer(tmp_path):
+    """HIL-SERL: a person's corrections are demonstrations too; a restart rebuilds them."""
+    eps = make_episode(np.random.default_rng(1), 'a', 0, 6)   # make_episode marks intervention
+    for i, tr in enumerate(eps):
+        tr['intervention'] = i < 4
+    settings = LearnerSettings(run_dir=str(tmp_path / 'run'), training_starts=100,
+                               intervention_capacity=10)
+    learner = Learner(settings, SMALL)
+    for data in _cdr(eps):
+        assert learner.receive(data)
+    learner.persist()
+    learner.train_step()   # drains the queue (too few transitions to train)
+    assert len(learner.online) == 6 and len(learner.demo) == 4
+    assert learner.status()['interventions'] == 4 and learner.status()['demo_buffer'] == 4
+    np.testing.assert_allclose(learner.demo.gather(torch.arange(4))['actions'].numpy(),
+                               np.stack([tr['action'] for tr in eps[:4]]))
+    learner.stop(save=False)
+    again = Learner(settings, SMALL)   # from the spool: the same split
+    assert len(again.online) == 6 and len(again.demo) == 4
+    again.stop(save=False)
+    off = Learner(LearnerSettings(run_dir=str(tmp_path / 'off'), intervention_capacity=0),
+                  SMALL)
+    for data in _cdr(eps):
+        off.receive(data)
+    off.train_step()
+    assert len(off.online) == 6 and off.demo is None
+    off.stop(save=False)

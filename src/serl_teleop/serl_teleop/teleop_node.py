@@ -1,5 +1,5 @@
 """
-``teleop_node``: a person drives the TCP from a terminal keyboard or a 3Dconnexion SpaceMouse.
+``teleop_node``: a person drives the TCP from a keyboard, a SpaceMouse or a gamepad.
 
 Publishes, at ``publish_rate`` Hz (also when nothing is pressed, so a silent node reads as
 stale at the actor):
@@ -14,7 +14,11 @@ stale at the actor):
 is a terminal, else ``/dev/tty``) in cbreak mode, restored at exit; key map in
 :mod:`serl_teleop.keyboard` and docs/teleop.md. ``input: spacemouse`` reads the SpaceMouse's
 evdev device (``device``, '' = search) for motion and its two buttons, and the terminal (when
-there is one) for the other keys. Episode summaries (``/serl/episode_summary``) are printed for
+there is one) for the other keys. ``input: gamepad`` reads an Xbox or PlayStation pad through
+the Linux joystick interface (``device``, '' = the first ``/dev/input/js*``; sticks and
+buttons: :mod:`serl_teleop.gamepad`). A device that goes away (unplugged, end of file) is
+released with a warning: zero motion from then on, so the actor's policy takes over again and
+no stale command remains. Episode summaries (``/serl/episode_summary``) are printed for
 the operator and re-open the gripper toggle. Both topics are reliable (commands).
 """
 
@@ -33,11 +37,12 @@ from serl_common import qos
 from serl_common.node_main import run_node
 from serl_msgs.msg import EpisodeSummary
 
+from serl_teleop.gamepad import find_gamepad, GamepadError, GamepadSettings, GamepadState
 from serl_teleop.keyboard import decode_keys, KEY_HELP, KeyboardSettings, KeyboardTeleop
 from serl_teleop.spacemouse import (find_spacemouse, read_available, SpaceMouseError,
                                     SpaceMouseSettings, SpaceMouseState)
 
-INPUTS = ('keyboard', 'spacemouse')
+INPUTS = ('keyboard', 'spacemouse', 'gamepad')
 
 
 def open_terminal(path: str):
@@ -66,7 +71,7 @@ class TeleopNode(Node):
             'joy_topic': '/teleop/joy', 'frame_id': 'fr3_link0', 'terminal': '',
             'linear_speed': 0.1, 'hold_first': 0.5, 'hold_repeat': 0.15, 'press_time': 0.25,
             'operator_yaw': 0.0, 'device': '', 'full_scale': 350.0, 'max_speed': 0.3,
-            'rel_timeout': 0.1,
+            'rel_timeout': 0.1, 'deadband': 0.1,
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -81,15 +86,21 @@ class TeleopNode(Node):
             linear_speed=v['linear_speed'], hold_first=v['hold_first'],
             hold_repeat=v['hold_repeat'], press_time=v['press_time'],
             operator_yaw=v['operator_yaw']))
-        self.spacemouse = None
+        self.device = None   # the SpaceMouse's or gamepad's state, fed by the read loop
         self.device_fd = None
         if v['input'] == 'spacemouse':
-            self.spacemouse = SpaceMouseState(SpaceMouseSettings(
+            self.device = SpaceMouseState(SpaceMouseSettings(
                 full_scale=v['full_scale'], max_speed=v['max_speed'],
                 rel_timeout=v['rel_timeout'], operator_yaw=v['operator_yaw']))
-            device = find_spacemouse(v['device'])  # SpaceMouseError: clear message, exit
-            self.device_fd = os.open(device, os.O_RDONLY | os.O_NONBLOCK)
-            self.get_logger().info(f'SpaceMouse: {device}')
+            path = find_spacemouse(v['device'])  # SpaceMouseError: clear message, exit
+        elif v['input'] == 'gamepad':
+            self.device = GamepadState(GamepadSettings(
+                max_speed=v['max_speed'], deadband=v['deadband'],
+                operator_yaw=v['operator_yaw']))
+            path = find_gamepad(v['device'])  # GamepadError: clear message, exit
+        if self.device is not None:
+            self.device_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            self.get_logger().info(f"{v['input']}: {path}")
         self.terminal_fd = open_terminal(v['terminal'])
         self._saved_tty = None
         if self.terminal_fd is None:
@@ -137,14 +148,15 @@ class TeleopNode(Node):
                     if error is not None:
                         fds.remove(fd)
                         with self._lock:
-                            self.spacemouse.release()
-                        self.get_logger().error(f'SpaceMouse lost ({error}): motion stopped; '
-                                                'restart teleop_node after re-plugging it')
+                            self.device.release()
+                        self.get_logger().warn(
+                            f"{self.v['input']} lost ({error}): motion stopped, the policy "
+                            'has control again; restart teleop_node after re-plugging it')
                         if not fds:
                             return
                     elif data:
                         with self._lock:
-                            self.spacemouse.feed(data, now)
+                            self.device.feed(data, now)
                     continue
                 try:
                     data = os.read(fd, 64)
@@ -173,10 +185,10 @@ class TeleopNode(Node):
         with self._lock:
             velocity = self.keyboard.velocity(now)
             buttons = self.keyboard.buttons(now)
-            if self.spacemouse is not None:
-                velocity = velocity + self.spacemouse.velocity(now)
-                buttons = [max(a, b) for a, b in
-                           zip(buttons, self.spacemouse.buttons + [0, 0])]
+            if self.device is not None:
+                velocity = velocity + self.device.velocity(now)
+                held = list(self.device.buttons) + [0] * (len(buttons) - len(self.device.buttons))
+                buttons = [max(a, b) for a, b in zip(buttons, held)]
         stamp = self.get_clock().now().to_msg()
         twist = TwistStamped()
         twist.header.stamp, twist.header.frame_id = stamp, self.v['frame_id']
@@ -207,7 +219,8 @@ class TeleopNode(Node):
 
 def main(args=None) -> int:
     """Run the teleop node until Ctrl-C; the terminal is restored at exit; 1 on a bad device."""
-    return run_node(TeleopNode, args, fatal_errors=(SpaceMouseError, RuntimeError, ValueError))
+    return run_node(TeleopNode, args,
+                    fatal_errors=(SpaceMouseError, GamepadError, RuntimeError, ValueError))
 
 
 if __name__ == '__main__':

@@ -20,6 +20,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Joy
+from serl_teleop.gamepad import (AXIS_LEFT_Y, BUTTON_CLOSE, js_event, JS_EVENT_AXIS,
+                                 JS_EVENT_BUTTON)
 from serl_teleop.spacemouse import BTN_0, encode_event, EV_KEY, EV_REL, EV_SYN
 
 
@@ -156,3 +158,36 @@ def _stop_when_exited(proc, timeout=30.0):
         proc.kill()
         raise AssertionError('teleop_node did not exit on a bad setup')
     return proc.returncode, err
+
+
+def test_gamepad_sticks_and_buttons_become_twist_and_unplugging_stops(listener, tmp_path):
+    fifo = tmp_path / 'js9'
+    os.mkfifo(fifo)
+    proc = _start(['input:=gamepad', f'device:={fifo}', 'max_speed:=0.2'],
+                  stdin=subprocess.DEVNULL, start_new_session=True)
+    writer = None
+    try:
+        listener.wait_for(lambda: listener.twists, 'first messages')
+        writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.write(writer, js_event(JS_EVENT_AXIS, AXIS_LEFT_Y, -32767)   # left stick pushed
+                 + js_event(JS_EVENT_BUTTON, BUTTON_CLOSE, 1))          # RB / R1 held
+        listener.wait_for(lambda: listener.twists[-1].twist.linear.x == pytest.approx(0.2),
+                          'forward twist from the left stick')
+        listener.wait_for(lambda: listener.joys[-1].buttons[0] == 1, 'RB held = close')
+        os.close(writer)   # unplugged mid-motion: no stale command may remain
+        writer = None
+        listener.wait_for(lambda: listener.twists[-1].twist.linear.x == 0.0
+                          and listener.joys[-1].buttons[0] == 0, 'zero after unplugging')
+    finally:
+        if writer is not None:
+            os.close(writer)
+        rc, err = _stop(proc)
+    assert rc == 0, err
+    assert 'gamepad lost (end of file): motion stopped, the policy has control again' in err
+
+
+def test_missing_gamepad_device_says_so():
+    proc = _start(['input:=gamepad', 'device:=/dev/input/js_no_such'],
+                  stdin=subprocess.DEVNULL, start_new_session=True)
+    rc, err = _stop_when_exited(proc)
+    assert rc == 1 and 'gamepad device /dev/input/js_no_such does not exist' in err

@@ -39,7 +39,7 @@ class LearnerNode(Node):
             'checkpoint_every': d.checkpoint_every, 'checkpoints_kept': d.checkpoints_kept,
             'gap_timeout': d.gap_timeout, 'seed': d.seed, 'device': d.device,
             'rlpd_config': '', 'torch_threads': 0, 'ack_period': 0.2, 'status_period': 1.0,
-            'observation_keys': [''],
+            'observation_keys': [''], 'intervention_capacity': d.intervention_capacity,
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -54,7 +54,8 @@ class LearnerNode(Node):
             checkpoint_every=float(v['checkpoint_every']),
             checkpoints_kept=v['checkpoints_kept'], gap_timeout=float(v['gap_timeout']),
             seed=v['seed'], device=v['device'],
-            observation_keys=tuple(k for k in v['observation_keys'] if k))
+            observation_keys=tuple(k for k in v['observation_keys'] if k),
+            intervention_capacity=v['intervention_capacity'])
         if v['rlpd_config'] and v['agent'] != 'rlpd':
             raise ValueError(f'rlpd_config is for agent rlpd; agent {v["agent"]!r} takes '
                              f'agent_config')

@@ -78,6 +78,9 @@ class LearnerSettings:
     :ivar gap_timeout: seconds before a missing sequence number is given up when acking.
     :ivar seed: seed of the agent.
     :ivar device: torch device.
+    :ivar intervention_capacity: transitions marked ``intervention`` (a person took over,
+        HIL-SERL) kept in the demo buffer too, beside the demos (allocated up front: about
+        0.2 MB each with two 128x128 cameras); 0: online buffer only.
     :ivar observation_keys: observation keys the agent learns from (e.g. the state keys of
         demos that also carry images); empty: every key of the first transition.
     """
@@ -98,6 +101,7 @@ class LearnerSettings:
     seed: int = 0
     device: str = 'cpu'
     observation_keys: Tuple[str, ...] = ()
+    intervention_capacity: int = 5000
 
 
 class Learner:
@@ -133,6 +137,7 @@ class Learner:
         self.observation_space: Optional[gym.spaces.Dict] = None
         self.action_space: Optional[gym.spaces.Box] = None
         self.env_steps = 0
+        self.interventions = 0
         self.resumed_from: Optional[Path] = None
         self._queue: 'queue.Queue[dict]' = queue.Queue()
         self._stop = threading.Event()
@@ -215,6 +220,15 @@ class Learner:
                      ', '.join(self.settings.prior_paths))
             self.demo = prior if self.demo is None else ReplayBuffer.concatenate([self.demo,
                                                                                   prior])
+        # Room for the operator's interventions beside the demos (HIL-SERL keeps them in the
+        # demo buffer too); when it is full the oldest entries are overwritten.
+        if self.settings.intervention_capacity > 0:
+            room = ReplayBuffer(space, self.action_space,
+                                (len(self.demo) if self.demo is not None else 0)
+                                + self.settings.intervention_capacity)
+            if self.demo is not None:
+                room.extend(self.demo)
+            self.demo = room
         self.agent.observe_buffer(self.demo)   # a checkpoint below restores its own statistics
         restored = checkpoint.load(self.run_dir, self.agent)
         if restored is not None:
@@ -244,6 +258,11 @@ class Learner:
                 self._build(tr)
             self.online.insert(tr['observation'], tr['action'], tr['reward'],
                                tr['next_observation'], tr['terminated'], tr['truncated'])
+            if tr.get('intervention') and self.settings.intervention_capacity > 0:
+                # a person's correction is also demonstration data (HIL-SERL)
+                self.demo.insert(tr['observation'], tr['action'], tr['reward'],
+                                 tr['next_observation'], tr['terminated'], tr['truncated'])
+                self.interventions += 1
             # Normalisation statistics (if on). After a restart the spooled transitions are
             # folded in again on top of the checkpoint's statistics: old data weighs double.
             self.agent.observe(tr['observation'])
@@ -285,7 +304,8 @@ class Learner:
         per_update = getattr(self.config, 'utd_ratio', 1)
         if limit > 0 and self.agent.critic_updates + per_update > limit * self.env_steps:
             return False
-        metrics = self.agent.update(self.online, self.demo)
+        metrics = self.agent.update(self.online, self.demo if self.demo is not None and
+                                    len(self.demo) else None)
         with self._lock:
             self._window.append(metrics)
         if self.agent.actor_updates % max(1, self.settings.publish_every) == 0:
@@ -350,7 +370,8 @@ class Learner:
             new step), updates_per_second, temperature, critic_loss, actor_loss (means over
             the window's updates; NaN when the window saw no update, which is no training
             divergence: a diverged loss stops training with ``FloatingPointError``), updates
-            (``RLPDAgent.update`` calls in the window).
+            (``agent.update`` calls in the window), interventions (transitions a person
+            drove, put into the demo buffer too), demo_buffer (its size).
         """
         now = time.monotonic()
         with self._lock:
@@ -369,6 +390,8 @@ class Learner:
             values = [m[k] for m in window if k in m]
             mean[k] = float(np.mean(values)) if values else float('nan')
         return {'env_steps': self.env_steps, 'critic_updates': critic, 'actor_updates': actor,
+                'interventions': self.interventions,
+                'demo_buffer': len(self.demo) if self.demo is not None else 0,
                 'achieved_utd': float(utd),
                 'updates_per_second': d_critic / max(now - t0, 1e-9),
                 'temperature': self.agent.temperature if self.agent is not None else 0.0,
