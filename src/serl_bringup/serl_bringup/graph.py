@@ -117,6 +117,10 @@ _AGENT_ARGS = (
     Argument('reward', 'classifier', 'reward source', ('classifier', 'ground_truth')),
     Argument('reward_model', 'runs/default/reward_classifier.pt',
              'reward classifier model file (reward:=classifier)'),
+    Argument('teleop', 'none', 'a person may take over from the policy while it trains '
+             '(HIL-SERL): keyboard (this terminal) / spacemouse / gamepad = the serl_teleop '
+             'node; external = a teleop publisher started elsewhere; none',
+             ('none', 'keyboard', 'spacemouse', 'gamepad', 'external')),
 )
 
 
@@ -166,8 +170,11 @@ def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[
                           # the sim's task (its scripted expert); no /sim/object_pose on the
                           # real arm
                           + ((('task', args['task']),) if robot == 'sim' else
-                             (('object_pose', False),)),
+                             (('object_pose', False),))
+                          + ((('teleop_intervention', True),) if args['teleop'] != 'none'
+                             else ()),
                           required=True))
+    nodes += _teleop_nodes(args['teleop'], config_dir)
     learner_params = (('run_dir', args['run_dir']),)
     if demos:  # an empty list has no type a ROS parameter can take
         learner_params += (('demo_paths', demos),)
@@ -177,6 +184,15 @@ def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[
                           parameter_files=agent_yaml, parameters=learner_params,
                           required=True, respawn=True, respawn_delay=2.0))
     return nodes
+
+
+def _teleop_nodes(teleop: str, config_dir: Path) -> List[NodeSpec]:
+    """Return the serl_teleop node for ``teleop`` keyboard, spacemouse or gamepad, else none."""
+    if teleop not in ('keyboard', 'spacemouse', 'gamepad'):
+        return []
+    return [NodeSpec('serl_teleop', 'teleop_node', 'teleop_node',
+                     parameter_files=(str(config_dir / 'teleop.yaml'),),
+                     parameters=(('input', teleop),), required=True)]
 
 
 def _sim_node(args: Mapping[str, str], config_dir: Path) -> NodeSpec:
@@ -229,10 +245,7 @@ def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeS
                           + ((('object_pose', False),) if robot == 'real' else ())
                           + _cameras(args),
                           required=True))
-    if teleop in ('keyboard', 'spacemouse'):
-        nodes.append(NodeSpec('serl_teleop', 'teleop_node', 'teleop_node',
-                              parameter_files=(str(config_dir / 'teleop.yaml'),),
-                              parameters=(('input', teleop),), required=True))
+    nodes += _teleop_nodes(teleop, config_dir)
     nodes.append(NodeSpec('serl_agent', 'demo_recorder', 'demo_recorder',
                           parameter_files=(str(config_dir / 'demos.yaml'),),
                           parameters=(('output', args['output']),
@@ -281,9 +294,10 @@ GRAPHS: Dict[str, Graph] = {
             Argument('robot', 'sim', 'sim: the MuJoCo FR3; real: the FR3 under franka_ros2 '
                      '(needs teleop)', ('sim', 'real')),
             Argument('teleop', 'none', 'who acts: none = the scripted expert (sim); keyboard '
-                     '/ spacemouse = the serl_teleop node (this terminal); external = '
-                     'a teleop publisher started elsewhere (docs/teleop.md)',
-                     ('none', 'keyboard', 'spacemouse', 'external')),
+                     '/ spacemouse / gamepad = the serl_teleop node (keyboard: this '
+                     'terminal); external = a teleop publisher started elsewhere '
+                     '(docs/teleop.md)',
+                     ('none', 'keyboard', 'spacemouse', 'gamepad', 'external')),
             Argument('scripted', 'expert', 'the scripted policy of teleop:=none (sim): expert '
                      '= the task expert (demonstrations); explore = the workspace explorer '
                      '(failure frames for the reward classifier, serl_sim.explorer)',

@@ -89,6 +89,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--agent-config', '--rlpd-config', dest='agent_config', default='',
                    help='YAML with a section named after the agent (empty: '
                         'config/agent_pick_cube.yaml, which has one for each agent)')
+    p.add_argument('--teleop', default='none',
+                   choices=('none', 'keyboard', 'spacemouse', 'gamepad', 'external'),
+                   help='a person may take over while it trains (HIL-SERL): the teleop node '
+                        'in the training graph; the transitions they drive go to the online '
+                        'and the demo buffer (keyboard: this terminal; external: a teleop '
+                        'publisher started elsewhere)')
     p.add_argument('--prior', nargs='*', default=[], metavar='RUN_DIR',
                    help='earlier runs whose transitions (successes and failures) join the '
                         'demos as prior data, e.g. runs/pick_cube_seed0')
@@ -339,6 +345,16 @@ def smoke_agent_config(run_dir: Path, agent: str) -> Path:
     return write_yaml(run_dir / f'{agent}_smoke.yaml', {agent: tiny})
 
 
+def training_graph_argv(args, run_dir: Path, demos: str, model: Optional[Path]) -> List[str]:
+    """Return the ``serl_launch`` arguments of the training graph (writes its parameters)."""
+    argv = ['sim', f'task:={args.task}', f'reward:={args.reward}', f'demos:={demos}',
+            f'run_dir:={run_dir}', f'params_file:={training_params(args, run_dir)}',
+            f'teleop:={args.teleop}']
+    if model is not None:
+        argv.append(f'reward_model:={model}')
+    return argv
+
+
 def training_params(args, run_dir: Path) -> Path:
     """Write the parameter overrides of the training graph (``params_train.yaml``)."""
     agent_config = args.agent_config or str(config_dir() / 'agent_pick_cube.yaml')
@@ -402,11 +418,7 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
         log(f'step 3/3 {args.agent.upper()}: {run_dir}/policy.pt exists, the run is complete '
             f'(skipped; result: {run_dir}/result.json)')
         return 0
-    params = training_params(args, run_dir)
-    argv = ['sim', f'task:={args.task}', f'reward:={args.reward}', f'demos:={demos}',
-            f'run_dir:={run_dir}', f'params_file:={params}']
-    if model is not None:
-        argv.append(f'reward_model:={model}')
+    argv = training_graph_argv(args, run_dir, demos, model)
     log_path = run_dir / 'logs' / 'train_graph.log'
     log(f'step 3/3 {args.agent.upper()}: serl_launch {" ".join(argv)}')
     log(f'  graph log: {log_path}; TensorBoard: tensorboard --logdir {run_dir}/tensorboard')
@@ -462,6 +474,8 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
                 writer.add_scalar('actor/episodes', progress.episodes, steps)
                 writer.add_scalar('reward/rewarded_episodes', rewarded, steps)
                 writer.add_scalar('reward/false_reward_episodes', new_false, steps)
+                writer.add_scalar('actor/intervention_steps', progress.intervention_steps,
+                                  steps)
                 writer.flush()
             if tty:
                 print('\r' + line[:200].ljust(120), end='', flush=True)
@@ -515,6 +529,8 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
                       'training_episodes': progress.training_episodes,
                       'rewarded_training_episodes': progress.training_rewarded,
                       'false_reward_episodes': progress.false_rewards,
+                      'intervention_steps': progress.intervention_steps,
+                      'intervened_episodes': progress.intervened_episodes,
                       'learner': learner}
             path = save_policy(run_dir, weights, result)
             log(f'policy version {weights.version} saved to {path}')

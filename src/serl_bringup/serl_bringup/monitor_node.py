@@ -90,7 +90,8 @@ class MonitorNode(Node):
             self.counts['/serl/episode_summary'] += 1
             ev = self.progress.on_episode(
                 msg.actor_id, msg.episode, msg.steps, msg.episode_return, msg.success,
-                msg.evaluation, msg.evaluation_round, msg.total_steps, msg.policy_version)
+                msg.evaluation, msg.evaluation_round, msg.total_steps, msg.policy_version,
+                msg.intervention_steps)
             if ev is not None:
                 self.new_evaluations.append(ev)
 

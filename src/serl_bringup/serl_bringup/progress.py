@@ -19,7 +19,7 @@ EVALUATIONS_CSV = 'evaluations.csv'
 STATE_JSON = 'progress.json'
 #: episode counters kept in ``progress.json`` (they go on after a resume)
 COUNTERS = ('episodes', 'training_episodes', 'training_successes', 'training_rewarded',
-            'false_rewards')
+            'false_rewards', 'intervention_steps', 'intervened_episodes')
 FIELDS = ('env_steps', 'wall_time_s', 'eval_round', 'episodes', 'successes', 'success_rate',
           'mean_return', 'policy_version')
 
@@ -94,6 +94,9 @@ class Progress:
         # reward classifier's false positives
         self.training_rewarded = int(saved.get('training_rewarded', 0))
         self.false_rewards = int(saved.get('false_rewards', 0))
+        # training steps a person drove (HIL-SERL interventions) and episodes with any
+        self.intervention_steps = int(saved.get('intervention_steps', 0))
+        self.intervened_episodes = int(saved.get('intervened_episodes', 0))
         self.actor_steps = 0
         self.reward_frames = 0
         self.policy_version: Optional[int] = None  # newest version that acted in an episode
@@ -138,7 +141,8 @@ class Progress:
 
     def on_episode(self, actor_id: str, episode: int, steps: int, episode_return: float,
                    success: bool, evaluation: bool, evaluation_round: int,
-                   total_steps: int, policy_version: int) -> Optional[Evaluation]:
+                   total_steps: int, policy_version: int,
+                   intervention_steps: int = 0) -> Optional[Evaluation]:
         """
         Take the fields of one ``EpisodeSummary``.
 
@@ -155,6 +159,8 @@ class Progress:
             self.training_successes += int(bool(success))
             self.training_rewarded += int(rewarded)
             self.false_rewards += int(rewarded and not success)
+            self.intervention_steps += int(intervention_steps)
+            self.intervened_episodes += int(intervention_steps > 0)
             return None
         key = (actor_id, int(evaluation_round))
         results = self._rounds.setdefault(key, [])
@@ -193,8 +199,11 @@ class Progress:
         utd = self.learner.get('achieved_utd')
         ups = self.learner.get('updates_per_second')
         minutes = self.wall_time_s / 60.0
+        interventions = (f' | interventions {self.intervention_steps} steps in '
+                         f'{self.intervened_episodes} episodes' if self.intervention_steps
+                         else '')
         return (f'steps {steps} | episodes {self.episodes} | eval success {success} | '
                 f'UTD {utd:.1f} | {ups:.1f} updates/s | weights v{self.weights_version} | '
-                f'{minutes:.1f} min' if utd is not None else
+                f'{minutes:.1f} min{interventions}' if utd is not None else
                 f'steps {steps} | episodes {self.episodes} | eval success {success} | '
-                f'learner: no status yet | {minutes:.1f} min')
+                f'learner: no status yet | {minutes:.1f} min{interventions}')

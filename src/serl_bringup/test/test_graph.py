@@ -107,3 +107,14 @@ def test_the_actor_runs_the_expert_of_the_graphs_task():
                                                            Path('/c'))}
         assert dict(specs['actor_node'].parameters)['task'] == 'PandaPegInsert-v0', graph
         assert dict(specs['sim_node'].parameters)['task'] == 'PandaPegInsert-v0', graph
+
+
+def test_teleop_in_the_training_graph_lets_a_person_take_over():
+    for graph in ('sim', 'real'):
+        specs = {s.name: s for s in get_graph(graph).nodes({'teleop': 'gamepad'},
+                                                           Path('/c'))}
+        assert dict(specs['teleop_node'].parameters)['input'] == 'gamepad', graph
+        assert dict(specs['actor_node'].parameters)['teleop_intervention'] is True, graph
+        plain = {s.name: s for s in get_graph(graph).nodes({}, Path('/c'))}
+        assert 'teleop_node' not in plain
+        assert 'teleop_intervention' not in dict(plain['actor_node'].parameters)

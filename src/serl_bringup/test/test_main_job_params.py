@@ -3,6 +3,8 @@
 from serl_agent.agents.config import RLPDConfig
 from serl_agent.agents.registry import load_config
 from serl_bringup import main_job
+from serl_bringup.graph import get_graph
+from serl_bringup.launcher import parse_launch_arguments
 import yaml
 
 
@@ -45,3 +47,14 @@ def test_agent_and_prior_runs_are_arguments(tmp_path):
     assert (config.batch_size, config.offline_steps, config.awac_lambda) == (256, 10000, 2.0)
     smoke = _written(tmp_path, '--agent', 'bc', '--smoke')['learner_node']['ros__parameters']
     assert load_config('bc', smoke['agent_config']).offline_steps == 20
+
+
+def test_teleop_reaches_the_training_graph(tmp_path):
+    for teleop in ('none', 'gamepad'):
+        args = main_job.parse_args(['--run-dir', str(tmp_path), '--teleop', teleop])
+        argv = main_job.training_graph_argv(args, tmp_path, 'demos', None)
+        assert f'teleop:={teleop}' in argv
+        # the graph accepts it: a teleop node joins when a person may take over
+        names = [s.name for s in get_graph('sim').nodes(parse_launch_arguments(argv[1:]),
+                                                        tmp_path)]
+        assert ('teleop_node' in names) == (teleop != 'none')

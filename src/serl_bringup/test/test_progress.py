@@ -91,3 +91,15 @@ def test_rewarded_failures_are_counted_as_false_rewards(tmp_path):
 def test_unreadable_progress_file_starts_from_zero(tmp_path):
     (tmp_path / 'progress.json').write_text('[1, 2]')
     assert Progress(tmp_path, eval_episodes=1).episodes == 0
+
+
+def test_interventions_are_counted_shown_and_survive_a_restart(tmp_path):
+    first = Progress(tmp_path, eval_episodes=1, clock=FakeClock())
+    assert 'interventions' not in first.status_line()
+    first.on_episode('a', 0, 50, 0.0, False, False, 0, 50, 1, intervention_steps=12)
+    first.on_episode('a', 1, 50, 0.0, False, False, 0, 100, 1, intervention_steps=0)
+    first.on_episode('a', 2, 50, 1.0, True, True, 0, 100, 1, intervention_steps=5)  # eval
+    first.save()
+    again = Progress(tmp_path, eval_episodes=1, clock=FakeClock())
+    assert (again.intervention_steps, again.intervened_episodes) == (12, 1)
+    assert 'interventions 12 steps in 1 episodes' in again.status_line()

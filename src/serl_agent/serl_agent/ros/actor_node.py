@@ -363,6 +363,7 @@ class ActorNode(Node):
                              success=bool(result.success), evaluation=bool(evaluation),
                              evaluation_round=int(round_) if evaluation else 0,
                              total_steps=int(self.total_steps),
+                             intervention_steps=int(result.interventions),
                              policy_version=-1 if version is None else int(version))
         msg.header.stamp = self.get_clock().now().to_msg()
         self.summary_pub.publish(msg)

@@ -73,6 +73,7 @@ class EpisodeResult:
     success: bool
     terminated: bool
     truncated: bool
+    interventions: int = 0   # steps a person (or the scripted expert) acted
 
 
 class EpisodeRunner:
@@ -127,12 +128,13 @@ class EpisodeRunner:
         success; the result then counts the held steps and their rewards too.
         """
         obs, _ = self.env.reset(seed=seed)
-        total, step, success = 0.0, 0, False
+        total, step, success, interventions = 0.0, 0, False, 0
         terminated = truncated = False
         held = None  # steps held after the first success; None: not holding
         ended = False
         while not ended:
             action, intervention = act(obs)
+            interventions += int(bool(intervention))
             action = np.asarray(action, dtype=np.float32).reshape(-1)
             if not np.all(np.isfinite(action)) or np.any(np.abs(action) > 1.0 + 1e-6):
                 raise ValueError(f'action {action} is not finite or outside [-1, 1]')
@@ -166,4 +168,4 @@ class EpisodeRunner:
             step += 1
             obs = next_obs
         return EpisodeResult(int(episode), step, total, success, bool(terminated),
-                             bool(truncated))
+                             bool(truncated), interventions)
