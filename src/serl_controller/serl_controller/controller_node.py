@@ -34,6 +34,7 @@ from serl_controller.params import (
 from serl_controller.reference import limit_reference
 from serl_controller.robot_model import ARM_DOF
 from std_msgs.msg import Float64MultiArray
+from visualization_msgs.msg import Marker
 
 NODE_NAME = 'cartesian_impedance_controller'
 MODES = ('torque', 'forward')
@@ -116,6 +117,8 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         self._limited_pub = None
         self._forward_pub = None
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.RELIABLE)
+        # the workspace box equilibrium targets are clipped into, for rviz (latched)
+        self._box_pub = self.create_publisher(Marker, f'/{NODE_NAME}/safety_box', qos.LATCHED)
         self._autostart_pending = bool(self.get_parameter('autostart').value)
         self._cache_loop_parameters()
 
@@ -149,6 +152,20 @@ class CartesianImpedanceControllerNode(LifecycleNode):
             return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
 
+    def _publish_safety_box(self, params) -> None:
+        """Publish the workspace box (m, ``base_frame``) as a translucent cube Marker."""
+        low = np.asarray(params.workspace_min, dtype=float)
+        high = np.asarray(params.workspace_max, dtype=float)
+        msg = Marker(ns='safety_box', id=0, type=Marker.CUBE, action=Marker.ADD)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self._base_frame
+        center, size = (low + high) / 2.0, high - low
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, center)
+        msg.pose.orientation.w = 1.0
+        msg.scale.x, msg.scale.y, msg.scale.z = map(float, size)
+        msg.color.r, msg.color.g, msg.color.b, msg.color.a = 1.0, 0.6, 0.0, 0.15
+        self._box_pub.publish(msg)
+
     def _cache_loop_parameters(self) -> None:
         """Copy the parameters the control loop reads into attributes (no lookups per tick)."""
         values = self._flat_values()
@@ -164,6 +181,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
         params = self._impedance_params(self._flat_values())
         with self._lock:
             self.controller.set_params(params)
+        self._publish_safety_box(params)
         changed = ', '.join(f'{p.name}={p.value}' for p in parameters)
         self.get_logger().info(f'parameters updated: {changed}')
 
@@ -181,6 +199,7 @@ class CartesianImpedanceControllerNode(LifecycleNode):
             self._error = str(error)
             return TransitionCallbackReturn.FAILURE
         self.controller.on_configure(params)
+        self._publish_safety_box(params)
         self._error = ''
         nominal = 1.0 / values['update_rate']
         self._stats = LoopStats(nominal)

@@ -21,6 +21,7 @@ from serl_common import qos
 from serl_controller.controller_node import CartesianImpedanceControllerNode, FR3_HOME
 from serl_controller.params import ImpedanceParams, params_from_flat, PRECISION_GAINS
 from std_msgs.msg import Float64MultiArray
+from visualization_msgs.msg import Marker
 import yaml
 
 # DDS keeps C++ threads alive in this process after the tests below; a later fork()ed worker
@@ -308,3 +309,19 @@ def test_config_file_loads_validates_and_matches_code_defaults(ros):
         assert precision.translational_stiffness == PRECISION_GAINS['translational_stiffness']
     finally:
         node.destroy_node()
+
+
+def test_safety_box_is_published_latched_and_follows_the_workspace(ros):
+    controller, probe = ros()
+    assert probe.transition(Transition.TRANSITION_CONFIGURE)
+    boxes = []   # a subscriber that joins after the publication still gets it (latched)
+    probe.node.create_subscription(Marker, f'{NODE}/safety_box', boxes.append, qos.LATCHED)
+    wait_for(lambda: boxes, what='the latched safety box')
+    box = boxes[-1]
+    assert box.header.frame_id == 'fr3_link0' and box.type == Marker.CUBE
+    np.testing.assert_allclose([box.scale.x, box.scale.y, box.scale.z], [0.6, 1.0, 0.8])
+    np.testing.assert_allclose([box.pose.position.x, box.pose.position.y,
+                                box.pose.position.z], [0.5, 0.0, 0.4])
+    results = probe.set_parameters(Parameter('workspace_max', value=[0.6, 0.5, 0.8]))
+    assert all(r.successful for r in results)
+    wait_for(lambda: boxes[-1].scale.x == pytest.approx(0.4), what='the updated box')
