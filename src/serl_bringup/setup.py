@@ -23,6 +23,7 @@ setup(
         'console_scripts': [
             'serl_launch = serl_bringup.launcher:main',
             'serl_train = serl_bringup.main_job:main',
+            'serl_eval = serl_bringup.eval_job:main',
         ],
     },
 )

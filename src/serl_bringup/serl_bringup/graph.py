@@ -178,6 +178,8 @@ def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[
     learner_params = (('run_dir', args['run_dir']),)
     if demos:  # an empty list has no type a ROS parameter can take
         learner_params += (('demo_paths', demos),)
+    if not _flag(args.get('learner', 'true')):   # evaluation of a saved policy: no learning
+        return nodes
     # a learner that dies restarts from its checkpoint and spool; the actor re-sends what was
     # not acknowledged (docs/agent_nodes.md)
     nodes.append(NodeSpec('serl_agent', 'learner_node', 'learner_node',
@@ -282,11 +284,17 @@ GRAPHS: Dict[str, Graph] = {
         'sim', 'MuJoCo FR3 with the controller, reward, actor and learner nodes',
         _TASK_ARGS + _ROBOT_ARGS + _AGENT_ARGS + (
             Argument('agent', 'true', 'start reward, actor and learner (false: robot only)',
-                     BOOL), _PARAMS_ARG),
+                     BOOL),
+            Argument('learner', 'true', 'start the learner (false: the actor acts with a '
+                     'saved policy, its policy_file parameter; serl_eval)', BOOL),
+            _PARAMS_ARG),
         _build_sim),
     'real': Graph(
         'real', 'the FR3 under franka_ros2 with the controller, reward, actor and learner nodes',
-        _ROBOT_ARGS + _AGENT_ARGS + (_PARAMS_ARG,), _build_real),
+        _ROBOT_ARGS + _AGENT_ARGS + (
+            Argument('learner', 'true', 'start the learner (false: the actor acts with a '
+                     'saved policy, its policy_file parameter; serl_eval)', BOOL),
+            _PARAMS_ARG), _build_real),
     'record_demos': Graph(
         'record_demos', 'the scripted expert (sim) or a person (teleop) drives the arm; '
         'transitions are recorded to a bag',

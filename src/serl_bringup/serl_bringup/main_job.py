@@ -515,6 +515,12 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
             for name, ok in checks.items():
                 log(f'  {"ok  " if ok else "FAIL"} {name}')
             status = 0 if all(checks.values()) else 1
+            weights = monitor.weights_for(None)
+            if weights is not None:   # the smoke run's policy, for serl_eval's smoke test
+                save_policy(run_dir, weights, {'outcome': 'smoke', 'task': args.task,
+                                               'agent': args.agent, 'seed': args.seed,
+                                               'env_steps': progress.env_steps,
+                                               'policy_version': int(weights.version)})
         elif outcome in ('target reached', 'step budget spent'):
             ev = progress.last_evaluation
             weights = monitor.weights_for(ev.policy_version if outcome == 'target reached'

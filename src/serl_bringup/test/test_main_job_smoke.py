@@ -17,6 +17,7 @@ import sys
 
 import pytest
 from serl_agent.data.demo_buffer import read_episodes
+from serl_agent.runtime.video import count_frames
 
 
 @pytest.fixture
@@ -68,3 +69,16 @@ def test_smoke_run_proves_the_graph_is_alive(tmp_path, job):
     assert list((run / 'tensorboard').glob('events.out.tfevents.*'))
     assert (run / 'learning_curve.png').read_bytes()[:4] == b'\x89PNG'
     assert (run / 'transitions.spool').stat().st_size > 0
+    # what a user does next: evaluate and film the run's policy through the same graph
+    video = tmp_path / 'eval.mp4'
+    evaluation = subprocess.run(['serl_eval', '--run-dir', str(run), '--episodes', '2',
+                                 '--video', str(video), '--timeout', '180'],
+                                capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr
+    (result_path,) = run.glob('eval_*.json')
+    result = json.loads(result_path.read_text())
+    assert result['episodes'] == 2 and result['path'] == 'graph'
+    assert [e['steps'] for e in result['per_episode']] == [30, 30]   # the smoke's episodes
+    assert 0.0 <= result['success_rate'] <= 1.0
+    # 10 frames a second of both cameras, plus each episode's outcome held for a second
+    assert count_frames(video) == result['video_frames'] >= 2 * 10

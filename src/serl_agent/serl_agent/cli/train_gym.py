@@ -30,14 +30,12 @@ from serl_agent.agents.config import AgentConfig
 from serl_agent.agents.registry import agent_class, CONFIG_FILES, load_config, make_agent
 from serl_agent.data import checkpoint
 from serl_agent.data.replay import ReplayBuffer
+from serl_agent.runtime.evaluation import EVAL_SEED, evaluate_policy
 from serl_agent.runtime.threads import set_torch_threads
 import torch
 import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parents[4] / 'config'
-# Evaluation episode i starts from env seed EVAL_SEED + i at every evaluation (fixed seeds, so
-# evaluations differ only by the policy).
-EVAL_SEED = 10_000_000
 
 
 class NormalizedActions(gym.ActionWrapper):
@@ -133,24 +131,12 @@ def evaluate(agent: Agent, env: gym.Env, episodes: int, seed: int = EVAL_SEED) -
     """
     Run ``episodes`` episodes of the deterministic policy from env seeds ``seed + i``.
 
-    Returns ``{'return': mean undiscounted return, 'success': fraction of episodes whose last
-    step's info says success (``succeed`` or ``success``), 'length': mean episode length}``.
+    Returns ``{'return': mean undiscounted return, 'success': fraction of successful
+    episodes, 'length': mean episode length}`` (``runtime.evaluation.evaluate_policy``).
     """
-    returns, successes, lengths = [], [], []
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=seed + ep)
-        done, total, steps, info = False, 0.0, 0, {}
-        while not done:
-            obs, reward, terminated, truncated, info = env.step(
-                agent.act(obs, deterministic=True))
-            total += float(reward)
-            steps += 1
-            done = terminated or truncated
-        returns.append(total)
-        lengths.append(steps)
-        successes.append(bool(info.get('succeed', info.get('success', False))))
-    return {'return': float(np.mean(returns)), 'success': float(np.mean(successes)),
-            'length': float(np.mean(lengths))}
+    result = evaluate_policy(agent, env, episodes, seed)
+    return {'return': result['mean_return'], 'success': result['success_rate'],
+            'length': result['mean_length']}
 
 
 def train(env_id: str, steps: int, run_dir, config: Optional[AgentConfig] = None,

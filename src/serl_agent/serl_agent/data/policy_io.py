@@ -40,6 +40,29 @@ def decode_policy(config_json: str, data: bytes, weights_format: str = WEIGHTS_F
     return policy
 
 
+def load_policy_file(path, device='cpu') -> Policy:
+    """
+    Load a saved policy in eval mode: ``policy.pt`` and the ``policy_config.json`` beside it.
+
+    ``path`` holds the PolicyWeights data as ``serl_train`` writes it.
+
+    Raises ``ValueError`` naming the file that is missing or does not load.
+    """
+    from pathlib import Path
+    path = Path(path)
+    config = path.with_name('policy_config.json')
+    for needed in (path, config):
+        if not needed.is_file():
+            raise ValueError(f'{needed}: no such file (a run writes policy.pt and '
+                             f'policy_config.json when it finishes)')
+    try:
+        policy = decode_policy(config.read_text(encoding='utf-8'), path.read_bytes(),
+                               device=device)
+    except ValueError as e:
+        raise ValueError(f'{path}: {e}') from e
+    return policy.eval()
+
+
 def load_weights(policy: Policy, data: bytes) -> None:
     """
     Load ``encode_policy`` weight bytes into an existing ``policy`` (same config).

@@ -45,7 +45,7 @@ from sensor_msgs.msg import Joy
 
 from serl_agent.data.acknowledgement import Outbox
 from serl_agent.data.actor_spool import ActorSpool
-from serl_agent.data.policy_io import decode_policy
+from serl_agent.data.policy_io import decode_policy, load_policy_file
 from serl_agent.data.transition_codec import CodecError, dict_to_transition, rclpy_types
 from serl_agent.runtime.episode_runner import as_agent_env, EpisodeRunner
 from serl_agent.runtime.policy_slot import PolicySlot
@@ -78,7 +78,7 @@ class ActorNode(Node):
             'eval_every': 0, 'eval_episodes': 0, 'train_on_evaluation': False,
             'teleop_twist_topic': '/teleop/twist', 'teleop_twist_stamped': True,
             'teleop_joy_topic': '/teleop/joy', 'teleop_timeout': 0.5, 'teleop_twist_scale': 1.0,
-            'teleop_intervention': False, 'success_hold_steps': 0,
+            'teleop_intervention': False, 'success_hold_steps': 0, 'policy_file': '',
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -96,6 +96,9 @@ class ActorNode(Node):
         self.actor_id = v['actor_id'] or default_actor_id()
         self.types = rclpy_types()
         self.slot = PolicySlot()
+        if v['policy_file']:   # a saved policy (serl_eval): acts from the first step
+            self.slot.put(0, load_policy_file(v['policy_file']))
+            self.get_logger().info(f"policy loaded from {v['policy_file']}")
         self._lock = threading.Lock()
         self.outbox = Outbox(v['outbox_capacity'])
         # outboxes of earlier (crashed) actor processes found in the spool directory
