@@ -43,6 +43,7 @@ import threading
 import time
 from typing import Callable, List, Optional
 
+from tqdm import tqdm
 import yaml
 
 STATE_KEYS = ('tcp_pose', 'tcp_vel', 'gripper_width', 'object_pos', 'object_rel')
@@ -289,19 +290,21 @@ def _record_session(args, run_dir: Path, directory: Path, missing: int, scripted
                    f'scripted:={scripted}', f'params_file:={params}'],
                   run_dir / 'logs' / f'record_{what}.log')
     deadline = time.monotonic() + 120.0 + 60.0 * missing
-    shown = -1
+    bar = tqdm(total=missing, desc=f'recording {what}', unit='episode', disable=None,
+               dynamic_ncols=True)   # a progress bar on a terminal, nothing in a log
+    n = 0
     try:
         while graph.running() and time.monotonic() < deadline:
             n = len(complete_bags(directory)) - total
-            if n != shown:
-                log(f'recorded {n}/{missing}')
-                shown = n
+            bar.update(n - bar.n)
             if n >= missing:
                 break
             time.sleep(1.0)
     finally:
+        bar.close()
         graph.stop()
         set_aside_incomplete(directory, run_dir / f'{what}_incomplete')
+    log(f'recorded {n}/{missing} {what} episodes')
 
 
 # ---------------------------------------------------------------------- step 2: reward
@@ -324,8 +327,9 @@ def train_reward(args, run_dir: Path, demos: Path,
     if args.smoke:
         # one held-out episode: the others (>= 1 success) train
         cmd += ['--holdout', '0.01', '--batch-size', '16']
-    with log_path.open('ab') as out:
-        code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT)
+    with log_path.open('ab') as out:   # on a terminal its progress bar (stderr) shows there
+        code = subprocess.call(cmd, stdout=out,
+                               stderr=None if sys.stderr.isatty() else subprocess.STDOUT)
     if code != 0 or not model.exists():
         raise JobError(f'serl_train_reward failed (exit {code}); see {log_path}')
     tail = [ln for ln in log_path.read_text().splitlines() if ln.strip()][-3:]

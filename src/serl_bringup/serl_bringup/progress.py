@@ -193,6 +193,9 @@ class Progress:
         Losses are left out of the line (TensorBoard has them).
         """
         steps = f'{self.env_steps}' + (f'/{max_env_steps}' if max_env_steps else '')
+        rate = self.env_steps / self.wall_time_s if self.wall_time_s > 0 else 0.0
+        if max_env_steps and rate > 0 and self.env_steps < max_env_steps:
+            steps += f' (budget in ~{(max_env_steps - self.env_steps) / rate / 60:.0f} min)'
         ev = self.last_evaluation
         success = (f'{100 * ev.success_rate:.0f}% ({ev.successes}/{ev.episodes} at '
                    f'{ev.env_steps} steps)' if ev else 'n/a')

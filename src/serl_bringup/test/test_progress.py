@@ -103,3 +103,13 @@ def test_interventions_are_counted_shown_and_survive_a_restart(tmp_path):
     again = Progress(tmp_path, eval_episodes=1, clock=FakeClock())
     assert (again.intervention_steps, again.intervened_episodes) == (12, 1)
     assert 'interventions 12 steps in 1 episodes' in again.status_line()
+
+
+def test_status_line_gives_the_time_left_to_the_step_budget(tmp_path):
+    clock = FakeClock()
+    progress = Progress(tmp_path, eval_episodes=1, clock=clock)
+    clock.t += 600.0   # 10 min for 2,000 env steps: 8,000 left take 40 min
+    progress.on_learner_status({'env_steps': 2000, 'achieved_utd': 2.0,
+                                'updates_per_second': 5.0})
+    assert 'steps 2000/10000 (budget in ~40 min)' in progress.status_line(10000)
+    assert 'budget in' not in progress.status_line()   # no budget, no estimate

@@ -43,7 +43,7 @@ class TrainConfig:
     seed: int = 0
 
 
-def train_net(net, dataset, config, log=None, log_every=100):
+def train_net(net, dataset, config, log=None, log_every=100, progress=True):
     """
     Train ``net`` in place on ``dataset`` (a :class:`FrameDataset`).
 
@@ -51,6 +51,7 @@ def train_net(net, dataset, config, log=None, log_every=100):
     :param dataset: training frames; must contain both success and failure frames.
     :param config: :class:`TrainConfig`.
     :param log: optional callable(str) for progress lines every ``log_every`` steps.
+    :param progress: a progress bar (tqdm) on a terminal (stderr a tty), none otherwise.
 
     :returns: list[float]: the training loss of every step.
 
@@ -68,7 +69,9 @@ def train_net(net, dataset, config, log=None, log_every=100):
     num_positive = max(1, int(round(config.batch_size * config.positive_fraction)))
     losses, start = [], time.monotonic()
     net.train()
-    for step in range(config.steps):
+    from tqdm import tqdm
+    for step in tqdm(range(config.steps), desc='reward classifier', unit='step', leave=False,
+                     disable=None if progress else True, dynamic_ncols=True):
         index = np.concatenate([
             rng.choice(positives, num_positive),
             rng.choice(negatives, config.batch_size - num_positive)])
