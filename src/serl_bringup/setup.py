@@ -24,6 +24,7 @@ setup(
             'serl_launch = serl_bringup.launcher:main',
             'serl_train = serl_bringup.main_job:main',
             'serl_eval = serl_bringup.eval_job:main',
+            'serl_viewer = serl_bringup.viewer_node:main',
         ],
     },
 )

@@ -117,6 +117,8 @@ _AGENT_ARGS = (
     Argument('reward', 'classifier', 'reward source', ('classifier', 'ground_truth')),
     Argument('reward_model', 'runs/default/reward_classifier.pt',
              'reward classifier model file (reward:=classifier)'),
+    Argument('viz', 'false', 'start serl_viewer: a live view in the Foxglove app (cameras, '
+             'TCP, target, safety box, reward, episodes; ws://127.0.0.1:8765)', BOOL),
     Argument('teleop', 'none', 'a person may take over from the policy while it trains '
              '(HIL-SERL): keyboard (this terminal) / spacemouse / gamepad = the serl_teleop '
              'node; external = a teleop publisher started elsewhere; none',
@@ -175,6 +177,9 @@ def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[
                              else ()),
                           required=True))
     nodes += _teleop_nodes(args['teleop'], config_dir)
+    if _flag(args['viz']):
+        nodes.append(NodeSpec('serl_bringup', 'serl_viewer', 'serl_viewer',
+                              parameter_files=(str(config_dir / 'viewer.yaml'),)))
     learner_params = (('run_dir', args['run_dir']),)
     if demos:  # an empty list has no type a ROS parameter can take
         learner_params += (('demo_paths', demos),)

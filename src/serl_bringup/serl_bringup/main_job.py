@@ -96,6 +96,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'in the training graph; the transitions they drive go to the online '
                         'and the demo buffer (keyboard: this terminal; external: a teleop '
                         'publisher started elsewhere)')
+    p.add_argument('--viz', action='store_true',
+                   help='a live view while it trains: open ws://127.0.0.1:8765 in the '
+                        'Foxglove app (serl_viewer)')
     p.add_argument('--prior', nargs='*', default=[], metavar='RUN_DIR',
                    help='earlier runs whose transitions (successes and failures) join the '
                         'demos as prior data, e.g. runs/pick_cube_seed0')
@@ -353,7 +356,7 @@ def training_graph_argv(args, run_dir: Path, demos: str, model: Optional[Path]) 
     """Return the ``serl_launch`` arguments of the training graph (writes its parameters)."""
     argv = ['sim', f'task:={args.task}', f'reward:={args.reward}', f'demos:={demos}',
             f'run_dir:={run_dir}', f'params_file:={training_params(args, run_dir)}',
-            f'teleop:={args.teleop}']
+            f'teleop:={args.teleop}', f'viz:={str(args.viz).lower()}']
     if model is not None:
         argv.append(f'reward_model:={model}')
     return argv

@@ -58,3 +58,10 @@ def test_teleop_reaches_the_training_graph(tmp_path):
         names = [s.name for s in get_graph('sim').nodes(parse_launch_arguments(argv[1:]),
                                                         tmp_path)]
         assert ('teleop_node' in names) == (teleop != 'none')
+
+
+def test_viz_reaches_the_training_graph(tmp_path):
+    args = main_job.parse_args(['--run-dir', str(tmp_path), '--viz'])
+    argv = main_job.training_graph_argv(args, tmp_path, 'demos', None)
+    names = [s.name for s in get_graph('sim').nodes(parse_launch_arguments(argv[1:]), tmp_path)]
+    assert 'viz:=true' in argv and 'serl_viewer' in names
