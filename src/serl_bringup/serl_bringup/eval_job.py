@@ -181,6 +181,9 @@ def evaluate_in_graph(args, run_dir: Path, run: dict, video) -> dict:
              'max_episodes': args.episodes, 'max_episode_steps': run['episode_steps'],
              'seed': args.seed, 'spool_dir': '', 'drain_timeout': 0.1,
              'ground_truth_success': args.robot == 'sim'}
+    cameras = [k for k in run['keys'] if k in CAMERAS]
+    if cameras:   # a vision policy: the actor's observations carry its cameras
+        actor['image_keys'] = cameras
     params = write_yaml(out / 'params_eval.yaml', {'actor_node': {'ros__parameters': actor},
                                                    'sim_node': {'ros__parameters':
                                                                 {'seed': args.seed}}})
