@@ -280,3 +280,21 @@ def test_running_normalizer_matches_numpy_and_travels_with_the_policy():
     plain.observe(data.astype(np.float32))   # off: no statistics, no error
     assert plain.encoder.normalizer is None and 'normalize_observations' not in \
         plain.policy_config()
+
+
+def test_bc_warm_start_regresses_the_deterministic_action_while_the_critics_learn():
+    torch.manual_seed(0)
+    config = RLPDConfig(batch_size=64, hidden_dims=(32, 32), num_critics=2, utd_ratio=1,
+                        offline_steps=500, offline_actor='bc', actor_lr=3e-3)
+    agent = RLPDAgent(OBS, ACT, config, seed=0)
+    prior = ReplayBuffer(OBS, ACT, 200)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        s = rng.uniform(-1, 1, 2).astype(np.float32)
+        prior.insert(s, [0.5 * s[0]], 1.0, s, True, False)
+    agent.pretrain(prior)
+    act = agent.act(np.array([[0.8, 0.0], [-0.8, 0.0]], np.float32), deterministic=True)
+    assert np.abs(act[:, 0] - [0.4, -0.4]).max() < 0.08, act
+    assert agent.critic_updates == agent.actor_updates == 500
+    with torch.no_grad():   # the critics learnt the prior rewards (r = 1, terminal) meanwhile
+        assert float(agent.critic(torch.zeros(1, 2), torch.zeros(1, 1)).mean()) > 0.5

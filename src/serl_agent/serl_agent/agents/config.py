@@ -180,9 +180,10 @@ class SACConfig(AgentConfig):
     # its replay buffer (the usual practice RLPD compares against, Sec. 5.2).
     prior_sampling: str = 'seeded'
     # What the actor learns in the offline phase (``offline_steps`` > 0): 'rl', the agent's own
-    # actor step (AWAC's pretraining); 'bc', the maximum likelihood of the prior actions, the
-    # critics still learning by TD: a warm start from behaviour cloning (as WSRL, Zhou et al.
-    # 2024, arXiv 2412.07762, warm-starts online RL from an offline-trained policy).
+    # actor step (AWAC's pretraining); 'bc', the deterministic action regressed onto the prior
+    # actions (TD3+BC's and IBRL's BC loss), the critics still learning by TD: a warm start
+    # from behaviour cloning (as WSRL, Zhou et al. 2024, arXiv 2412.07762, warm-starts online
+    # RL from an offline-trained policy).
     offline_actor: str = 'rl'
     # torch.compile the critic step (target, loss and its backward; eager if compiling fails):
     # true, false, or 'auto' = on for critics of >= 2e7 multiply-adds per forward when a C++

@@ -33,8 +33,7 @@ import gymnasium as gym
 from serl_agent.agents.base import adam, Agent, finite_metrics
 from serl_agent.agents.config import SACConfig
 from serl_agent.data.replay import Batch, ReplayBuffer
-from serl_agent.networks import (CriticEnsemble, tanh_gaussian_from_noise,
-                                 tanh_gaussian_log_prob, tanh_gaussian_sample)
+from serl_agent.networks import CriticEnsemble, tanh_gaussian_from_noise, tanh_gaussian_sample
 import torch
 
 # torch_compile='auto' compiles the critic step from this many multiply-adds per critic forward
@@ -242,19 +241,23 @@ class SACAgent(Agent):
 
     def bc_actor_step(self, batch: Batch) -> Dict[str, torch.Tensor]:
         """
-        One actor step of behaviour cloning: maximise mean_b log pi(a_b|s_b) of batch actions.
+        One actor step of behaviour cloning: minimise mean_b ||tanh(mu(s_b)) - a_b||^2.
 
-        The offline phase's warm start with ``offline_actor: bc``; no temperature step.
+        The offline phase's warm start with ``offline_actor: bc``: the deterministic action
+        regressed onto the batch's actions (TD3+BC's and IBRL's BC objective; the likelihood,
+        with RLPD's log-std floor of -20, drove the std down and left the mean unfit: 0 % at
+        step 0 in the first benchmark run). The std is left to the online temperature; no
+        temperature step.
         """
         with torch.no_grad():
             features = self.encoder(self.augment(batch['observations']))
-        mean, log_std = self.policy.head(features)
-        log_prob = tanh_gaussian_log_prob(mean, log_std, batch['actions']).mean()
+        mean, _ = self.policy.head(features)
+        loss = (torch.tanh(mean) - batch['actions']).square().sum(-1).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
-        (-log_prob).backward()
+        loss.backward()
         self.actor_optimizer.step()
         self.actor_updates += 1
-        return {'actor_loss': -log_prob.detach(), 'log_prob': log_prob.detach()}
+        return {'actor_loss': loss.detach()}
 
     def _gradient_steps(self, online_buffer: Optional[ReplayBuffer],
                         prior_buffer: Optional[ReplayBuffer], mode: str,
