@@ -14,7 +14,7 @@ demos seeded into its replay buffer), ``awac`` (offline phase on the demos, then
 them in the buffer), ``bc`` (cloned demos, evaluated once, no online learning); ablations of
 RLPD: ``rlpd_no_layernorm``, ``rlpd_seeded`` (demos seeded into the buffer instead of 50/50
 batches), ``rlpd_10_critics`` (E = 10 instead of 2); and ``rlpd_bc_warmstart`` (an offline
-phase of 5,000 steps that clones the demos into the actor while the critics learn by TD, then
+phase of 2,000 steps that clones the demos into the actor while the critics learn by TD, then
 RLPD as usual).
 
 Usage::
@@ -60,9 +60,10 @@ VARIANTS = {
     'rlpd_no_layernorm': ('rlpd', {'critic_layer_norm': False}, True),
     'rlpd_seeded': ('rlpd', {'prior_sampling': 'seeded'}, True),
     'rlpd_10_critics': ('rlpd', {'num_critics': 10}, True),
-    # beyond the paper: RLPD warm-started from behaviour cloning (WSRL-like): 5,000 offline
-    # steps on the demos, the actor by maximum likelihood, the critics by TD; then RLPD
-    'rlpd_bc_warmstart': ('rlpd', {'offline_steps': 5000, 'offline_actor': 'bc'}, True),
+    # beyond the paper: RLPD warm-started from behaviour cloning (WSRL-like): 2,000 offline
+    # steps on the demos, the actor's deterministic action regressed onto theirs, the critics
+    # by TD; then RLPD
+    'rlpd_bc_warmstart': ('rlpd', {'offline_steps': 2000, 'offline_actor': 'bc'}, True),
 }
 
 
