@@ -78,7 +78,7 @@ def cpu_model() -> str:
     return platform.processor() or 'unknown'
 
 
-def run_one(name: str, seed: int, out: Path, budget: int) -> dict:
+def run_one(name: str, seed: int, out: Path, budget: int, stop: bool = True) -> dict:
     """Train variant ``name`` with ``seed``; return its record (evals, steps to target...)."""
     from serl_agent.agents.registry import load_config
     from serl_agent.cli.train_gym import expert_demos, train
@@ -92,7 +92,7 @@ def run_one(name: str, seed: int, out: Path, budget: int) -> dict:
                    demo_factory=((lambda env: expert_demos(env, DEMO_EPISODES, DEMO_SEED))
                                  if with_demos else None),
                    eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES, checkpoint_every=0,
-                   target_success=TARGET, progress=False, agent_name=agent,
+                   target_success=TARGET if stop else None, progress=False, agent_name=agent,
                    env_kwargs={'max_episode_steps': EPISODE_STEPS})
     shutil.rmtree(run_dir, ignore_errors=True)
     evals = [(int(s), float(r), float(p)) for s, r, p in result['evals']]
@@ -160,6 +160,8 @@ def main(argv=None) -> int:
     p.add_argument('--budget', type=int, default=BUDGET, help='env steps per run')
     p.add_argument('--threads', type=int, default=1, help='torch threads per run')
     p.add_argument('--report-only', action='store_true', help='table and plot of results.json')
+    p.add_argument('--no-stop', action='store_true',
+                   help='go on after the target to the budget (does the success last?)')
     args = p.parse_args(argv)
 
     import torch
@@ -176,9 +178,11 @@ def main(argv=None) -> int:
             for seed in args.seeds:
                 if any(r['variant'] == name and r['seed'] == seed for r in load()):
                     continue
-                rec = run_one(name, seed, out, args.budget)
+                rec = run_one(name, seed, out, args.budget, stop=not args.no_stop)
                 results = load() + [rec]  # re-read: another process may have added records
                 results_path.write_text(json.dumps(results, indent=1))
+                print(f'{name} seed {seed}: evals (step, success) '
+                      f'{[(s, p) for s, _, p in rec["evals"]]}', flush=True)
                 print(f'{name} seed {seed}: steps_to_90={rec["steps_to_target"]} '
                       f'best={rec["best_success"]:.2f} env_steps={rec["env_steps"]} '
                       f'{rec["seconds"]:.0f} s critic_updates={rec["critic_updates"]} '
