@@ -137,7 +137,7 @@ def plot(results, path: Path) -> None:
                 row.append(last)
             rows.append(row)
         rows = np.array(rows)
-        line, = ax.plot(steps, np.median(rows, axis=0), marker='o', ms=3,
+        line, = ax.plot(steps, np.median(rows, axis=0), marker='o', ms=6 if len(steps) == 1 else 3,
                         label=f'{name} (n={len(recs)})')
         ax.fill_between(steps, rows.min(axis=0), rows.max(axis=0), alpha=0.15,
                         color=line.get_color())
@@ -145,7 +145,7 @@ def plot(results, path: Path) -> None:
     ax.set_xlabel('env steps (evaluation episodes not counted)')
     ax.set_ylabel(f'success over {EVAL_EPISODES} evaluation episodes')
     ax.set_title(f'{TASK}, {DEMO_EPISODES} demos: median and range over seeds')
-    ax.legend(fontsize=8, loc='upper left')
+    ax.legend(fontsize=8, loc='center right')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
