@@ -31,10 +31,8 @@ import threading
 import time
 from typing import List, Optional
 
+from serl_bringup.main_job import CAMERAS, STATE_KEYS
 import yaml
-
-SIM_TASK_KEYS = ('tcp_pose', 'tcp_vel', 'gripper_width', 'object_pos', 'object_rel')
-CAMERAS = ('front', 'wrist')
 
 
 class EvalError(RuntimeError):
@@ -76,7 +74,7 @@ def load_run(run_dir: Path) -> dict:
     task = result.get('task', 'PandaPickCube-v0')
     spec = policy.policy_config['observation']
     keys = sorted(spec.get('state', {})) + sorted(spec.get('images', {}))
-    provided = set(SIM_TASK_KEYS) | set(CAMERAS)
+    provided = set(STATE_KEYS) | set(CAMERAS)
     if spec['type'] != 'dict' or not set(keys) <= provided:
         raise EvalError(f'{run_dir / "policy.pt"}: the policy observes {keys}; the task {task} '
                         f'provides {sorted(provided)}')
@@ -172,6 +170,7 @@ def evaluate_in_graph(args, run_dir: Path, run: dict, video) -> dict:
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.signals import SignalHandlerOptions
+    from serl_agent.runtime.evaluation import summarize
     from serl_bringup.main_job import Graph, write_yaml
 
     out = run_dir / 'eval'
@@ -215,13 +214,9 @@ def evaluate_in_graph(args, run_dir: Path, run: dict, video) -> dict:
         node.destroy_node()
         rclpy.try_shutdown()
     with watcher.lock:
-        episodes = [{'steps': int(m.steps), 'return': float(m.episode_return),
-                     'success': bool(m.success)} for m in watcher.summaries[:args.episodes]]
-    return {'episodes': len(episodes),
-            'success_rate': sum(e['success'] for e in episodes) / len(episodes),
-            'mean_length': sum(e['steps'] for e in episodes) / len(episodes),
-            'mean_return': sum(e['return'] for e in episodes) / len(episodes),
-            'per_episode': episodes}
+        return summarize([{'steps': int(m.steps), 'return': float(m.episode_return),
+                           'success': bool(m.success)}
+                          for m in watcher.summaries[:args.episodes]])
 
 
 def main(argv: Optional[List[str]] = None) -> int:

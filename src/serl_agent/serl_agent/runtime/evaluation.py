@@ -20,6 +20,7 @@ from typing import Optional
 
 import gymnasium as gym
 import numpy as np
+from serl_agent.runtime.episode_runner import success_of
 from serl_agent.runtime.video import compose, VideoError, VideoWriter
 
 #: Evaluation episode i starts from env seed EVAL_SEED + i (the same at every evaluation).
@@ -69,7 +70,7 @@ def evaluate_policy(policy, env: gym.Env, episodes: int = 20, seed: int = EVAL_S
             total += float(reward)
             steps += 1
             done = terminated or truncated
-        success = bool(info.get('succeed', info.get('success', False)))
+        success = success_of(info)
         if video is not None:   # the last frame, with the outcome, held for a second
             last = compose(_images(env, obs), [f'episode {ep + 1}/{episodes} step {steps}',
                                                'SUCCESS' if success else 'failure'])
@@ -77,8 +78,17 @@ def evaluate_policy(policy, env: gym.Env, episodes: int = 20, seed: int = EVAL_S
                 video.add(last)
         per_episode.append({'seed': seed + ep, 'steps': steps, 'return': total,
                             'success': success})
-    return {'episodes': episodes,
+    return summarize(per_episode)
+
+
+def summarize(per_episode) -> dict:
+    """
+    Return ``{'episodes', 'success_rate', 'mean_length', 'mean_return', 'per_episode'}``.
+
+    per_episode: dicts with ``steps``, ``return`` and ``success`` (at least one).
+    """
+    return {'episodes': len(per_episode),
             'success_rate': float(np.mean([e['success'] for e in per_episode])),
             'mean_length': float(np.mean([e['steps'] for e in per_episode])),
             'mean_return': float(np.mean([e['return'] for e in per_episode])),
-            'per_episode': per_episode}
+            'per_episode': list(per_episode)}
