@@ -203,8 +203,6 @@ class SimNode(Node):
         if self._pub_images:
             self._threads.append(threading.Thread(target=self._camera_loop, name='cameras',
                                                   daemon=True))
-        for thread in self._threads:
-            thread.start()
         command = ('joint torques on /effort_controller/commands' if self.impedance is None
                    else f'impedance law in the sim, equilibrium poses on '
                    f'{p["equilibrium_pose_topic"]} (/effort_controller/commands ignored)')
@@ -213,6 +211,15 @@ class SimNode(Node):
             f'{p["real_time_factor"]:g}, states {p["state_rate"]:g} Hz, cameras '
             f'{p["camera_rate"]:g} Hz {p["camera_width"]}x{p["camera_height"]}; '
             f'control_mode {p["control_mode"]}: {command}')
+        # Last: a Ctrl-C that interrupts the constructor (rclpy raises KeyboardInterrupt in the
+        # main thread) leaves no node to destroy_node(), so no thread may outlive it: a daemon
+        # thread still inside MuJoCo at interpreter exit crashes the process (SIGSEGV).
+        try:
+            for thread in self._threads:
+                thread.start()
+        except BaseException:
+            self._stop_threads()
+            raise
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         names = [param.name for param in parameters if param.name in PARAMETERS]
@@ -499,11 +506,15 @@ class SimNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         self._pub_diag.publish(msg)
 
-    def destroy_node(self) -> None:
-        """Stop the physics thread, then release the node."""
+    def _stop_threads(self) -> None:
         self._running = False
         for thread in self._threads:
-            thread.join(timeout=5.0)
+            if thread.is_alive():
+                thread.join(timeout=5.0)
+
+    def destroy_node(self) -> None:
+        """Stop the physics thread, then release the node."""
+        self._stop_threads()
         super().destroy_node()
         if not any(thread.is_alive() for thread in self._threads):
             # Free the MuJoCo objects now, in order (law, then simulation), rather than in the

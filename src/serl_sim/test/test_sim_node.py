@@ -234,6 +234,7 @@ def test_reset_is_deterministic_per_seed_and_success_is_queried(ros):
 def test_console_script_starts_from_config_and_stops_on_sigint():
     env = dict(os.environ)
     env['ROS_DOMAIN_ID'] = str(int(env['ROS_DOMAIN_ID']) + 50)
+    env['PYTHONFAULTHANDLER'] = '1'  # a crash prints every thread's Python stack
     script = os.path.join(ROOT, 'install', 'serl_sim', 'lib', 'serl_sim', 'sim_node')
     config = os.path.join(ROOT, 'config', 'sim.yaml')
     proc = subprocess.Popen([script, '--ros-args', '--params-file', config, '-p',
