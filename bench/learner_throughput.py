@@ -34,6 +34,21 @@ ReLU, the loss, Adam, the target EMA, sampling and the framework took no time. S
 reach on this machine; rlpd's share of it is printed too.
 
 Last line: ``updates_per_s=... peak_fraction=... vs_loop=... matmul_ceiling=...``.
+
+``--pixels`` (issue 16): the pick-cube vision setting instead, batch 256 (128 online + 128 demo),
+the main job's RLPD settings (config/agent_pick_cube.yaml: E = 2, UTD 10), the ``front`` and
+``wrist`` cameras at 128x128 plus proprioception (TCP pose, TCP velocity, gripper width).
+Two designs, measured in the same run:
+
+- frozen: each frame encoded once, when it enters a buffer, by the frozen spatial-softmax
+  encoder (serl_agent.vision); the learner trains on the features (2 x 32) + proprioception.
+  The encoding is charged per env step (2 frames) and converted to the critic updates it
+  costs at the 10 Hz control rate: updates_per_s = the learner's rate x (1 - 10 x encode time).
+- drq: end to end, RLPD's pixel setting (Table 1): a DrQ conv encoder per camera shared by the
+  critics and trained by the critic loss, 4-pixel random shift, images stored in the buffers.
+
+Last line: ``updates_per_s=<frozen> drq_updates_per_s=... vs_drq=... encode_ms_per_step=...
+goal_updates_per_s=40 goal_ratio=...`` (goal: UTD 4 at 10 Hz).
 """
 
 import argparse
@@ -276,7 +291,11 @@ def main():
                         help='replay the compiled critic step as CUDA graphs '
                              '(RLPDConfig.cuda_graphs; CUDA only)')
     parser.add_argument('--skip-loop', action='store_true')
+    parser.add_argument('--pixels', action='store_true',
+                        help='the pick-cube vision learner: frozen features vs DrQ end to end')
     args = parser.parse_args()
+    if args.pixels:
+        return pixels(args)
 
     threads = set_torch_threads(args.threads)
     obs_dim, act_dim, depth = 17, 6, 2
@@ -339,6 +358,76 @@ def main():
     print(f'updates_per_s={ups:.1f} peak_fraction={frac:.3f} vs_loop={vs_loop:.2f} '
           f'matmul_ceiling={ceiling:.3f} peak_gflops={peak / 1e9:.1f} threads={threads} '
           f'compiled={int(compiled)} cuda_graphs={int(bool(graphs))}')
+
+
+def _filled(space, act, rng, n, device):
+    """A buffer of ``n`` random transitions of ``space`` (uint8 images, float states)."""
+    buf = ReplayBuffer(space, act, n, device=device)
+
+    def draw():
+        return {k: (rng.integers(0, 256, b.shape, np.uint8) if b.dtype == np.uint8
+                    else rng.uniform(-1, 1, b.shape).astype(np.float32))
+                for k, b in space.spaces.items()}
+    for _ in range(n):
+        buf.insert(draw(), rng.uniform(-1, 1, act.shape), 0.0, draw(), False, False)
+    return buf
+
+
+def pixels(args):
+    """The vision learner: frozen cached features vs DrQ end to end (see the docstring)."""
+    from pathlib import Path
+    from serl_agent.agents.registry import load_config
+    from serl_agent.vision.image_features import ImageFeatures
+    from serl_agent.vision.spatial_autoencoder import SpatialAutoencoderConfig, SpatialEncoder
+
+    threads = set_torch_threads(args.threads)
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_config('rlpd', root / 'config' / 'agent_pick_cube.yaml', batch_size=args.batch)
+    utd = cfg.utd_ratio
+    box = gym.spaces.Box
+    proprio = {'tcp_pose': box(-np.inf, np.inf, (7,), np.float32),
+               'tcp_vel': box(-np.inf, np.inf, (6,), np.float32),
+               'gripper_width': box(0, 0.1, (1,), np.float32)}
+    cameras = ('front', 'wrist')
+    image_space = gym.spaces.Dict({**proprio, **{c: box(0, 255, (128, 128, 3), np.uint8)
+                                                  for c in cameras}})
+    act = box(-1.0, 1.0, (4,), np.float32)
+    features = ImageFeatures({c: SpatialEncoder(SpatialAutoencoderConfig()).eval()
+                              for c in cameras})
+    feature_space = features.space(image_space)
+    rng = np.random.default_rng(0)
+    print(f'device={args.device} threads={threads} torch={torch.__version__} batch={args.batch} '
+          f'critics={cfg.num_critics} utd={utd}')
+
+    frame = {c: rng.integers(0, 256, (128, 128, 3), np.uint8) for c in cameras}
+    features.observation(frame)
+    times = []
+    for _ in range(50):
+        t = time.perf_counter()
+        features.observation(frame)
+        times.append(time.perf_counter() - t)
+    encode = float(np.median(times))
+    print(f'frozen encoder: {1e3 * encode:.2f} ms per env step (2 frames, median of 50)')
+
+    online, demo = (_filled(feature_space, act, rng, 2000, args.device) for _ in range(2))
+    agent = RLPDAgent(feature_space, act, cfg, device=args.device, seed=0)
+    learner_ups, median = rate(lambda: agent.update(online, demo), utd, args.seconds,
+                               args.device)
+    frozen_ups = learner_ups * max(0.0, 1.0 - 10.0 * encode)
+    print(f'frozen features: {learner_ups:.1f} critic updates/s best, {median:.1f} median; '
+          f'{frozen_ups:.1f} after the encoding at 10 Hz')
+
+    drq_cfg = load_config('rlpd', root / 'config' / 'agent_pick_cube.yaml',
+                          batch_size=args.batch, image_shift=4)
+    online, demo = (_filled(image_space, act, rng, 600, args.device) for _ in range(2))
+    agent = RLPDAgent(image_space, act, drq_cfg, device=args.device, seed=0)
+    drq_ups, drq_median = rate(lambda: agent.update(online, demo), utd, args.seconds,
+                               args.device)
+    print(f'drq end to end: {drq_ups:.2f} critic updates/s best, {drq_median:.2f} median')
+    goal = 40.0
+    print(f'updates_per_s={frozen_ups:.1f} drq_updates_per_s={drq_ups:.2f} '
+          f'vs_drq={frozen_ups / drq_ups:.1f} encode_ms_per_step={1e3 * encode:.2f} '
+          f'goal_updates_per_s={goal:.0f} goal_ratio={frozen_ups / goal:.2f} threads={threads}')
 
 
 if __name__ == '__main__':

@@ -26,6 +26,7 @@ setup(
             'demo_recorder = serl_agent.ros.demo_recorder_node:main',
             'serl_record_demos = serl_agent.cli.record_demos:main',
             'serl_train_gym = serl_agent.cli.train_gym:main',
+            'serl_pretrain_encoder = serl_agent.cli.pretrain_encoder:main',
         ],
     },
 )

@@ -84,3 +84,32 @@ def test_interventions_go_to_the_online_and_the_demo_buffer(tmp_path):
     off.train_step()
     assert len(off.online) == 6 and off.demo is None
     off.stop(save=False)
+
+
+def test_image_encoder_turns_images_into_features_before_any_buffer(tmp_path):
+    from serl_agent.vision.image_features import EncoderFileError, save_encoders
+    from serl_agent.vision.spatial_autoencoder import SpatialAutoencoderConfig, SpatialEncoder
+    config = SpatialAutoencoderConfig(input_size=16, channels=(4, 3), reconstruction_size=8)
+    encoder_file = save_encoders(tmp_path / 'enc.pt', {
+        c: SpatialEncoder(config).eval() for c in ('front', 'wrist')})
+    keys = ('tcp_pose', 'tcp_vel', 'gripper_width', 'front', 'wrist')
+    settings = LearnerSettings(run_dir=str(tmp_path / 'run'), training_starts=4,
+                               publish_every=1, observation_keys=keys,
+                               image_encoder=str(encoder_file))
+    learner = Learner(settings, SMALL)
+    for d in _cdr(make_episode(np.random.default_rng(0), 'a', 0, 6, images=True)):
+        assert learner.receive(d)
+    assert learner.train_step()
+    spaces = learner.observation_space.spaces
+    assert sorted(spaces) == ['front_features', 'gripper_width', 'tcp_pose', 'tcp_vel',
+                              'wrist_features']
+    assert spaces['front_features'].shape == (6,)
+    assert sorted(learner.online.sample(2)['observations']) == sorted(spaces)
+    learner.stop(save=True)
+    again = Learner(settings, SMALL)   # the spool holds images: encoded again on restart
+    assert again.spooled_on_start == 6
+    again.stop(save=False)
+
+    with pytest.raises(EncoderFileError, match='nothing.pt'):
+        Learner(LearnerSettings(run_dir=str(tmp_path / 'run2'),
+                                image_encoder=str(tmp_path / 'nothing.pt')), SMALL)

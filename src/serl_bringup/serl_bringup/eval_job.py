@@ -74,11 +74,20 @@ def load_run(run_dir: Path) -> dict:
     task = result.get('task', 'PandaPickCube-v0')
     spec = policy.policy_config['observation']
     keys = sorted(spec.get('state', {})) + sorted(spec.get('images', {}))
+    # a vision policy of serl_train acts on the frozen features of its cameras
+    encoder = run_dir / 'image_encoder.pt'
+    suffix = '_features'
+    featured = [k[:-len(suffix)] for k in keys if k.endswith(suffix)]
+    if featured and not encoder.exists():
+        raise EvalError(f'{run_dir / "policy.pt"} acts on features of {featured}, but the '
+                        f'run has no image encoder ({encoder})')
+    observed = sorted(k for k in keys if not k.endswith(suffix)) + featured
     provided = set(STATE_KEYS) | set(CAMERAS)
-    if spec['type'] != 'dict' or not set(keys) <= provided:
+    if spec['type'] != 'dict' or not set(observed) <= provided:
         raise EvalError(f'{run_dir / "policy.pt"}: the policy observes {keys}; the task {task} '
                         f'provides {sorted(provided)}')
-    return {'policy': policy, 'task': task, 'keys': keys,
+    return {'policy': policy, 'task': task, 'keys': observed,
+            'image_encoder': str(encoder.resolve()) if featured else '',
             'episode_steps': int(actor.get('max_episode_steps', 50))}
 
 
@@ -109,6 +118,9 @@ def evaluate_without_ros(args, run: dict, video) -> dict:
 
     env = gym.make(run['task'], max_episode_steps=run['episode_steps'],
                    render_mode='rgb_array' if video is not None else None)
+    if run['image_encoder']:
+        from serl_agent.vision.image_features import ImageFeaturesWrapper
+        env = ImageFeaturesWrapper(env, run['image_encoder'])
     try:
         return evaluate_policy(run['policy'], env, args.episodes, seed=args.seed, video=video)
     finally:
@@ -183,6 +195,9 @@ def evaluate_in_graph(args, run_dir: Path, run: dict, video) -> dict:
     cameras = [k for k in run['keys'] if k in CAMERAS]
     if cameras:   # a vision policy: the actor's observations carry its cameras
         actor['image_keys'] = cameras
+        actor['object_pose'] = False
+    if run['image_encoder']:
+        actor['image_encoder'] = run['image_encoder']
     params = write_yaml(out / 'params_eval.yaml', {'actor_node': {'ros__parameters': actor},
                                                    'sim_node': {'ros__parameters':
                                                                 {'seed': args.seed}}})

@@ -33,6 +33,7 @@ liveness check passed), 1 on a failed step or check, 130 after Ctrl-C.
 """
 
 import argparse
+from dataclasses import dataclass
 import json
 import os
 from pathlib import Path
@@ -41,13 +42,42 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from tqdm import tqdm
 import yaml
 
 STATE_KEYS = ('tcp_pose', 'tcp_vel', 'gripper_width', 'object_pos', 'object_rel')
 CAMERAS = ('front', 'wrist')
+#: what a real FR3 reports of itself (franka_ros2 state broadcaster and gripper)
+PROPRIOCEPTION = ('tcp_pose', 'tcp_vel', 'gripper_width')
+
+
+@dataclass(frozen=True)
+class TaskRecipe:
+    """
+    What the learner of one sim task observes: the variation between tasks, as data.
+
+    :ivar observation_keys: the learner's ``observation_keys`` (cameras included for a
+        vision task: they become features when they enter its buffers).
+    :ivar cameras: the actor's ``image_keys`` while it trains (``/cameras/<key>/image_raw``).
+    :ivar object_pose: whether the actor observes ``/sim/object_pose`` (sim only).
+    :ivar image_encoder: pretrain the frozen image encoders (``serl_pretrain_encoder``,
+        behaviour cloning of the demos) and give them to the learner and the actor.
+    """
+
+    observation_keys: Tuple[str, ...]
+    cameras: Tuple[str, ...] = ()
+    object_pose: bool = True
+    image_encoder: bool = False
+
+
+TASKS = {
+    'PandaPickCube-v0': TaskRecipe(STATE_KEYS),
+    # what SERL and HIL-SERL learn from on the robot: wrist and front cameras + proprioception
+    'PandaPickCubeVision-v0': TaskRecipe(PROPRIOCEPTION + CAMERAS, cameras=CAMERAS,
+                                         object_pose=False, image_encoder=True),
+}
 #: s; the actor's stale-state limit in sim: the sim's reset pauses its state stream, which on
 #: a loaded 2-core machine can exceed the 0.5 s default (keep the default on the real arm).
 SIM_STATE_TIMEOUT = 1.0
@@ -67,8 +97,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog='serl_train', description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--run-dir', default='runs/pick_cube', help='run directory (resumed)')
-    p.add_argument('--task', default='PandaPickCube-v0',
-                   choices=('PandaPickCube-v0',), help='simulated task (state-based RLPD)')
+    p.add_argument('--task', default='PandaPickCube-v0', choices=sorted(TASKS),
+                   help='simulated task: PandaPickCube-v0 learns from the state (the cube '
+                        'position included), PandaPickCubeVision-v0 from the front and wrist '
+                        'cameras and proprioception only, as on a real FR3')
+    p.add_argument('--encoder-steps', type=int, default=2000,
+                   help="vision tasks: Adam steps of the frozen image encoders' pretraining "
+                        '(behaviour cloning of the demos from the cameras)')
     p.add_argument('--demos', type=int, default=20, help='scripted demo episodes to record')
     p.add_argument('--negative-episodes', type=int, default=30,
                    help='episodes of the scripted workspace explorer recorded as failure frames '
@@ -124,6 +159,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         args.eval_every = 1
         args.eval_episodes = 1
         args.reward_steps = min(args.reward_steps, 30)
+        args.encoder_steps = min(args.encoder_steps, 5)
         args.target_success = 2.0  # unreachable: the smoke run stops on its checks
     return args
 
@@ -341,6 +377,29 @@ def train_reward(args, run_dir: Path, demos: Path,
     return model
 
 
+def pretrain_encoder(args, run_dir: Path, demos: Path) -> Optional[Path]:
+    """Vision tasks: pretrain the frozen image encoders on the demos (behaviour cloning)."""
+    recipe = TASKS[args.task]
+    if not recipe.image_encoder:
+        return None
+    encoder = run_dir / 'image_encoder.pt'
+    if encoder.exists():
+        log(f'step 2/3 image encoder: {encoder} (skipped)')
+        return encoder
+    log_path = run_dir / 'logs' / 'pretrain_encoder.log'
+    log(f'step 2/3 image encoder: behaviour cloning of the demos in {demos} from the cameras '
+        f'(log: {log_path})')
+    cmd = ['serl_pretrain_encoder', str(demos), '--objective', 'bc', '--cameras',
+           *recipe.cameras, '--output', str(encoder), '--steps', str(args.encoder_steps),
+           '--seed', str(args.seed)]
+    with log_path.open('ab') as out:
+        code = subprocess.call(cmd, stdout=out,
+                               stderr=None if sys.stderr.isatty() else subprocess.STDOUT)
+    if code != 0 or not encoder.exists():
+        raise JobError(f'serl_pretrain_encoder failed (exit {code}); see {log_path}')
+    return encoder
+
+
 # ---------------------------------------------------------------------- step 3: RL
 def smoke_agent_config(run_dir: Path, agent: str) -> Path:
     """Write the tiny-network config of the smoke run for ``agent``."""
@@ -352,18 +411,21 @@ def smoke_agent_config(run_dir: Path, agent: str) -> Path:
     return write_yaml(run_dir / f'{agent}_smoke.yaml', {agent: tiny})
 
 
-def training_graph_argv(args, run_dir: Path, demos: str, model: Optional[Path]) -> List[str]:
+def training_graph_argv(args, run_dir: Path, demos: str, model: Optional[Path],
+                        encoder: Optional[Path] = None) -> List[str]:
     """Return the ``serl_launch`` arguments of the training graph (writes its parameters)."""
+    params = training_params(args, run_dir, encoder)
     argv = ['sim', f'task:={args.task}', f'reward:={args.reward}', f'demos:={demos}',
-            f'run_dir:={run_dir}', f'params_file:={training_params(args, run_dir)}',
+            f'run_dir:={run_dir}', f'params_file:={params}',
             f'teleop:={args.teleop}', f'viz:={str(args.viz).lower()}']
     if model is not None:
         argv.append(f'reward_model:={model}')
     return argv
 
 
-def training_params(args, run_dir: Path) -> Path:
+def training_params(args, run_dir: Path, encoder: Optional[Path] = None) -> Path:
     """Write the parameter overrides of the training graph (``params_train.yaml``)."""
+    recipe = TASKS[args.task]
     agent_config = args.agent_config or str(config_dir() / 'agent_pick_cube.yaml')
     if args.smoke:
         agent_config = str(smoke_agent_config(run_dir, args.agent))
@@ -372,9 +434,16 @@ def training_params(args, run_dir: Path) -> Path:
              'state_timeout': SIM_STATE_TIMEOUT, 'max_episode_steps': args.episode_steps,
              # success counted by the sim (the classifier's reward still ends episodes)
              'ground_truth_success': True}
-    learner = {'observation_keys': list(STATE_KEYS), 'agent': args.agent,
+    if recipe.cameras:
+        actor.update(image_keys=list(recipe.cameras))
+    if not recipe.object_pose:
+        actor.update(object_pose=False)
+    learner = {'observation_keys': list(recipe.observation_keys), 'agent': args.agent,
                'agent_config': str(Path(agent_config).resolve()), 'seed': args.seed,
                'prior_paths': [str(Path(p).resolve()) for p in args.prior] or ['']}
+    if encoder is not None:
+        actor.update(image_encoder=str(encoder))
+        learner.update(image_encoder=str(encoder))
     if args.smoke:
         actor.update(max_episode_steps=30, drain_timeout=5.0)
         learner.update(training_starts=20, publish_every=2, checkpoint_every=10.0)
@@ -410,7 +479,8 @@ def smoke_checks(monitor, progress) -> dict:
     return checks
 
 
-def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
+def train(args, run_dir: Path, demos: Path, model: Optional[Path],
+          encoder: Optional[Path] = None) -> int:
     """Run the training graph and watch it until done; return the exit status."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -425,7 +495,7 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
         log(f'step 3/3 {args.agent.upper()}: {run_dir}/policy.pt exists, the run is complete '
             f'(skipped; result: {run_dir}/result.json)')
         return 0
-    argv = training_graph_argv(args, run_dir, demos, model)
+    argv = training_graph_argv(args, run_dir, demos, model, encoder)
     log_path = run_dir / 'logs' / 'train_graph.log'
     log(f'step 3/3 {args.agent.upper()}: serl_launch {" ".join(argv)}')
     log(f'  graph log: {log_path}; TensorBoard: tensorboard --logdir {run_dir}/tensorboard')
@@ -588,7 +658,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         demos = record_demos(args, run_dir)
         negatives = record_negatives(args, run_dir)
         model = train_reward(args, run_dir, demos, negatives)
-        return train(args, run_dir, demos, model)
+        encoder = pretrain_encoder(args, run_dir, demos)
+        return train(args, run_dir, demos, model, encoder)
     except JobError as exc:
         log(f'error: {exc}')
         return 1

@@ -65,3 +65,39 @@ def test_viz_reaches_the_training_graph(tmp_path):
     argv = main_job.training_graph_argv(args, tmp_path, 'demos', None)
     names = [s.name for s in get_graph('sim').nodes(parse_launch_arguments(argv[1:]), tmp_path)]
     assert 'viz:=true' in argv and 'serl_viewer' in names
+
+
+def test_vision_task_learns_only_from_what_a_real_fr3_provides(tmp_path):
+    """The vision job's learner keys are a subset of a real-robot actor's observation."""
+    import rclpy
+    from rclpy.node import Node
+    from serl_agent.ros.ros_env import RosEnv, RosEnvSettings
+
+    encoder = tmp_path / 'image_encoder.pt'
+    args = main_job.parse_args(['--run-dir', str(tmp_path), '--task', 'PandaPickCubeVision-v0'])
+    params = yaml.safe_load(main_job.training_params(args, tmp_path, encoder).read_text())
+    learner = params['learner_node']['ros__parameters']
+    actor = params['actor_node']['ros__parameters']
+    assert learner['image_encoder'] == actor['image_encoder'] == str(encoder)
+    assert actor['image_keys'] == ['front', 'wrist'] and actor['object_pose'] is False
+
+    # what the actor observes on the real arm (serl_launch real: no /sim/object_pose)
+    real_args = parse_launch_arguments(['demos:=d'])
+    real_actor = next(s for s in get_graph('real').nodes(real_args, tmp_path)
+                      if s.name == 'actor_node')
+    assert ('object_pose', False) in real_actor.parameters
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = Node('observation_keys_probe', context=context)
+        env = RosEnv(node, RosEnvSettings(robot='real', reward_source='none',
+                                          object_pose=False, image_keys=('front', 'wrist')))
+        real_keys = set(env.observation_space.spaces)
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+    assert set(learner['observation_keys']) <= real_keys
+    assert not any(k.startswith('object') for k in learner['observation_keys'])
+    # the state job, by contrast, needs the sim's object pose
+    state = _written(tmp_path)['learner_node']['ros__parameters']['observation_keys']
+    assert not set(state) <= real_keys

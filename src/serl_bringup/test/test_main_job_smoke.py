@@ -82,3 +82,31 @@ def test_smoke_run_proves_the_graph_is_alive(tmp_path, job):
     assert 0.0 <= result['success_rate'] <= 1.0
     # 10 frames a second of both cameras, plus each episode's outcome held for a second
     assert count_frames(video) == result['video_frames'] >= 2 * 10
+
+
+def test_vision_smoke_run_trains_from_cameras_and_proprioception_only(tmp_path, job):
+    """``serl_train --task PandaPickCubeVision-v0 --smoke``: the pixel graph is alive."""
+    run = tmp_path / 'run'
+    proc = job('--task', 'PandaPickCubeVision-v0', '--smoke', '--run-dir', str(run),
+               '--timeout', '240')
+    try:
+        out, _ = proc.communicate(timeout=480)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f'serl_train --smoke (vision) did not finish:\n{out[-4000:]}')
+    sys.stdout.write(out[-3000:])
+    report = json.loads((run / 'graph_check.json').read_text())
+    failed = [name for name, ok in report['checks'].items() if not ok]
+    assert not failed, f'failed checks {failed}; topics {report["topics"]}\n{out[-3000:]}'
+    assert proc.returncode == 0, out[-3000:]
+    assert 'image encoder' in out and (run / 'image_encoder.pt').stat().st_size > 0
+    # the weights the actor ran: features of both cameras and proprioception, no object pose
+    spec = json.loads((run / 'policy_config.json').read_text())['observation']
+    assert sorted(spec['state']) == ['front_features', 'gripper_width', 'tcp_pose', 'tcp_vel',
+                                     'wrist_features'] and not spec['images']
+    # a saved vision policy evaluates in the Gymnasium env through the same encoder
+    evaluation = subprocess.run(['serl_eval', '--run-dir', str(run), '--episodes', '1',
+                                 '--no-ros'], capture_output=True, text=True, timeout=300,
+                                cwd=tmp_path)
+    assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr

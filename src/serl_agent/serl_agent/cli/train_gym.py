@@ -146,7 +146,7 @@ def train(env_id: str, steps: int, run_dir, config: Optional[AgentConfig] = None
           eval_every: int = 5000, eval_episodes: int = 5, checkpoint_every: int = 5000,
           target_return: Optional[float] = None, progress: bool = True,
           env_kwargs: Optional[dict] = None, agent_name: str = 'rlpd',
-          target_success: Optional[float] = None) -> dict:
+          target_success: Optional[float] = None, image_encoder=None) -> dict:
     """
     Train agent ``agent_name`` on ``env_id`` for ``steps`` env steps in total (with resumed).
 
@@ -158,7 +158,9 @@ def train(env_id: str, steps: int, run_dir, config: Optional[AgentConfig] = None
     Evaluations (``eval_episodes`` deterministic episodes from fixed seeds) run every
     ``eval_every`` env steps, and at step 0 when an offline phase ran. Stops early once an
     evaluation reaches ``target_return`` or ``target_success``. An agent that learns nothing
-    online (BC) is evaluated once after its offline phase, with no env steps.
+    online (BC) is evaluated once after its offline phase, with no env steps. With
+    ``image_encoder`` (an encoder file of ``serl_agent.vision``), the env's camera images are
+    replaced by their frozen features before the agent or any buffer sees them.
 
     Returns ``{'env_steps', 'episodes', 'evals': [(step, mean_return, success_rate)],
     'last_eval' (mean return), 'last_success', 'critic_updates', 'actor_updates',
@@ -173,6 +175,11 @@ def train(env_id: str, steps: int, run_dir, config: Optional[AgentConfig] = None
     torch.manual_seed(seed)
     env = make_env(env_id, seed, **(env_kwargs or {}))
     eval_env = make_env(env_id, seed + 1, **(env_kwargs or {}))
+    if image_encoder is not None:
+        from serl_agent.vision.image_features import ImageFeatures, ImageFeaturesWrapper
+        features = ImageFeatures.from_file(image_encoder)
+        env, eval_env = ImageFeaturesWrapper(env, features), ImageFeaturesWrapper(eval_env,
+                                                                                  features)
     agent = make_agent(agent_name, env.observation_space, env.action_space, config, device,
                        seed=seed)
     online = ReplayBuffer(env.observation_space, env.action_space, capacity)
@@ -376,6 +383,9 @@ def main(argv=None) -> int:
     p.add_argument('--target-return', type=float, default=None, help='stop once reached')
     p.add_argument('--target-success', type=float, default=None,
                    help='stop once an evaluation success rate reaches it')
+    p.add_argument('--image-encoder', default=None, metavar='FILE',
+                   help='frozen image encoder file (serl_pretrain_encoder): the camera images '
+                        'are replaced by their features')
     p.add_argument('--no-progress', action='store_true')
     args = p.parse_args(argv)
 
@@ -417,7 +427,8 @@ def _run(args, config, factory):
                  learning_starts=args.learning_starts, eval_every=args.eval_every,
                  eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
                  target_return=args.target_return, progress=not args.no_progress,
-                 agent_name=args.agent, target_success=args.target_success)
+                 agent_name=args.agent, target_success=args.target_success,
+                 image_encoder=args.image_encoder)
 
 
 if __name__ == '__main__':

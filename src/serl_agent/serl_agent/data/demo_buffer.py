@@ -11,7 +11,7 @@ boundaries (``terminated`` / ``truncated`` on the last step) are kept as recorde
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import gymnasium as gym
 import numpy as np
@@ -152,21 +152,26 @@ class EpisodeSummary:
 def load_demo_data(bag_paths: Union[PathLike, Sequence[PathLike]],
                    observation_space: gym.spaces.Dict, action_space: gym.spaces.Box,
                    capacity: Optional[int] = None, successful_only: bool = False,
-                   typestore=None, observation_keys: Optional[Sequence[str]] = None):
+                   typestore=None, observation_keys: Optional[Sequence[str]] = None,
+                   transform: Optional[Callable[[dict], dict]] = None):
     """
     Like :func:`load_demo_buffer`, also returning one :class:`EpisodeSummary` per episode.
 
     :param observation_keys: keep only these observation keys (:func:`select_keys`); None:
         all keys.
+    :param transform: applied to each transition dict after the key selection (e.g. camera
+        images -> frozen features, :mod:`serl_agent.vision.image_features`).
     :returns: ``(buffer, summaries)``.
     """
     from serl_agent.data.replay import ReplayBuffer
 
     episodes = read_episodes(bag_paths, typestore=typestore)
-    if observation_keys:
-        for ep in episodes:
-            ep.transitions = [select_keys(tr, observation_keys) for tr in ep.transitions]
     kept = [ep for ep in episodes if ep.success] if successful_only else episodes
+    for ep in kept:
+        if observation_keys:
+            ep.transitions = [select_keys(tr, observation_keys) for tr in ep.transitions]
+        if transform is not None:
+            ep.transitions = [transform(tr) for tr in ep.transitions]
     total = sum(len(ep.transitions) for ep in kept)
     if total == 0:
         raise DemoError(f'{bag_paths}: no {"successful " if successful_only else ""}episodes '
@@ -188,7 +193,8 @@ def load_demo_data(bag_paths: Union[PathLike, Sequence[PathLike]],
 def load_demo_buffer(bag_paths: Union[PathLike, Sequence[PathLike]],
                      observation_space: gym.spaces.Dict, action_space: gym.spaces.Box,
                      capacity: Optional[int] = None, successful_only: bool = False,
-                     typestore=None, observation_keys: Optional[Sequence[str]] = None):
+                     typestore=None, observation_keys: Optional[Sequence[str]] = None,
+                     transform: Optional[Callable[[dict], dict]] = None):
     """
     Fill a :class:`serl_agent.data.replay.ReplayBuffer` with the episodes recorded in bags.
 
@@ -201,6 +207,7 @@ def load_demo_buffer(bag_paths: Union[PathLike, Sequence[PathLike]],
     :param typestore: from :func:`serl_agent.data.bag_io.make_typestore` (default).
     :param observation_keys: keep only these observation keys (:func:`select_keys`); None:
         all keys.
+    :param transform: applied to each transition dict after the key selection.
 
     :returns: The filled ``ReplayBuffer``, episodes inserted whole and in step order.
 
@@ -208,4 +215,4 @@ def load_demo_buffer(bag_paths: Union[PathLike, Sequence[PathLike]],
     :raises DemoError: no transitions kept, or a transition that does not fit the spaces.
     """
     return load_demo_data(bag_paths, observation_space, action_space, capacity,
-                          successful_only, typestore, observation_keys)[0]
+                          successful_only, typestore, observation_keys, transform)[0]

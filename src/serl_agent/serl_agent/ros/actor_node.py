@@ -28,6 +28,7 @@ The control loop runs in the main thread, the ROS callbacks in an executor threa
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from typing import Dict
@@ -79,6 +80,7 @@ class ActorNode(Node):
             'teleop_twist_topic': '/teleop/twist', 'teleop_twist_stamped': True,
             'teleop_joy_topic': '/teleop/joy', 'teleop_timeout': 0.5, 'teleop_twist_scale': 1.0,
             'teleop_intervention': False, 'success_hold_steps': 0, 'policy_file': '',
+            'image_encoder': '',
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -96,6 +98,14 @@ class ActorNode(Node):
         self.actor_id = v['actor_id'] or default_actor_id()
         self.types = rclpy_types()
         self.slot = PolicySlot()
+        # The policy of a learner with an image encoder acts on features: the same frozen
+        # encoder maps this actor's camera images to them (transitions still carry images).
+        self.features = None
+        if v['image_encoder']:
+            from serl_agent.vision.image_features import ImageFeatures
+            self.features = ImageFeatures.from_file(v['image_encoder'])
+            self.get_logger().info(f"image encoder {v['image_encoder']}: cameras "
+                                   f'{self.features.cameras} -> features')
         if v['policy_file']:   # a saved policy (serl_eval): acts from the first step
             self.slot.put(0, load_policy_file(v['policy_file']))
             self.get_logger().info(f"policy loaded from {v['policy_file']}")
@@ -325,6 +335,8 @@ class ActorNode(Node):
         if policy is None:
             return self._fallback(obs)
         deterministic = self.v['deterministic'] or self.evaluating
+        if self.features is not None:
+            obs = self.features.observation(obs)
         return policy.act(obs, deterministic=deterministic), False
 
     def send(self, tr: dict) -> None:
@@ -493,8 +505,14 @@ def main(args=None):
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     spinner = None
+    status = 0
     try:
-        node = ActorNode()
+        try:
+            node = ActorNode()
+        except ValueError as exc:   # a bad parameter or input file, named in the text
+            print(f'actor_node: {exc}', file=sys.stderr)
+            status = 1
+            return status
         executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
@@ -514,7 +532,8 @@ def main(args=None):
             node.close_spool()
             node.destroy_node()
         rclpy.try_shutdown()
+    return status
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

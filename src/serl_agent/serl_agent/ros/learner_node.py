@@ -40,6 +40,7 @@ class LearnerNode(Node):
             'gap_timeout': d.gap_timeout, 'seed': d.seed, 'device': d.device,
             'rlpd_config': '', 'torch_threads': 0, 'ack_period': 0.2, 'status_period': 1.0,
             'observation_keys': [''], 'intervention_capacity': d.intervention_capacity,
+            'image_encoder': d.image_encoder,
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -55,7 +56,8 @@ class LearnerNode(Node):
             checkpoints_kept=v['checkpoints_kept'], gap_timeout=float(v['gap_timeout']),
             seed=v['seed'], device=v['device'],
             observation_keys=tuple(k for k in v['observation_keys'] if k),
-            intervention_capacity=v['intervention_capacity'])
+            intervention_capacity=v['intervention_capacity'],
+            image_encoder=v['image_encoder'])
         if v['rlpd_config'] and v['agent'] != 'rlpd':
             raise ValueError(f'rlpd_config is for agent rlpd; agent {v["agent"]!r} takes '
                              f'agent_config')
@@ -156,7 +158,8 @@ class LearnerNode(Node):
 
 def main(args=None):
     """Run the learner node until Ctrl-C."""
-    return run_node(LearnerNode, args)
+    from serl_agent.vision.image_features import EncoderFileError
+    return run_node(LearnerNode, args, fatal_errors=(EncoderFileError,))
 
 
 if __name__ == '__main__':

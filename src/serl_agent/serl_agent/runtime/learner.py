@@ -83,6 +83,10 @@ class LearnerSettings:
         0.2 MB each with two 128x128 cameras); 0: online buffer only.
     :ivar observation_keys: observation keys the agent learns from (e.g. the state keys of
         demos that also carry images); empty: every key of the first transition.
+    :ivar image_encoder: frozen image encoder file (``serl_pretrain_encoder``); when given, the
+        camera images of every transition (demos, spool, received) are replaced by their
+        features as they enter, so the buffers and the agent hold features and
+        proprioception; empty: images, if any, go to the agent (DrQ, end to end).
     """
 
     run_dir: str = 'runs/default'
@@ -102,6 +106,7 @@ class LearnerSettings:
     device: str = 'cpu'
     observation_keys: Tuple[str, ...] = ()
     intervention_capacity: int = 5000
+    image_encoder: str = ''
 
 
 class Learner:
@@ -117,11 +122,20 @@ class Learner:
         transitions, or transitions that do not fit the demos' (checked before any training).
     :raises serl_agent.data.checkpoint.CheckpointError: the run's checkpoint is corrupt.
     :raises serl_agent.data.transition_spool.SpoolError: the run's spool file is corrupt.
+    :raises serl_agent.vision.image_features.EncoderFileError: the image encoder file is
+        missing or corrupt.
     """
 
     def __init__(self, settings: LearnerSettings, config: Optional[AgentConfig] = None):
         self.settings = settings
         check_paths(settings.prior_paths)
+        self.features = None
+        if settings.image_encoder:
+            from serl_agent.vision.image_features import ImageFeatures
+            self.features = ImageFeatures.from_file(settings.image_encoder)
+            if settings.prior_paths:
+                raise ValueError('prior_paths with an image_encoder: prior data are not '
+                                 'encoded yet; give the bags as demo_paths')
         self.config = config if config is not None else load_config(settings.agent)
         if type(self.config) is not config_class(settings.agent):
             raise ValueError(f'agent {settings.agent!r} needs a '
@@ -198,7 +212,8 @@ class Learner:
 
     # ------------------------------------------------------------------ agent and buffers
     def _select(self, tr: dict) -> dict:
-        return select_keys(tr, self.settings.observation_keys)
+        tr = select_keys(tr, self.settings.observation_keys)
+        return tr if self.features is None else self.features.transition(tr)
 
     def _build(self, tr: dict) -> None:
         n = int(np.asarray(tr['action']).shape[0])
@@ -213,7 +228,8 @@ class Learner:
             self.demo, self.demo_summary = load_demo_data(
                 list(self.settings.demo_paths), self.observation_space, self.action_space,
                 successful_only=self.settings.successful_demos_only,
-                typestore=self.typestore, observation_keys=self.settings.observation_keys)
+                typestore=self.typestore, observation_keys=self.settings.observation_keys,
+                transform=None if self.features is None else self.features.transition)
         if self.settings.prior_paths:
             prior = load_prior_buffer(self.settings.prior_paths, space, self.action_space)
             log.info('prior data: %d transitions from %s', len(prior),
