@@ -256,3 +256,17 @@ def test_learner_node_runs_another_agent_from_its_parameter(tmp_path):
             assert stop_node(learner, llog) == 0, (tmp_path / 'l.log').read_text()
         obs.node.destroy_node()
     assert 'bc agent, run' in (tmp_path / 'l.log').read_text()
+
+
+def test_nodes_refuse_a_missing_image_encoder_naming_the_file(tmp_path):
+    missing = tmp_path / 'image_encoder.pt'
+    for module, params in (('learner_node', {'run_dir': str(tmp_path / 'run')}),
+                           ('actor_node', {'env': 'gym'})):
+        proc, log = start_node(module, dict(params, image_encoder=str(missing)),
+                               tmp_path / f'{module}.log')
+        try:
+            proc.wait(timeout=60)
+        finally:
+            code = stop_node(proc, log)
+        text = (tmp_path / f'{module}.log').read_text()
+        assert code == 1 and f'image encoder file {missing} does not exist' in text, text

@@ -211,3 +211,38 @@ def test_the_ros_expert_is_the_tasks_own():
         assert isinstance(ros_expert(env, 'PandaPickCube-v0'), PickCubeExpert)
         with pytest.raises(ValueError, match='no scripted expert'):
             ros_expert(env, 'NoSuchTask-v0')
+
+
+def test_a_camera_of_the_wrong_size_or_encoding_stops_the_step_naming_it():
+    from sensor_msgs.msg import Image
+    with ros_context() as (context, executor):
+        node = Node('ros_env_camera_test', context=context)
+        env = RosEnv(node, RosEnvSettings(robot='real', reward_source='none',
+                                          object_pose=False, image_keys=('front',),
+                                          image_size=(128, 128)))
+        camera = Node('camera_driver', context=context)
+        pub = camera.create_publisher(Image, '/cameras/front/image_raw', qos.SENSOR)
+        executor.add_node(node)
+        executor.add_node(camera)
+
+        def frame(width, height, encoding='rgb8'):
+            channels = 3 if encoding in ('rgb8', 'bgr8') else 1
+            return Image(width=width, height=height, encoding=encoding,
+                         step=width * channels, data=bytes(width * height * channels))
+
+        def refused():
+            return env._camera_errors.get('front')
+
+        pub.publish(frame(64, 64))
+        spin_until(executor, refused, 10.0, 'the 64x64 frame to be refused')
+        wrong_size = r'camera front .*64x64 frames, expected 128x128'
+        with pytest.raises(StaleStateError, match=wrong_size):
+            env.observation()
+        pub.publish(frame(128, 128, 'mono16'))
+        spin_until(executor, lambda: 'mono16' in (refused() or ''), 10.0,
+                   'the mono16 frame to be refused')
+        pub.publish(frame(128, 128))   # a good frame clears the error
+        spin_until(executor, lambda: refused() is None, 10.0, 'a good frame to be taken')
+        assert env._images['front'].shape == (128, 128, 3)
+        node.destroy_node()
+        camera.destroy_node()

@@ -10,6 +10,7 @@ Parameters: see ``config/agent_nodes.yaml``.
 """
 
 import math
+import sys
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
@@ -163,4 +164,4 @@ def main(args=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -170,6 +170,7 @@ class RosEnv(gym.Env):
         self._width = None
         self._object = None
         self._images: Dict[str, np.ndarray] = {}
+        self._camera_errors: Dict[str, str] = {}   # camera -> why its last frame was refused
         self._received: Dict[str, float] = {}  # stream -> time.monotonic() of the last message
         self._reward: Optional[RewardStamped] = None  # the newest /reward
         self._gripper_width = None
@@ -231,12 +232,21 @@ class RosEnv(gym.Env):
             self._received['/sim/object_pose'] = time.monotonic()
 
     def _on_image(self, key: str, msg: Image) -> None:
+        expected = tuple(self.settings.image_size)
         try:
             img = image_to_array(msg, 'rgb8')
+            if img.shape[:2] != expected:
+                raise ValueError(f'{img.shape[1]}x{img.shape[0]} frames, expected '
+                                 f'{expected[1]}x{expected[0]} (image_size)')
         except ValueError as exc:
-            self.node.get_logger().error(f'camera {key}: {exc}', throttle_duration_sec=5.0)
+            # Not stored: the episode ends at the next step, naming the camera (nothing
+            # recorded so far is lost: the finished transitions are already sent).
+            with self._lock:
+                self._camera_errors[key] = f'camera {key} (/cameras/{key}/image_raw): {exc}'
+            self.node.get_logger().error(self._camera_errors[key], throttle_duration_sec=5.0)
             return
         with self._lock:
+            self._camera_errors.pop(key, None)
             self._images[key] = img
             self._received[f'/cameras/{key}/image_raw'] = time.monotonic()
 
@@ -253,6 +263,10 @@ class RosEnv(gym.Env):
             return time.monotonic() - min(self._pose_received, self._joints_received)
 
     def _check_fresh(self) -> None:
+        with self._lock:
+            bad = sorted(self._camera_errors.values())
+        if bad:
+            raise StaleStateError('; '.join(bad) + ': no command sent')
         age = self.state_age()
         if age > self.settings.state_timeout:
             raise StaleStateError(
