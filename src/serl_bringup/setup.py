@@ -25,6 +25,7 @@ setup(
             'serl_train = serl_bringup.main_job:main',
             'serl_eval = serl_bringup.eval_job:main',
             'serl_viewer = serl_bringup.viewer_node:main',
+            'serl_camera_relay = serl_bringup.camera_relay_node:main',
         ],
     },
 )

@@ -103,6 +103,7 @@ def _flag(value: str) -> bool:
 
 
 TASKS = ('PandaPickCube-v0', 'PandaPickCubeVision-v0', 'PandaPegInsert-v0')
+CAMERA_NAMES = ('front', 'wrist')   # the sim's cameras; /cameras/<name>/image_raw
 BOOL = ('true', 'false')
 
 _ROBOT_ARGS = (
@@ -218,8 +219,18 @@ def _build_sim(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
     return _with_params_file(nodes, args)
 
 
+def _camera_relays(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
+    """One ``serl_camera_relay`` per ``<name>_camera:=<driver topic>`` argument given."""
+    return [NodeSpec('serl_bringup', 'serl_camera_relay', f'camera_relay_{name}',
+                     parameter_files=(str(config_dir / 'cameras.yaml'),),
+                     parameters=(('name', name), ('input_topic', args[f'{name}_camera'])),
+                     required=True)
+            for name in CAMERA_NAMES if args.get(f'{name}_camera')]
+
+
 def _build_real(args: Mapping[str, str], config_dir: Path) -> List[NodeSpec]:
     nodes = [_controller(config_dir, simulated=False)]
+    nodes += _camera_relays(args, config_dir)
     nodes += _agent_nodes(args, config_dir, robot='real')
     if _flag(args['rviz']):
         nodes += _viz_nodes(config_dir)
@@ -299,6 +310,12 @@ GRAPHS: Dict[str, Graph] = {
         _ROBOT_ARGS + _AGENT_ARGS + (
             Argument('learner', 'true', 'start the learner (false: the actor acts with a '
                      'saved policy, its policy_file parameter; serl_eval)', BOOL),
+            Argument('front_camera', '', "the front camera driver's image topic (rgb8 or "
+                     'bgr8, e.g. /camera/camera/color/image_raw): cropped and resized to the '
+                     "sim's frames on /cameras/front/image_raw by serl_camera_relay; '': "
+                     'published there already'),
+            Argument('wrist_camera', '', "the wrist camera driver's image topic, relayed to "
+                     "/cameras/wrist/image_raw likewise; '': published there already"),
             _PARAMS_ARG), _build_real),
     'record_demos': Graph(
         'record_demos', 'the scripted expert (sim) or a person (teleop) drives the arm; '
