@@ -20,11 +20,11 @@ import argparse
 import json
 import os
 from pathlib import Path
-import platform
 import shutil
 import sys
 import time
 
+from agents_compare import cpu_model, median_steps   # the same protocol's helpers
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,17 +37,6 @@ EVAL_EPISODES = 20
 TARGET = 0.9
 CAMERAS = ('front', 'wrist')
 PROPRIO = ('gripper_width', 'tcp_pose', 'tcp_vel')
-
-
-def cpu_model() -> str:
-    """Return the CPU model name, for the record."""
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown'
 
 
 def demo_arrays():
@@ -163,10 +152,7 @@ def main(argv=None) -> int:
         recs = sorted((r for r in load() if r['encoder'] == kind), key=lambda r: r['seed'])
         if not recs:
             continue
-        steps = sorted(np.inf if r['steps_to_target'] is None else r['steps_to_target']
-                       for r in recs)
-        median = float(np.median(steps))
-        summary[kind] = f'>{args.budget}' if not np.isfinite(median) else f'{median:.0f}'
+        summary[kind] = median_steps(recs, args.budget)
         per = ', '.join(f'>{args.budget}' if r['steps_to_target'] is None
                         else str(r['steps_to_target']) for r in recs)
         best = ', '.join(f'{r["best_success"]:.2f}' for r in recs)

@@ -40,20 +40,26 @@ def job(tmp_path):
             proc.wait()
 
 
-def test_smoke_run_proves_the_graph_is_alive(tmp_path, job):
-    run = tmp_path / 'run'
-    proc = job('--smoke', '--run-dir', str(run), '--timeout', '240')
+def run_smoke(job, run, *args):
+    """Run ``serl_train --smoke`` into ``run``; assert every liveness check; return output."""
+    proc = job(*args, '--smoke', '--run-dir', str(run), '--timeout', '240')
     try:
         out, _ = proc.communicate(timeout=480)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
-        pytest.fail(f'serl_train --smoke did not finish:\n{out[-4000:]}')
+        pytest.fail(f'serl_train --smoke {args} did not finish:\n{out[-4000:]}')
     sys.stdout.write(out[-3000:])
     report = json.loads((run / 'graph_check.json').read_text())
     failed = [name for name, ok in report['checks'].items() if not ok]
     assert not failed, f'failed checks {failed}; topics {report["topics"]}\n{out[-3000:]}'
     assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def test_smoke_run_proves_the_graph_is_alive(tmp_path, job):
+    run = tmp_path / 'run'
+    run_smoke(job, run)
     bags = [d for d in (run / 'demos').iterdir() if (d / 'metadata.yaml').exists()]
     assert len(bags) == 2
     # the demos hold success (record_demos hold_success:=20): terminal success transitions
@@ -87,19 +93,7 @@ def test_smoke_run_proves_the_graph_is_alive(tmp_path, job):
 def test_vision_smoke_run_trains_from_cameras_and_proprioception_only(tmp_path, job):
     """``serl_train --task PandaPickCubeVision-v0 --smoke``: the pixel graph is alive."""
     run = tmp_path / 'run'
-    proc = job('--task', 'PandaPickCubeVision-v0', '--smoke', '--run-dir', str(run),
-               '--timeout', '240')
-    try:
-        out, _ = proc.communicate(timeout=480)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f'serl_train --smoke (vision) did not finish:\n{out[-4000:]}')
-    sys.stdout.write(out[-3000:])
-    report = json.loads((run / 'graph_check.json').read_text())
-    failed = [name for name, ok in report['checks'].items() if not ok]
-    assert not failed, f'failed checks {failed}; topics {report["topics"]}\n{out[-3000:]}'
-    assert proc.returncode == 0, out[-3000:]
+    out = run_smoke(job, run, '--task', 'PandaPickCubeVision-v0')
     assert 'image encoder' in out and (run / 'image_encoder.pt').stat().st_size > 0
     # the weights the actor ran: features of both cameras and proprioception, no object pose
     spec = json.loads((run / 'policy_config.json').read_text())['observation']
