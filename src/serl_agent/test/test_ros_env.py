@@ -61,11 +61,15 @@ def _env_on_sim(parameters, make_extra, task='PandaPickCube-v0'):
         finally:
             spin.shutdown(timeout_sec=10.0)
             spinner.join(10.0)
+            # destroying a node while an executor thread still waits on it can crash rclpy
+            alive = spinner.is_alive()
+            if not alive:
+                # before the sim goes: Fast DDS handling the sim participant's removal on its
+                # own threads while rcl_node_fini runs crashed this process once (SIGSEGV)
+                node.destroy_node()
+                extra.destroy_node()
             _stop(sim, signal.SIGKILL)
-        # destroying a node while an executor thread still waits on it can crash rclpy
-        assert not spinner.is_alive(), 'the executor thread did not stop within 10 s'
-        node.destroy_node()
-        extra.destroy_node()
+        assert not alive, 'the executor thread did not stop within 10 s'
 
 
 def _wait_steady(env, duration, timeout):
