@@ -219,8 +219,10 @@ class Learner:
         n = int(np.asarray(tr['action']).shape[0])
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
         space = observation_space_from(tr['observation'])
-        self.agent = make_agent(self.settings.agent, space, self.action_space, self.config,
-                                device=self.settings.device, seed=self.settings.seed)
+        # self.agent is assigned last: the node's status timer reads ready() from another
+        # thread, and an agent without its buffers made it fail (len(None))
+        agent = make_agent(self.settings.agent, space, self.action_space, self.config,
+                           device=self.settings.device, seed=self.settings.seed)
         self.online = ReplayBuffer(space, self.action_space, self.online_capacity(space, n),
                                    device=self.settings.device)
         self.observation_space = space  # last: receive() validates against it from now on
@@ -245,11 +247,12 @@ class Learner:
             if self.demo is not None:
                 room.extend(self.demo)
             self.demo = room
-        self.agent.observe_buffer(self.demo)   # a checkpoint below restores its own statistics
-        restored = checkpoint.load(self.run_dir, self.agent)
+        agent.observe_buffer(self.demo)   # a checkpoint below restores its own statistics
+        restored = checkpoint.load(self.run_dir, agent)
         if restored is not None:
             self.resumed_from = restored['path']
             log.info('resumed agent from %s', restored['path'])
+        self.agent = agent
         self._publish_weights()
 
     def online_capacity(self, space: gym.spaces.Dict, action_dim: int) -> int:
