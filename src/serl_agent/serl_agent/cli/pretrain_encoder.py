@@ -14,6 +14,7 @@ objectives:
 """
 
 import argparse
+import contextlib
 from pathlib import Path
 import sys
 import time
@@ -89,30 +90,37 @@ def read_demo_steps(bags: Sequence[str], cameras: Sequence[str],
     return out
 
 
-def pretrain_by_cloning(steps_data: Dict[str, np.ndarray], cameras: Sequence[str], output,
-                        steps: int = 2000, seed: int = 0, progress: bool = True) -> Path:
-    """Behaviour-cloning pretraining of ``cameras``' encoders; write them to ``output``."""
-    from serl_agent.vision.bc_pretraining import pretrain_by_behaviour_cloning
-    from serl_agent.vision.image_features import save_encoders
-    from serl_agent.vision.spatial_autoencoder import SpatialAutoencoderConfig
+@contextlib.contextmanager
+def progress_bar(steps: int, desc: str, loss_key: str, show: bool):
+    """Yield ``(callback, last)``: a tqdm bar fed by a pretraining callback, its last metrics."""
     from tqdm import tqdm
 
-    bar = tqdm(total=steps, disable=not progress, unit='step', dynamic_ncols=True,
-               desc='encoders (behaviour cloning)')
+    bar = tqdm(total=steps, disable=not show, unit='step', dynamic_ncols=True, desc=desc)
     last = {}
 
     def step(i, metrics):
         last.update(metrics)
         bar.update(1)
         if i % 50 == 0:
-            bar.set_postfix(loss=f'{metrics["loss"]:.4f}', refresh=False)
+            bar.set_postfix(loss=f'{metrics[loss_key]:.4f}', refresh=False)
 
     try:
+        yield step, last
+    finally:
+        bar.close()
+
+
+def pretrain_by_cloning(steps_data: Dict[str, np.ndarray], cameras: Sequence[str], output,
+                        steps: int = 2000, seed: int = 0, progress: bool = True) -> Path:
+    """Behaviour-cloning pretraining of ``cameras``' encoders; write them to ``output``."""
+    from serl_agent.vision.bc_pretraining import pretrain_by_behaviour_cloning
+    from serl_agent.vision.image_features import save_encoders
+    from serl_agent.vision.spatial_autoencoder import SpatialAutoencoderConfig
+
+    with progress_bar(steps, 'encoders (behaviour cloning)', 'loss', progress) as (step, last):
         encoders = pretrain_by_behaviour_cloning(
             {c: steps_data[c] for c in cameras}, steps_data['proprio'], steps_data['actions'],
             SpatialAutoencoderConfig(steps=steps), seed=seed, callback=step)
-    finally:
-        bar.close()
     return save_encoders(output, encoders, {
         'objective': 'bc', 'steps': steps, 'seed': seed,
         'demo_steps': int(len(steps_data['actions'])), 'loss': last.get('loss')})
@@ -123,27 +131,15 @@ def pretrain_encoders(frames: Dict[str, np.ndarray], output, steps: int = 3000,
     """Fit one spatial autoencoder per camera of ``frames``; write the encoders to ``output``."""
     from serl_agent.vision.image_features import save_encoders
     from serl_agent.vision.spatial_autoencoder import pretrain, SpatialAutoencoderConfig
-    from tqdm import tqdm
 
     encoders = {}
     metadata = {'objective': 'reconstruction', 'steps': steps, 'seed': seed, 'frames': {},
                 'loss': {}}
     for camera, images in frames.items():
         config = SpatialAutoencoderConfig(steps=steps)
-        bar = tqdm(total=steps, disable=not progress, unit='step', dynamic_ncols=True,
-                   desc=f'encoder {camera}')
-        last = {}
-
-        def step(i, metrics, bar=bar, last=last):
-            last.update(metrics)
-            bar.update(1)
-            if i % 50 == 0:
-                bar.set_postfix(loss=f'{metrics["reconstruction"]:.4f}', refresh=False)
-
-        try:
+        bar = progress_bar(steps, f'encoder {camera}', 'reconstruction', progress)
+        with bar as (step, last):
             encoders[camera] = pretrain(images, config, seed=seed, callback=step)
-        finally:
-            bar.close()
         metadata['frames'][camera] = int(len(images))
         metadata['loss'][camera] = last.get('reconstruction')
     return save_encoders(output, encoders, metadata)
