@@ -97,6 +97,8 @@ class Progress:
         # training steps a person drove (HIL-SERL interventions) and episodes with any
         self.intervention_steps = int(saved.get('intervention_steps', 0))
         self.intervened_episodes = int(saved.get('intervened_episodes', 0))
+        # env steps of earlier sessions: the count shown until the resumed learner reports
+        self.earlier_env_steps = int(saved.get('env_steps', 0))
         self.actor_steps = 0
         self.reward_frames = 0
         self.policy_version: Optional[int] = None  # newest version that acted in an episode
@@ -107,7 +109,7 @@ class Progress:
         path = self.run_dir / STATE_JSON
         try:
             state = json.loads(path.read_text())
-            return {key: float(state[key]) for key in ('wall_time_s',) + COUNTERS
+            return {key: float(state[key]) for key in ('wall_time_s', 'env_steps') + COUNTERS
                     if key in state}
         except (OSError, ValueError, TypeError, AttributeError):
             return {}
@@ -127,8 +129,13 @@ class Progress:
 
     @property
     def env_steps(self) -> int:
-        """Env steps the learner received (spool included), else the actor's count."""
-        return int(self.learner.get('env_steps', self.actor_steps))
+        """
+        Env steps the learner received (spool included).
+
+        Until the learner's first status (a resumed learner reads its spool first): the
+        earlier sessions' count plus this session's actor steps.
+        """
+        return int(self.learner.get('env_steps', self.earlier_env_steps + self.actor_steps))
 
     @property
     def last_evaluation(self) -> Optional[Evaluation]:

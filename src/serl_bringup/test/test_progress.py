@@ -113,3 +113,17 @@ def test_status_line_gives_the_time_left_to_the_step_budget(tmp_path):
                                 'updates_per_second': 5.0})
     assert 'steps 2000/10000 (budget in ~40 min)' in progress.status_line(10000)
     assert 'budget in' not in progress.status_line()   # no budget, no estimate
+
+
+def test_resumed_step_count_goes_on_before_the_learner_reports(tmp_path):
+    """A resumed learner reads its spool before its first status: show the run's steps."""
+    first = Progress(tmp_path, eval_episodes=1, clock=FakeClock())
+    first.on_learner_status({'env_steps': 6523, 'achieved_utd': 10.0,
+                             'updates_per_second': 80.0})
+    first.save()
+    again = Progress(tmp_path, eval_episodes=1, clock=FakeClock())
+    assert again.env_steps == 6523 and again.status_line(25000).startswith('steps 6523/25000')
+    again.actor_steps = 200   # this session's actor count, learner still silent
+    assert again.env_steps == 6723
+    again.on_learner_status({'env_steps': 6700})
+    assert again.env_steps == 6700   # the learner's count wins once it reports
