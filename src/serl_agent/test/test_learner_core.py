@@ -113,3 +113,38 @@ def test_image_encoder_turns_images_into_features_before_any_buffer(tmp_path):
     with pytest.raises(EncoderFileError, match='nothing.pt'):
         Learner(LearnerSettings(run_dir=str(tmp_path / 'run2'),
                                 image_encoder=str(tmp_path / 'nothing.pt')), SMALL)
+
+
+def _train_until_idle(learner, most=100):
+    calls = 0
+    while calls < most and learner.train_step():
+        calls += 1
+    return calls
+
+
+def test_learner_holds_the_configured_utd_unless_flat_out(tmp_path):
+    """Critic updates per received env step: utd_ratio (default), max_utd, or no limit."""
+    data = _cdr(make_episode(np.random.default_rng(2), 'a', 0, 7))
+    held = Learner(LearnerSettings(run_dir=str(tmp_path / 'held'), training_starts=4), SMALL)
+    for d in data[:6]:
+        held.receive(d)
+    assert _train_until_idle(held) == 6   # one update (G = 2 critic steps) per env step
+    assert held.agent.critic_updates == 2 * 6 == held.utd_limit * held.env_steps
+    held.receive(data[6])
+    assert _train_until_idle(held) == 1 and held.agent.critic_updates == 14
+    held.stop(save=False)
+
+    capped = Learner(LearnerSettings(run_dir=str(tmp_path / 'capped'), training_starts=4,
+                                     max_utd=1.0), SMALL)
+    for d in data[:6]:
+        capped.receive(d)
+    assert _train_until_idle(capped) == 3 and capped.agent.critic_updates == 6
+    capped.stop(save=False)
+
+    fast = Learner(LearnerSettings(run_dir=str(tmp_path / 'fast'), training_starts=4,
+                                   flat_out=True), SMALL)
+    for d in data[:6]:
+        fast.receive(d)
+    assert _train_until_idle(fast, most=20) == 20   # never waits for env steps
+    assert fast.agent.critic_updates == 40
+    fast.stop(save=False)

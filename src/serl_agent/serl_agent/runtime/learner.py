@@ -11,8 +11,10 @@ Training (its own thread, :meth:`Learner.start`): first the agent's offline phas
 buffer, if its config has one (AWAC's pretraining, BC's whole training; none for RLPD and SAC),
 in chunks of ``OFFLINE_CHUNK`` gradient steps; then it drains the queue into the online replay
 buffer and calls ``agent.update(online, demo)`` (RLPD, Ball et al. 2023, Alg. 1: G critic
-updates and one actor update per call, batches half online, half demo) as fast as the CPU
-allows, or no faster than ``max_utd`` critic updates per received env step. The agent is
+updates and one actor update per call, batches half online, half demo) no faster than the
+agent's configured UTD (``utd_ratio`` critic updates per received env step; ``max_utd`` sets
+another ratio), so that what is learnt per env step does not depend on the machine's speed;
+``flat_out`` trains as fast as the CPU allows instead. The agent is
 ``settings.agent`` (``serl_agent.agents.registry``: sac, rlpd, awac, bc). Every
 ``publish_every`` actor updates the policy weights are offered to the node; every
 ``checkpoint_every`` seconds the agent is checkpointed with ``serl_agent.data.checkpoint``.
@@ -71,7 +73,11 @@ class LearnerSettings:
         ``max_buffer_gb`` (images: about 196 kB per transition for two 128x128 cameras).
     :ivar max_buffer_gb: memory the online buffer may take, GB.
     :ivar training_starts: online transitions received before the first update.
-    :ivar max_utd: most critic updates per received env step (0: no limit, train flat out).
+    :ivar max_utd: most critic updates per received env step; 0: the agent's configured
+        ``utd_ratio`` (one ``agent.update`` per env step). The learner holds this ratio: it
+        waits for env steps when ahead, and falls behind only where the CPU is too slow.
+    :ivar flat_out: train as fast as the CPU allows, ignoring ``max_utd`` (the achieved UTD
+        then depends on the machine and on the actor's pauses, e.g. evaluation rounds).
     :ivar publish_every: actor updates between two weight publications.
     :ivar checkpoint_every: seconds between checkpoints.
     :ivar checkpoints_kept: checkpoints kept on disk.
@@ -98,6 +104,7 @@ class LearnerSettings:
     max_buffer_gb: float = 8.0
     training_starts: int = 100
     max_utd: float = 0.0
+    flat_out: bool = False
     publish_every: int = 10
     checkpoint_every: float = 60.0
     checkpoints_kept: int = 2
@@ -294,6 +301,13 @@ class Learner:
         return (self.agent is not None and self.demo is not None and len(self.demo) > 0
                 and self.agent.offline_steps_left > 0)
 
+    @property
+    def utd_limit(self) -> float:
+        """Most critic updates per env step: ``max_utd``, else the agent's ``utd_ratio``."""
+        if self.settings.max_utd > 0:
+            return float(self.settings.max_utd)
+        return float(getattr(self.config, 'utd_ratio', 1))
+
     def ready(self) -> bool:
         """Return True when there are enough online transitions to train."""
         return self.agent is not None and len(self.online) >= max(1, self.settings.training_starts)
@@ -319,9 +333,9 @@ class Learner:
             return True
         if not self.ready() or not self.agent.learns_online:
             return False
-        limit = self.settings.max_utd
         per_update = getattr(self.config, 'utd_ratio', 1)
-        if limit > 0 and self.agent.critic_updates + per_update > limit * self.env_steps:
+        if not self.settings.flat_out and (self.agent.critic_updates + per_update
+                                           > self.utd_limit * self.env_steps):
             return False
         metrics = self.agent.update(self.online, self.demo if self.demo is not None and
                                     len(self.demo) else None)
