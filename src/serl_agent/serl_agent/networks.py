@@ -255,11 +255,12 @@ def layer_norm_relu(x: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> torch.
     """
     relu(LayerNorm(x) * g + b) over the last dim (Ba et al. 2016, arXiv 1607.06450).
 
-    x (E, B, H) float32, per-critic affine g, b (E, 1, H) -> (E, B, H). Eager: the fused
-    ``_LayerNormReLU`` autograd function; under ``torch.compile``: the plain ops, which the
-    compiler fuses into its own forward and backward kernels.
+    x (E, B, H) float32 (or bf16 under autocast), per-critic affine g, b (E, 1, H) ->
+    (E, B, H). Eager fp32: the fused ``_LayerNormReLU`` autograd function; under
+    ``torch.compile`` or for bf16 input: the plain ops (the compiler fuses them into its own
+    forward and backward kernels).
     """
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or x.dtype != torch.float32:
         return F.relu(torch.addcmul(b, F.layer_norm(x, x.shape[-1:]), g))
     return _LayerNormReLU.apply(x, g, b)
 

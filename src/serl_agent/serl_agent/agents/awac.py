@@ -40,7 +40,7 @@ class AWACAgent(SACAgent):
 
     def q_value(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Q(s, a) (B,): the minimum over the critics with clipped double Q, else their mean."""
-        q = self.critic(features, actions)
+        q = self.critic(features, actions).float()
         return q.min(dim=0).values if self.config.clipped_double_q else q.mean(dim=0)
 
     def advantage_weights(self, features: torch.Tensor, actions: torch.Tensor
@@ -53,8 +53,9 @@ class AWACAgent(SACAgent):
         min(exp(A / lambda), max_weight).
         """
         c = self.config
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             mean, log_std = self.policy.head(features)
+            mean, log_std = mean.float(), log_std.float()
             policy_actions, _ = tanh_gaussian_sample(mean, log_std, self.generator)
             advantages = self.q_value(features, actions) - self.q_value(features, policy_actions)
             scores = advantages / c.awac_lambda
@@ -70,10 +71,12 @@ class AWACAgent(SACAgent):
 
         The encoder and critics get no gradient from it; there is no temperature to tune.
         """
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             features = self.encoder(self.augment(batch['observations']))
         aw = self.advantage_weights(features, batch['actions'])
-        mean, log_std = self.policy.head(features)
+        with self.autocast():
+            mean, log_std = self.policy.head(features)
+        mean, log_std = mean.float(), log_std.float()
         log_prob = tanh_gaussian_log_prob(mean, log_std, batch['actions'])
         actor_loss = -(log_prob * aw['weights']).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)

@@ -16,18 +16,21 @@ An agent is used the same way by ``serl_train_gym``, the learner node and the be
 """
 
 import abc
+import logging
 import math
 from typing import ClassVar, Dict, Optional
 
 import gymnasium as gym
 import numpy as np
 from serl_agent.agents.config import AgentConfig
+from serl_agent.agents.precision import autocast, resolve_precision
 from serl_agent.data.replay import Batch, ReplayBuffer
 from serl_agent.networks import (obs_to_torch, observation_spec, ObservationEncoder, Policy,
                                  random_shift)
 import torch
 
 STATE_VERSION = 2
+log = logging.getLogger('serl_agent.agents')
 
 
 def adam(params, lr, weight_decay: float = 0.0):
@@ -112,6 +115,14 @@ class Agent(abc.ABC):
         self.critic_updates = 0
         self.actor_updates = 0
         self.offline_updates = 0
+        # 'fp32' or 'bf16' (``config.precision`` resolved for this device; 'auto' is logged)
+        self.precision, why = resolve_precision(config.precision, self.device)
+        if config.precision == 'auto':
+            log.info('%s agent: precision %s (%s)', self.name, self.precision, why)
+
+    def autocast(self):
+        """Context for a training forward pass at ``self.precision`` (bf16: autocast)."""
+        return autocast(self.precision, self.device)
 
     # ---------------------------------------------------------------- acting
     @property

@@ -30,8 +30,9 @@ class BCAgent(Agent):
 
     def log_likelihood(self, batch: Batch):
         """Mean log pi(a|s) (scalar tensor) of the batch's actions under the policy."""
-        mean, log_std = self.policy(self.augment(batch['observations']))
-        return tanh_gaussian_log_prob(mean, log_std, batch['actions']).mean()
+        with self.autocast():
+            mean, log_std = self.policy(self.augment(batch['observations']))
+        return tanh_gaussian_log_prob(mean.float(), log_std.float(), batch['actions']).mean()
 
     def pretrain_step(self, prior_buffer: ReplayBuffer) -> Dict[str, float]:
         """One maximum-likelihood step on a batch of N prior transitions; float metrics."""

@@ -23,6 +23,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar, Optional, Tuple, Union
 
+from serl_agent.agents.precision import PRECISIONS
 import yaml
 
 # How a batch is drawn when prior data (demos, earlier runs) is given:
@@ -72,6 +73,12 @@ class AgentConfig:
     # paper's code for D4RL); off here until measured on this project's tasks
     # (docs/benchmarks.md). This project's choice.
     normalize_observations: bool = False
+    # Precision of the learner's matrix products (``serl_agent.agents.precision``): 'fp32';
+    # 'bf16' (bf16 products under autocast, fp32 weights, optimiser state, targets and losses:
+    # mixed precision, Micikevicius et al. 2018); 'auto' = bf16 where the CPU has AMX or
+    # AVX512-BF16 or the CUDA device supports bf16, else fp32. This project's choice
+    # (docs/benchmarks.md, "bf16").
+    precision: str = 'fp32'
     # Extra, free-form metadata (e.g. the env name) kept with the config in checkpoints.
     notes: dict = field(default_factory=dict)
 
@@ -97,6 +104,8 @@ class AgentConfig:
             self._bad('image_shift', 'must be >= 0')
         if self.offline_steps < 0:
             self._bad('offline_steps', 'must be >= 0')
+        if self.precision not in PRECISIONS:
+            self._bad('precision', f'must be one of {PRECISIONS}')
 
     def to_dict(self) -> dict:
         """Plain, YAML/JSON-able dict of all fields."""

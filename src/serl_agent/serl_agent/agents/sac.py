@@ -117,8 +117,9 @@ class SACAgent(Agent):
         target_features = (self.target_encoder(next_obs) if self.encoder.has_images
                            else next_features)
         next_q = self.target_critic(target_features, next_actions, subset).min(dim=0).values
+        next_q = next_q.float()  # the target in fp32 whatever the products' precision
         if c.entropy_backup:
-            next_q = next_q - self.log_alpha.exp() * next_log_prob
+            next_q = next_q - self.log_alpha.exp() * next_log_prob.float()
         return rewards + c.discount * (1.0 - terminated) * next_q
 
     def compute_target(self, batch: Batch) -> torch.Tensor:
@@ -129,17 +130,22 @@ class SACAgent(Agent):
         a' ~ pi(.|s'); the entropy term only with ``entropy_backup``. Z is a fresh random
         subset of ``effective_subset_size`` target critics; only those are evaluated.
         """
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             eps, subset = self._draw_target_noise(batch['rewards'].shape[0])
             return self._target(batch['next_observations'], batch['rewards'],
                                 batch['terminated'], eps, subset)
 
     def _critic_loss(self, observations, actions, rewards, terminated, next_observations, eps,
                      subset):
-        """Target (no gradient) and the ensemble's loss: one graph for ``torch.compile``."""
-        with torch.no_grad():
-            target = self._target(next_observations, rewards, terminated, eps, subset)
-        q = self.critic(self.encoder(observations), actions)  # (E, B)
+        """
+        Target (no gradient) and the ensemble's loss: one graph for ``torch.compile``.
+
+        Forward passes at ``self.precision`` (bf16 autocast or fp32); target and loss in fp32.
+        """
+        with self.autocast():
+            with torch.no_grad():
+                target = self._target(next_observations, rewards, terminated, eps, subset)
+            q = self.critic(self.encoder(observations), actions).float()  # (E, B)
         # Each critic's own mean squared error (Alg. 1), summed so each gets its own gradient.
         per_critic = (q - target.unsqueeze(0)).square().mean(dim=1)
         return per_critic.sum(), per_critic.detach().mean(), q.detach().mean(), target.mean()
@@ -214,15 +220,17 @@ class SACAgent(Agent):
         critics get no gradient from it. Temperature loss: alpha (H - H_target) with
         H = -mean_b log pi(a~|s), so alpha falls when the entropy is above target.
         """
-        with torch.no_grad():
-            features = self.encoder(self.augment(batch['observations']))
-        mean, log_std = self.policy.head(features)
-        actions, log_prob = tanh_gaussian_sample(mean, log_std, self.generator)
-        self.critic.requires_grad_(False)
-        try:
-            q = self.critic(features, actions).mean(dim=0)
-        finally:
-            self.critic.requires_grad_(True)
+        with self.autocast():
+            with torch.no_grad():
+                features = self.encoder(self.augment(batch['observations']))
+            mean, log_std = self.policy.head(features)
+            mean, log_std = mean.float(), log_std.float()
+            actions, log_prob = tanh_gaussian_sample(mean, log_std, self.generator)
+            self.critic.requires_grad_(False)
+            try:
+                q = self.critic(features, actions).float().mean(dim=0)
+            finally:
+                self.critic.requires_grad_(True)
         alpha = self.log_alpha.detach().exp()
         actor_loss = (alpha * log_prob - q).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
@@ -249,10 +257,11 @@ class SACAgent(Agent):
         step 0 in the first benchmark run). The std is left to the online temperature; no
         temperature step.
         """
-        with torch.no_grad():
-            features = self.encoder(self.augment(batch['observations']))
-        mean, _ = self.policy.head(features)
-        loss = (torch.tanh(mean) - batch['actions']).square().sum(-1).mean()
+        with self.autocast():
+            with torch.no_grad():
+                features = self.encoder(self.augment(batch['observations']))
+            mean, _ = self.policy.head(features)
+        loss = (torch.tanh(mean.float()) - batch['actions']).square().sum(-1).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.actor_optimizer.step()

@@ -15,12 +15,14 @@ import sys
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
+from serl_agent.agents.precision import resolve_precision
 from serl_agent.agents.registry import load_config
 from serl_agent.data.policy_io import WEIGHTS_FORMAT
 from serl_agent.runtime.learner import demo_paths_from, Learner, LearnerSettings
 from serl_agent.runtime.threads import set_torch_threads
 from serl_common import qos
 from serl_common.node_main import run_node
+from serl_common.python_logging import forward_python_logging
 from serl_msgs.msg import LearnerStatus, PolicyWeights, Transition, TransitionAck
 
 
@@ -29,6 +31,7 @@ class LearnerNode(Node):
 
     def __init__(self):
         super().__init__('learner_node')
+        forward_python_logging(self, 'serl_agent')  # the core's log lines reach this node's log
         d = LearnerSettings()
         p = {
             'run_dir': d.run_dir, 'agent': d.agent, 'agent_config': '', 'demo_paths': [''],
@@ -36,7 +39,7 @@ class LearnerNode(Node):
             'successful_demos_only': False,
             'online_capacity': d.online_capacity, 'max_buffer_gb': d.max_buffer_gb,
             'training_starts': d.training_starts,
-            'max_utd': d.max_utd, 'publish_every': d.publish_every,
+            'max_utd': d.max_utd, 'flat_out': d.flat_out, 'publish_every': d.publish_every,
             'checkpoint_every': d.checkpoint_every, 'checkpoints_kept': d.checkpoints_kept,
             'gap_timeout': d.gap_timeout, 'seed': d.seed, 'device': d.device,
             'rlpd_config': '', 'torch_threads': 0, 'ack_period': 0.2, 'status_period': 1.0,
@@ -52,7 +55,8 @@ class LearnerNode(Node):
             successful_demos_only=v['successful_demos_only'],
             online_capacity=v['online_capacity'], max_buffer_gb=float(v['max_buffer_gb']),
             training_starts=v['training_starts'],
-            max_utd=float(v['max_utd']), publish_every=v['publish_every'],
+            max_utd=float(v['max_utd']), flat_out=bool(v['flat_out']),
+            publish_every=v['publish_every'],
             checkpoint_every=float(v['checkpoint_every']),
             checkpoints_kept=v['checkpoints_kept'], gap_timeout=float(v['gap_timeout']),
             seed=v['seed'], device=v['device'],
@@ -64,12 +68,16 @@ class LearnerNode(Node):
                              f'agent_config')
         config = load_config(v['agent'], v['agent_config'] or v['rlpd_config'] or None)
         threads = set_torch_threads(v['torch_threads'] or None)
+        precision, why = resolve_precision(getattr(config, 'precision', 'fp32'), v['device'])
         self.learner = Learner(settings, config)
         self.get_logger().info(
             f'{settings.agent} agent, run {self.learner.run_dir}: '
             f'{self.learner.spooled_on_start} transitions from the spool, agent from '
             f'{self.learner.resumed_from or "scratch"}, '
-            f'{len(self.learner.demo_summary)} demo episodes, {threads} torch threads')
+            f'{len(self.learner.demo_summary)} demo episodes, {threads} torch threads, '
+            f'precision {precision} ({why}), '
+            + ('training flat out' if settings.flat_out else
+               f'UTD held at {self.learner.utd_limit:g} critic updates per env step'))
         self.ack_pub = self.create_publisher(TransitionAck, '/serl/transition_ack', qos.RELIABLE)
         self.weights_pub = self.create_publisher(PolicyWeights, '/serl/policy_weights',
                                                  qos.LATCHED)
