@@ -53,12 +53,15 @@ goal_updates_per_s=40 goal_ratio=...`` (goal: UTD 4 at 10 Hz).
 
 import argparse
 import copy
+import dataclasses
 from dataclasses import dataclass
 import time
 
+from agents_compare import cpu_model   # the other benches' CPU line
 import gymnasium as gym
 import numpy as np
 from serl_agent.agents.config import RLPDConfig
+from serl_agent.agents.precision import cpu_bf16_flags
 from serl_agent.agents.rlpd import RLPDAgent
 from serl_agent.data.replay import ReplayBuffer
 from serl_agent.networks import tanh_gaussian_sample
@@ -274,6 +277,36 @@ def rate(fn, utd, seconds, device):
     return utd / min(times), utd / float(np.median(times))
 
 
+def call_times(fn, seconds, device):
+    """Seconds per fn() call, each timed alone, for ``seconds`` (at least 3 calls)."""
+    times, t_end = [], time.perf_counter() + seconds
+    while time.perf_counter() < t_end or len(times) < 3:
+        t = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def agreement(obs, act, cfg, online, demo, device, critic_updates):
+    """
+    Relative difference of bf16 and fp32 in TD loss and mean Q, same seed, same batches.
+
+    Two fresh agents (one per precision, same seed, so the same batches and noise draws) run
+    ``critic_updates`` critic updates each; the means over the last fifth are compared.
+    """
+    means = {}
+    for precision in ('fp32', 'bf16'):
+        a = RLPDAgent(obs, act, dataclasses.replace(cfg, precision=precision), device=device,
+                      seed=1)
+        history = [a.update(online, demo) for _ in range(max(1, critic_updates // cfg.utd_ratio))]
+        tail = history[-max(1, len(history) // 5):]
+        means[precision] = [float(np.mean([m[k] for m in tail])) for k in ('critic_loss',
+                                                                           'q_mean')]
+    (td32, q32), (td16, q16) = means['fp32'], means['bf16']
+    return abs(td16 - td32) / abs(td32), abs(q16 - q32) / abs(q32)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     parser.add_argument('--device', default='cpu')
@@ -291,6 +324,13 @@ def main():
                         help='replay the compiled critic step as CUDA graphs '
                              '(RLPDConfig.cuda_graphs; CUDA only)')
     parser.add_argument('--skip-loop', action='store_true')
+    parser.add_argument('--rounds', type=int, default=4,
+                        help='alternating rounds of fp32, bf16 and jax (--seconds shared out)')
+    parser.add_argument('--jax', choices=('auto', 'on', 'off'), default='auto',
+                        help='the JAX reference (bench/jax_reference/setup.sh makes its env); '
+                             'auto: skipped with a note when the env is missing')
+    parser.add_argument('--agreement', type=int, default=1000,
+                        help='critic updates of the bf16-vs-fp32 agreement check')
     parser.add_argument('--pixels', action='store_true',
                         help='the pick-cube vision learner: frozen features vs DrQ end to end')
     args = parser.parse_args()
@@ -315,8 +355,15 @@ def main():
         buffers.append(buf)
     online, demo = buffers
     agent = RLPDAgent(obs, act, cfg, device=args.device, seed=0)
+    bf16_agent = RLPDAgent(obs, act, dataclasses.replace(cfg, precision='bf16'),
+                           device=args.device, seed=0)
 
     print(f'device={args.device} threads={threads} torch={torch.__version__}')
+    bf16_flags = cpu_bf16_flags() if torch.device(args.device).type == 'cpu' else ()
+    amx = 'amx_bf16' in bf16_flags
+    if torch.device(args.device).type == 'cpu':
+        print(f'CPU: {cpu_model()}; native bf16: {", ".join(bf16_flags) or "none"}'
+              + ('' if amx else ' (no AMX on this CPU: the bf16 goal of 1.5x is for AMX)'))
     critic_products, actor_products = update_products(
         obs_dim, act_dim, args.width, depth, args.batch, args.num_critics,
         cfg.effective_subset_size)
@@ -324,18 +371,60 @@ def main():
     print(f'matmul work per critic update (incl. 1/{args.utd} actor step): '
           f'{flops / 1e9:.3f} GFLOP')
     compiled = agent.critic_compiled
-    t = time.perf_counter()
-    agent.update(online, demo)  # first call: compiles the critic step where compiling is on
-    sync(args.device)
-    warmup = time.perf_counter() - t
+    warmup = {}
+    for name, a in (('fp32', agent), ('bf16', bf16_agent)):
+        t = time.perf_counter()
+        a.update(online, demo)  # first call: compiles the critic step where compiling is on
+        sync(args.device)
+        warmup[name] = time.perf_counter() - t
     compiled = compiled and agent.critic_compiled  # False if compiling failed (eager fallback)
     graphs = ' + CUDA graphs' if compiled and agent._cuda_graphs else ''
     print(f'critic step: {"torch.compile" if compiled else "eager"}{graphs}; first update() '
-          f'{warmup:.1f} s (compile warm-up, cached on disk by torch)')
-    ups, ups_median = rate(lambda: agent.update(online, demo), args.utd, args.seconds,
-                           args.device)
-    print(f'rlpd (stacked, batched matmul, fused Adam): {ups:.1f} critic updates/s best '
-          f'({1e3 / ups:.2f} ms each), {ups_median:.1f} median')
+          f'{warmup["fp32"]:.1f} s fp32, {warmup["bf16"]:.1f} s bf16 (compile warm-up, cached '
+          f'on disk by torch)')
+    jax_worker, jax_note = None, ''
+    if args.jax != 'off':
+        try:
+            from jax_reference.client import JaxWorker
+            jax_worker = JaxWorker(num_critics=args.num_critics,
+                                   subset=cfg.effective_subset_size, width=args.width,
+                                   depth=depth, batch=args.batch, utd=args.utd,
+                                   obs_dim=obs_dim, act_dim=act_dim, threads=threads)
+            print(f'jax {jax_worker.version} reference (bench/jax_reference): first update() '
+                  f'{jax_worker.compile_s:.1f} s (jit)')
+        except (FileNotFoundError, RuntimeError) as e:
+            if args.jax == 'on':
+                raise
+            jax_note = f' (no JAX reference: {e})'
+            print(f'jax reference skipped: {e}')
+    # Alternating rounds: each variant is timed in every round, so a disturbance by other
+    # processes hits all of them alike; the best call of all rounds is the figure.
+    variants = {'fp32': lambda s: call_times(lambda: agent.update(online, demo), s, args.device),
+                'bf16': lambda s: call_times(lambda: bf16_agent.update(online, demo), s,
+                                             args.device)}
+    if jax_worker is not None:
+        variants['jax'] = jax_worker.times
+    times = {k: [] for k in variants}
+    for _ in range(args.rounds):
+        for name, timed in variants.items():
+            times[name] += timed(args.seconds / args.rounds)
+    if jax_worker is not None:
+        jax_worker.close()
+    best = {k: args.utd / min(v) for k, v in times.items()}
+    median = {k: args.utd / float(np.median(v)) for k, v in times.items()}
+    for k in times:
+        print(f'{k}: {best[k]:.1f} critic updates/s best ({1e3 / best[k]:.2f} ms each), '
+              f'{median[k]:.1f} median, {len(times[k])} calls in {args.rounds} rounds')
+    ups, ups_median = best['fp32'], median['fp32']
+    bf16_speedup = best['bf16'] / best['fp32']
+    vs_jax = best['fp32'] / best['jax'] if 'jax' in best else float('nan')
+    bf16_vs_jax = best['bf16'] / best['jax'] if 'jax' in best else float('nan')
+    print(f'bf16 / fp32 = {bf16_speedup:.2f} (goal 1.5 on an AMX CPU); fp32 / jax = '
+          f'{vs_jax:.2f} (goal 1.0); bf16 / jax = {bf16_vs_jax:.2f} (goal 1.5){jax_note}')
+    td_diff, q_diff = agreement(obs, act, cfg, online, demo, args.device, args.agreement)
+    print(f'bf16 vs fp32 over {args.agreement} critic updates on identical batches (same '
+          f'seed): TD loss differs by {100 * td_diff:.2f} %, mean Q by {100 * q_diff:.2f} % '
+          f'(means of the last fifth; goal <= 2 %)')
     mm_ups = matmuls_only_rate(critic_products, actor_products, args.utd, args.device,
                                args.seconds)
     print(f'matmuls alone (same products, shapes and layouts; nothing else): {mm_ups:.1f} '
@@ -356,7 +445,11 @@ def main():
           f'matmuls alone {ceiling:.3f} (the ceiling of peak_fraction), so rlpd reaches '
           f'{frac / ceiling:.3f} of the ceiling')
     print(f'updates_per_s={ups:.1f} peak_fraction={frac:.3f} vs_loop={vs_loop:.2f} '
-          f'matmul_ceiling={ceiling:.3f} peak_gflops={peak / 1e9:.1f} threads={threads} '
+          f'matmul_ceiling={ceiling:.3f} peak_gflops={peak / 1e9:.1f} '
+          f'bf16_updates_per_s={best["bf16"]:.1f} bf16_speedup={bf16_speedup:.2f} '
+          f'jax_updates_per_s={best.get("jax", float("nan")):.1f} vs_jax={vs_jax:.2f} '
+          f'bf16_vs_jax={bf16_vs_jax:.2f} bf16_td_loss_diff={td_diff:.4f} '
+          f'bf16_q_diff={q_diff:.4f} amx={int(amx)} threads={threads} '
           f'compiled={int(compiled)} cuda_graphs={int(bool(graphs))}')
 
 
