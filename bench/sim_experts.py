@@ -1,9 +1,10 @@
 """
 Benchmark serl_sim's scripted experts: success rate over 100 seeded episodes per env.
 
-Usage: ``python bench/sim_experts.py [--episodes N] [--envs ID ...]`` (env sourced).
-Seeds 0..N-1; an episode counts when it terminates with ``info['succeed']`` within 100 steps.
-The requirement is >= 95 %. The last line is ``key=value ...``.
+Usage: ``python bench/sim_experts.py [--episodes N] [--envs ID[:direction] ...]`` (env
+sourced). Seeds 0..N-1; an episode counts when it terminates with ``info['succeed']`` within 100
+steps. The bin-relocation envs run both directions (``PandaBinRelocation-v0:forward`` and
+``:backward``). The requirement is >= 95 %. The last line is ``key=value ...``.
 """
 
 import argparse
@@ -16,8 +17,18 @@ import serl_sim
 from serl_sim.experts import make_expert
 
 
-def run(env_id, episodes):
-    env = gym.make(env_id)
+def cases():
+    """Every registered env; both directions of the bin-relocation envs."""
+    out = []
+    for env_id in serl_sim.ENVS:
+        out += ([f'{env_id}:forward', f'{env_id}:backward'] if 'BinRelocation' in env_id
+                else [env_id])
+    return out
+
+
+def run(case, episodes):
+    env_id, _, direction = case.partition(':')
+    env = gym.make(env_id, **({'direction': direction} if direction else {}))
     expert = make_expert(env)
     successes, lengths, failures = 0, [], []
     for seed in range(episodes):
@@ -38,7 +49,7 @@ def run(env_id, episodes):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--episodes', type=int, default=100)
-    parser.add_argument('--envs', nargs='*', default=list(serl_sim.ENVS))
+    parser.add_argument('--envs', nargs='*', default=cases())
     args = parser.parse_args()
     results = {}
     for env_id in args.envs:
@@ -49,7 +60,8 @@ def main():
               f'{time.perf_counter() - start:.0f} s')
         for seed, reason in failures:
             print(f'  seed {seed} failed: {reason}')
-        results[f'{env_id.split("-")[0]}_success'] = round(rate, 3)
+        name = env_id.split('-')[0] + ('_' + env_id.split(':')[1] if ':' in env_id else '')
+        results[f'{name}_success'] = round(rate, 3)
     print(' '.join(f'{k}={v}' for k, v in results.items()))
 
 

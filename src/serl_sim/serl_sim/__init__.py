@@ -1,9 +1,9 @@
 """
 MuJoCo Franka FR3 tasks as Gymnasium envs and a sim node that mirrors the real robot.
 
-``import serl_sim`` registers ``PandaPickCube-v0``, ``PandaPickCubeVision-v0`` and
-``PandaPegInsert-v0`` (cheap: no MuJoCo model is built and no ROS is imported until
-``gymnasium.make``).
+``import serl_sim`` registers ``PandaPickCube-v0``, ``PandaPickCubeVision-v0``,
+``PandaPegInsert-v0``, ``PandaBinRelocation-v0`` and ``PandaBinRelocationVision-v0``
+(cheap: no MuJoCo model is built and no ROS is imported until ``gymnasium.make``).
 """
 
 from gymnasium.envs.registration import register, registry
@@ -13,6 +13,8 @@ ENVS = {
     'PandaPickCube-v0': 'serl_sim.envs.pick_cube:PandaPickCubeEnv',
     'PandaPickCubeVision-v0': 'serl_sim.envs.pick_cube:PandaPickCubeVisionEnv',
     'PandaPegInsert-v0': 'serl_sim.envs.peg_insert:PandaPegInsertEnv',
+    'PandaBinRelocation-v0': 'serl_sim.envs.bin_relocation:PandaBinRelocationEnv',
+    'PandaBinRelocationVision-v0': 'serl_sim.envs.bin_relocation:PandaBinRelocationVisionEnv',
 }
 MAX_EPISODE_STEPS = 100
 

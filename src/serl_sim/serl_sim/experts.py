@@ -16,6 +16,7 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
+from serl_sim.tasks.bin_relocation import BinRelocationTask
 from serl_sim.tasks.peg_insert import (
     HOLE_DEPTH, PEG_BELOW_TCP, PEG_HALF_LENGTH, PegInsertTask)
 from serl_sim.tasks.pick_cube import CUBE_HALF, PickCubeTask
@@ -197,6 +198,115 @@ class PegInsertExpert(_Expert):
         return _toward(target, tcp, scale, -1.0)
 
 
+class BinRelocationExpert(_Expert):
+    """
+    Pick the cube up, carry it over the target region, lower it, let go, move up: 45-80 steps.
+
+    The pick is ``PickCubeExpert``'s (approach with the gripper closed, open above the cube,
+    descend, close); then lift to ``CARRY_Z``, fly over the target region's centre, lower the
+    cube to just above the table and open. A cube lost on the way (farther than 3 cm from the
+    TCP) sends the expert back to its approach.
+
+    Parameters
+    ----------
+    env
+        a bin-relocation env (``PandaBinRelocation-v0`` or its vision variant), possibly
+        wrapped: the target region follows its task's ``direction`` at every step; None for an
+        env without a simulator (then ``object_pos`` must be observed and ``direction`` given).
+    action_scale
+        m per unit action; default the env's ``action_scale`` (0.03 without an env).
+    direction
+        ``'forward'`` or ``'backward'``; only without an env.
+
+    Raises
+    ------
+        ValueError: neither an env nor a direction.
+
+    """
+
+    HOVER = 0.06        # m above the cube centre before descending
+    CARRY_Z = 0.1       # m, TCP height while carrying
+    RELEASE_Z = CUBE_HALF + 0.006   # m, TCP height at which the cube is let go
+    OPEN_STEPS = 3
+    CLOSE_STEPS = 4
+    LOST = 0.03         # m, cube farther than this from the TCP while carried: lost
+
+    def __init__(self, env=None, action_scale: Optional[float] = None,
+                 direction: Optional[str] = None) -> None:
+        if env is None and direction is None:
+            raise ValueError('BinRelocationExpert needs an env or a direction')
+        self.direction = direction
+        super().__init__(env, action_scale)
+
+    def reset(self) -> None:
+        """Start a new episode's state machine."""
+        self.phase = 'approach'
+        self.count = 0
+
+    def _ground_truth(self) -> np.ndarray:
+        return self.env.task.cube_position(self.env.sim)
+
+    def _target_centre(self) -> np.ndarray:
+        if self.env is not None:
+            return self.env.task.region_centre(self.env.task.target)
+        from serl_sim.tasks.bin_relocation import DIRECTIONS, REGION_CENTRES
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f'direction must be one of {DIRECTIONS}, got {self.direction!r}')
+        x, y = REGION_CENTRES['B' if self.direction == 'forward' else 'A']
+        return np.array([x, y, 0.0])
+
+    def _next(self, phase: str) -> None:
+        self.phase, self.count = phase, 0
+
+    def __call__(self, obs: Dict[str, np.ndarray]) -> np.ndarray:  # noqa: C901 - one machine
+        """Return the action (4,) float32 for observation ``obs``."""
+        tcp, cube = self._observe(obs)
+        scale = self.action_scale
+        goal = self._target_centre()
+        carried = self.phase in ('lift', 'carry', 'lower')
+        if carried and np.linalg.norm(cube - tcp) > self.LOST:
+            self._next('approach')
+        self.count += 1
+        if self.phase == 'approach':
+            target = cube + [0.0, 0.0, self.HOVER]
+            if np.linalg.norm((target - tcp)[:2]) < 0.006 and abs(target[2] - tcp[2]) < 0.02:
+                self._next('open')
+            return _toward(target, tcp, scale, -1.0)
+        if self.phase == 'open':
+            if self.count >= self.OPEN_STEPS:
+                self._next('descend')
+            return _toward(cube + [0.0, 0.0, self.HOVER], tcp, scale, 1.0)
+        if self.phase == 'descend':
+            target = np.array([cube[0], cube[1], CUBE_HALF])
+            if tcp[2] - target[2] < 0.008:
+                self._next('close')
+            return _toward(target, tcp, scale, 1.0)
+        if self.phase == 'close':
+            if self.count >= self.CLOSE_STEPS:
+                self._next('lift')
+            return _toward(tcp, tcp, scale, -1.0)
+        if self.phase == 'lift':
+            target = np.array([tcp[0], tcp[1], self.CARRY_Z])
+            if tcp[2] > self.CARRY_Z - 0.01:
+                self._next('carry')
+            return _toward(target, tcp, scale, -1.0)
+        if self.phase == 'carry':
+            target = np.array([goal[0], goal[1], self.CARRY_Z])
+            if np.linalg.norm((target - tcp)[:2]) < 0.008:
+                self._next('lower')
+            return _toward(target, tcp, scale, -1.0)
+        if self.phase == 'lower':
+            target = np.array([goal[0], goal[1], self.RELEASE_Z])
+            if tcp[2] - self.RELEASE_Z < 0.008:
+                self._next('release')
+            return _toward(target, tcp, scale, -1.0)
+        if self.phase == 'release':
+            if self.count >= self.OPEN_STEPS:
+                self._next('retreat')
+            return _toward(tcp, tcp, scale, 1.0)
+        return _toward(np.array([tcp[0], tcp[1], self.CARRY_Z]), tcp, scale, 1.0)
+
+
 def make_expert(env, task: Optional[str] = None) -> Policy:
     """
     Return the scripted expert of ``env``'s task: a callable ``obs -> action`` (4,) float32.
@@ -211,8 +321,9 @@ def make_expert(env, task: Optional[str] = None) -> Policy:
     env
         the env (wrapped or not); its ``unwrapped.action_scale`` is used when it has one.
     task
-        ``'pick_cube'`` / ``'peg_insert'`` or an env id; default from the env (its serl_sim
-        task, else ``env.spec.id``).
+        ``'pick_cube'`` / ``'peg_insert'`` / ``'bin_relocation_forward'`` /
+        ``'bin_relocation_backward'`` or an env id; default from the env (its serl_sim task,
+        else ``env.spec.id``).
 
     Raises
     ------
@@ -224,11 +335,16 @@ def make_expert(env, task: Optional[str] = None) -> Policy:
         return PickCubeExpert(env)
     if task is None and isinstance(sim_task, PegInsertTask):
         return PegInsertExpert(env)
+    if task is None and isinstance(sim_task, BinRelocationTask):
+        return BinRelocationExpert(env)
     name = task or getattr(getattr(env, 'spec', None), 'id', None)
     scale = getattr(env.unwrapped, 'action_scale', None)
     if name in ('pick_cube', 'PandaPickCube-v0', 'PandaPickCubeVision-v0'):
         return PickCubeExpert(None, scale)
     if name in ('peg_insert', 'PandaPegInsert-v0'):
         return PegInsertExpert(None, scale)
+    for direction in ('forward', 'backward'):
+        if name == f'bin_relocation_{direction}':
+            return BinRelocationExpert(None, scale, direction)
     raise ValueError(f'no scripted expert for {env!r} (task {name!r}): not a serl_sim task; '
-                     "name it with task='pick_cube' or task='peg_insert'")
+                     "name it with task='pick_cube', 'peg_insert' or 'bin_relocation_<direction>'")

@@ -81,7 +81,7 @@ class FrankaSim:
         """Return the simulated time since the last reset, s."""
         return float(self.data.time)
 
-    def reset(self, rng: np.random.Generator) -> None:
+    def reset(self, rng: np.random.Generator, keep_objects: bool = False) -> None:
         """
         Start an episode: clear the physics state, let the task sample and place everything.
 
@@ -89,10 +89,21 @@ class FrankaSim:
         ----------
         rng
             the episode's random generator (the layout is a function of its state).
+        keep_objects
+            only the arm and gripper start over; the task's objects stay where they are, at
+            rest (a reset-free episode start, as a real robot's arm returning home leaves the
+            scene as it is; an object held in the gripper drops from where it was).
 
         """
+        if keep_objects:
+            qpos = self.data.qpos.copy()
         mujoco.mj_resetData(self.model, self.data)
         self.task.reset(self, rng)
+        if keep_objects:
+            objects_q = np.setdiff1d(np.arange(self.model.nq), self.joint_qpos)
+            objects_v = np.setdiff1d(np.arange(self.model.nv), self.joint_dof)
+            self.data.qpos[objects_q] = qpos[objects_q]
+            self.data.qvel[objects_v] = 0.0
         mujoco.mj_forward(self.model, self.data)
 
     def set_arm_configuration(self, q: Sequence[float]) -> None:

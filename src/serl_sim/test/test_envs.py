@@ -11,8 +11,9 @@ from serl_sim.experts import make_expert, PegInsertExpert, PickCubeExpert
 ENV_IDS = list(serl_sim.ENVS)
 
 
-def test_import_registers_the_three_envs():
-    assert ENV_IDS == ['PandaPickCube-v0', 'PandaPickCubeVision-v0', 'PandaPegInsert-v0']
+def test_import_registers_the_five_envs():
+    assert ENV_IDS == ['PandaPickCube-v0', 'PandaPickCubeVision-v0', 'PandaPegInsert-v0',
+                       'PandaBinRelocation-v0', 'PandaBinRelocationVision-v0']
     for env_id in ENV_IDS:
         assert gym.spec(env_id).max_episode_steps == 100
 

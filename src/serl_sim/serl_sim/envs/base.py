@@ -128,9 +128,14 @@ class FrankaEnv(gym.Env):
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: Optional[int] = None,
               options: Optional[Dict[str, Any]] = None) -> Tuple[Dict[str, np.ndarray], Dict]:
-        """Sample a new layout from the env's RNG (re-seeded when ``seed`` is given)."""
+        """
+        Sample a new layout from the env's RNG (re-seeded when ``seed`` is given).
+
+        ``options={'keep_objects': True}``: only the arm and gripper start over, the task's
+        objects stay where they are (a reset-free episode start).
+        """
         super().reset(seed=seed)
-        self.sim.reset(self.np_random)
+        self.sim.reset(self.np_random, keep_objects=bool((options or {}).get('keep_objects')))
         self.impedance.activate()
         self.impedance.set_target(self.sim.tcp_position(), DOWN)
         self._gripper_command = -1.0 if self.task.gripper_locked else 1.0

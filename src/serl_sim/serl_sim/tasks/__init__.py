@@ -1,6 +1,7 @@
-"""SERL's tasks on the simulated FR3: pick a cube, insert a peg."""
+"""SERL's tasks on the simulated FR3: pick a cube, insert a peg, relocate a cube."""
 
 from serl_sim.tasks.base import Task
+from serl_sim.tasks.bin_relocation import BinRelocationTask
 from serl_sim.tasks.peg_insert import PegInsertTask
 from serl_sim.tasks.pick_cube import PickCubeTask
 
@@ -9,6 +10,8 @@ TASK_OF_ENV = {
     'PandaPickCube-v0': PickCubeTask,
     'PandaPickCubeVision-v0': PickCubeTask,
     'PandaPegInsert-v0': PegInsertTask,
+    'PandaBinRelocation-v0': BinRelocationTask,
+    'PandaBinRelocationVision-v0': BinRelocationTask,
 }
 
 
@@ -27,4 +30,5 @@ def make_task(env_id: str) -> Task:
         raise ValueError(f'unknown task {env_id!r}; known: {sorted(TASK_OF_ENV)}') from None
 
 
-__all__ = ['Task', 'PickCubeTask', 'PegInsertTask', 'TASK_OF_ENV', 'make_task']
+__all__ = ['Task', 'PickCubeTask', 'PegInsertTask', 'BinRelocationTask', 'TASK_OF_ENV',
+           'make_task']

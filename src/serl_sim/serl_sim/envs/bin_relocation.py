@@ -1,0 +1,38 @@
+"""``PandaBinRelocation-v0`` and its vision variant: move the cube from one region to the other."""
+
+from typing import Any, Dict, Optional
+
+from serl_sim.envs.base import FrankaEnv
+from serl_sim.tasks.bin_relocation import BinRelocationTask
+
+
+class PandaBinRelocationEnv(FrankaEnv):
+    """
+    Bin relocation, forward (A -> B) or backward (B -> A), state-based.
+
+    ``gymnasium.make('PandaBinRelocation-v0', direction='backward')`` picks the direction;
+    ``reset(options={'direction': ...})`` changes it, and ``reset(options={'keep_objects':
+    True})`` starts the next episode without touching the cube (only the arm and gripper start
+    over): forward-backward training alternates the two directions that way, resetting the
+    scene only when the cube is out of reach (``task.object_in_reach``).
+    """
+
+    image_obs = False
+
+    def __init__(self, render_mode: Optional[str] = None, direction: str = 'forward',
+                 **kwargs) -> None:
+        super().__init__(BinRelocationTask(direction), image_obs=self.image_obs,
+                         render_mode=render_mode, **kwargs)
+
+    def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None):
+        """Gymnasium reset; ``options``: ``direction``, and ``keep_objects`` (see the class)."""
+        options = dict(options or {})
+        if 'direction' in options:
+            self.task.direction = options.pop('direction')
+        return super().reset(seed=seed, options=options)
+
+
+class PandaBinRelocationVisionEnv(PandaBinRelocationEnv):
+    """Bin relocation observed through the ``front`` and ``wrist`` cameras (128x128 RGB)."""
+
+    image_obs = True

@@ -1,0 +1,165 @@
+"""
+Move a cube from one marked region of the table to the other (SERL's bin relocation, Sec. 4).
+
+SERL's third real-robot task trains a forward and a backward policy that undo each other's
+work, so the robot can train for hours with no person resetting the scene (Luo et al. 2024,
+arXiv 2401.16013, "Resets"). Here the two bins are two square regions marked on the table,
+``A`` (y < 0, the robot's right) and ``B`` (y > 0), each ``REGION_HALF`` x 2 wide, centred
+at x = 0.45 m, y = -/+ 0.15 m (``fr3_link0``); the object is the pick-cube task's 4 cm cube.
+
+- ``direction='forward'``: the cube starts in A, success = it rests in B; ``'backward'``: the
+  reverse. ``direction`` may change between episodes (the env's ``reset(options=...)``).
+- Start: the cube flat at a position uniform in the source region, shrunk so that the whole
+  cube lies inside it; the arm at ``description.ARM.home`` with the gripper open.
+- Success ("resting in the target region"): the cube's centre inside the target square, the
+  cube on the table (its bottom within 1 cm of it) and still (< 5 cm/s), and released (the
+  TCP more than 3 cm from its centre, or the gripper open wider than the cube).
+- ``object_in_reach``: the cube's centre inside ``REACH_MIN``..``REACH_MAX``, where the arm
+  can still pick it up; outside it the episode must end and the scene be reset (a person's
+  intervention on a real robot).
+"""
+
+from typing import Tuple
+
+import numpy as np
+
+from serl_sim import description
+from serl_sim.tasks.base import Task
+from serl_sim.tasks.pick_cube import CUBE_HALF, CUBE_MASS
+
+DIRECTIONS = ('forward', 'backward')
+#: Centres (x, y) of the regions, m in ``fr3_link0``, and their half width.
+REGION_CENTRES = {'A': (0.45, -0.15), 'B': (0.45, 0.15)}
+REGION_HALF = 0.06
+#: Where the cube can still be picked up: the pick-cube task's reachable box, with margin.
+REACH_MIN = np.array([0.28, -0.3, -0.01])
+REACH_MAX = np.array([0.6, 0.3, 0.3])
+RESTING_SPEED = 0.05   # m/s
+RELEASED_DISTANCE = 0.03   # m, TCP to cube centre
+
+
+class BinRelocationTask(Task):
+    """
+    Move the cube into the target region and leave it there (see the module docstring).
+
+    Parameters
+    ----------
+    direction
+        ``'forward'`` (A -> B) or ``'backward'`` (B -> A).
+
+    Raises
+    ------
+        ValueError: an unknown direction.
+
+    """
+
+    name = 'bin_relocation'
+    workspace_min = np.array([0.2, -0.3, 0.0])
+    workspace_max = np.array([0.6, 0.3, 0.5])
+    impedance = {
+        'translational_clip_neg': (0.02, 0.02, 0.02),
+        'translational_clip_pos': (0.02, 0.02, 0.02),
+        'filter_coefficient': 0.05,
+    }
+
+    def __init__(self, direction: str = 'forward') -> None:
+        self.direction = direction
+
+    @property
+    def direction(self) -> str:
+        """'forward' (A -> B) or 'backward' (B -> A)."""
+        return self._direction
+
+    @direction.setter
+    def direction(self, value: str) -> None:
+        if value not in DIRECTIONS:
+            raise ValueError(f'direction must be one of {DIRECTIONS}, got {value!r}')
+        self._direction = value
+
+    @property
+    def source(self) -> str:
+        """Name of the region the cube starts in ('A' forward, 'B' backward)."""
+        return 'A' if self._direction == 'forward' else 'B'
+
+    @property
+    def target(self) -> str:
+        """Name of the region the cube must end in."""
+        return 'B' if self._direction == 'forward' else 'A'
+
+    def region_centre(self, region: str) -> np.ndarray:
+        """(3,) m: centre of region ``region`` on the table top (z = 0)."""
+        x, y = REGION_CENTRES[region]
+        return np.array([x, y, 0.0])
+
+    def mjcf_asset(self) -> str:
+        """Cube and region materials."""
+        return ('    <material name="cube_mat" rgba="0.85 0.15 0.15 1"/>\n'
+                '    <material name="region_a_mat" rgba="0.2 0.4 0.9 1"/>\n'
+                '    <material name="region_b_mat" rgba="0.2 0.75 0.3 1"/>\n')
+
+    def mjcf_worldbody(self) -> str:
+        """Return the cube (a free body) and the two regions (thin marks, no collision)."""
+        c, a = description.WORLD_CONTYPE, description.WORLD_CONAFFINITY
+        marks = ''.join(
+            f'    <geom name="region_{name.lower()}" type="box" pos="{x:g} {y:g} 0.0005" '
+            f'size="{REGION_HALF:g} {REGION_HALF:g} 0.0005" material="region_{name.lower()}_mat" '
+            'contype="0" conaffinity="0"/>\n' for name, (x, y) in REGION_CENTRES.items())
+        x, y = REGION_CENTRES['A']
+        return (marks + f'    <body name="cube" pos="{x:g} {y:g} {CUBE_HALF:g}">\n'
+                '      <freejoint name="cube_joint"/>\n'
+                f'      <geom name="cube_geom" type="box" size="{CUBE_HALF:g} {CUBE_HALF:g} '
+                f'{CUBE_HALF:g}" mass="{CUBE_MASS:g}" material="cube_mat" condim="4" '
+                f'friction="1 0.01 0.001" contype="{c}" conaffinity="{a}"/>\n'
+                '    </body>\n')
+
+    def bind(self, sim) -> None:
+        """Find the cube's body and free joint."""
+        model = sim.model
+        self._body = model.body('cube').id
+        joint = model.joint('cube_joint').id
+        self._qpos = int(model.jnt_qposadr[joint])
+        self._dof = int(model.jnt_dofadr[joint])
+
+    def reset(self, sim, rng: np.random.Generator) -> None:
+        """Cube flat inside the source region at a sampled (x, y); arm home, gripper open."""
+        room = REGION_HALF - CUBE_HALF - 0.005
+        centre = self.region_centre(self.source)
+        x, y = centre[:2] + rng.uniform(-room, room, 2)
+        sim.data.qpos[self._qpos:self._qpos + 7] = [x, y, CUBE_HALF, 1.0, 0.0, 0.0, 0.0]
+        sim.data.qvel[self._dof:self._dof + 6] = 0.0
+        sim.set_arm_configuration(description.ARM.home)
+        sim.set_finger_opening(description.FINGER_TRAVEL)
+
+    def cube_position(self, sim) -> np.ndarray:
+        """(3,) cube centre in ``fr3_link0``, m."""
+        return sim.data.xpos[self._body].copy()
+
+    def in_region(self, sim, region: str) -> bool:
+        """Whether the cube's centre lies inside region ``region`` (x, y)."""
+        offset = self.cube_position(sim)[:2] - self.region_centre(region)[:2]
+        return bool(np.all(np.abs(offset) <= REGION_HALF))
+
+    def object_in_reach(self, sim) -> bool:
+        """Whether the arm can still pick the cube up (centre in the reachable box)."""
+        cube = self.cube_position(sim)
+        return bool(np.all(cube >= REACH_MIN) and np.all(cube <= REACH_MAX))
+
+    def success(self, sim) -> Tuple[bool, str]:
+        """Resting in the target region, released."""
+        cube = self.cube_position(sim)
+        inside = self.in_region(sim, self.target)
+        on_table = cube[2] - CUBE_HALF < 0.01
+        speed = float(np.linalg.norm(sim.data.qvel[self._dof:self._dof + 3]))  # free joint: m/s
+        distance = float(np.linalg.norm(cube - sim.tcp_position()))
+        width = sim.gripper_width()
+        released = distance > RELEASED_DISTANCE or width > 2 * CUBE_HALF + 0.005
+        ok = bool(inside and on_table and speed < RESTING_SPEED and released)
+        return ok, (f'{self._direction}: cube at ({cube[0]:.3f}, {cube[1]:.3f}, {cube[2]:.3f}) '
+                    f'm, {"inside" if inside else "outside"} region {self.target}, '
+                    f'{speed:.3f} m/s, {distance * 1000:.0f} mm from TCP, gripper '
+                    f'{width * 1000:.1f} mm')
+
+    def object_pose(self, sim) -> Tuple[np.ndarray, np.ndarray]:
+        """Cube pose (position m, quaternion xyzw)."""
+        wxyz = sim.data.xquat[self._body]
+        return self.cube_position(sim), np.array([wxyz[1], wxyz[2], wxyz[3], wxyz[0]])

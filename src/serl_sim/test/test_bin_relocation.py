@@ -1,0 +1,89 @@
+"""Bin relocation: regions, directions, release-to-succeed, reset-free episodes, reach."""
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+
+import serl_sim  # noqa: F401 - registers the envs
+from serl_sim.experts import BinRelocationExpert, make_expert
+from serl_sim.tasks.bin_relocation import CUBE_HALF, REGION_HALF
+
+
+def _run(env, expert, obs, steps=100):
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(expert(obs))
+        if terminated or truncated:
+            break
+    return obs, info
+
+
+@pytest.mark.parametrize('direction, source', [('forward', 'A'), ('backward', 'B')])
+def test_cube_starts_anywhere_inside_the_source_region(direction, source):
+    env = gym.make('PandaBinRelocation-v0', direction=direction)
+    task = env.unwrapped.task
+    starts = []
+    for seed in range(6):
+        obs, info = env.reset(seed=seed)
+        assert task.in_region(env.unwrapped.sim, source) and not info['succeed']
+        starts.append(obs['object_pos'][:2])
+        offset = obs['object_pos'][:2] - task.region_centre(source)[:2]
+        assert np.all(np.abs(offset) <= REGION_HALF - CUBE_HALF)   # the whole cube inside
+    assert len({tuple(np.round(s, 4)) for s in starts}) == 6
+    env.close()
+
+
+def test_reset_free_episodes_alternate_directions_and_keep_the_cube_where_it_is():
+    env = gym.make('PandaBinRelocation-v0')
+    expert = make_expert(env)
+    obs, _ = env.reset(seed=0)
+    for episode, direction in enumerate(['forward', 'backward', 'forward', 'backward']):
+        if episode:
+            before = env.unwrapped.task.cube_position(env.unwrapped.sim)
+            obs, info = env.reset(options={'direction': direction, 'keep_objects': True})
+            np.testing.assert_allclose(obs['object_pos'], before, atol=2e-3)  # not moved
+            assert not info['succeed']   # the arm is home, the cube in the source region
+        expert.reset()
+        obs, info = _run(env, expert, obs)
+        assert info['succeed'], f'{direction}: {env.unwrapped.sim.success()[1]}'
+    env.close()
+
+
+def test_success_needs_the_cube_released_at_rest_in_the_target():
+    env = gym.make('PandaBinRelocation-v0')
+    sim, task = env.unwrapped.sim, env.unwrapped.task
+    env.reset(seed=1)
+    expert = BinRelocationExpert(env)
+    obs = env.unwrapped._observation()
+    while expert.phase != 'release':   # carried over B and lowered, still held
+        obs, _, terminated, _, info = env.step(expert(obs))
+        assert not terminated
+    assert task.in_region(sim, 'B') and not info['succeed']   # held: no success yet
+    obs, info = _run(env, expert, obs, steps=10)
+    assert info['succeed'] and 'inside region B' in sim.success()[1]
+
+
+def test_out_of_reach_is_told_and_bad_directions_are_named():
+    env = gym.make('PandaBinRelocation-v0')
+    env.reset(seed=0)
+    sim, task = env.unwrapped.sim, env.unwrapped.task
+    assert task.object_in_reach(sim)
+    sim.data.qpos[task._qpos:task._qpos + 3] = [0.85, 0.0, CUBE_HALF]   # pushed off the far edge
+    mujoco.mj_forward(sim.model, sim.data)
+    assert not task.object_in_reach(sim)
+    with pytest.raises(ValueError, match='sideways'):
+        gym.make('PandaBinRelocation-v0', direction='sideways')
+    with pytest.raises(ValueError, match='sideways'):
+        env.reset(options={'direction': 'sideways'})
+    env.close()
+
+
+def test_expert_without_a_simulator_needs_a_direction_and_works_from_observations():
+    env = gym.make('PandaBinRelocation-v0', direction='backward')
+    with pytest.raises(ValueError, match='direction'):
+        BinRelocationExpert()
+    expert = make_expert(env, task='bin_relocation_backward')
+    assert expert.env is None and expert.direction == 'backward'
+    obs, _ = env.reset(seed=4)
+    _, info = _run(env, expert, obs)
+    assert info['succeed'], env.unwrapped.sim.success()[1]
