@@ -233,9 +233,9 @@ class SimNode(Node):
         """Return the simulated time since the node started, s (monotonic across resets)."""
         return self._time_offset + self.sim.time
 
-    def _reset_sim(self) -> None:
+    def _reset_sim(self, keep_objects: bool = False) -> None:
         """Sample a new episode; in impedance mode hold its start pose (lock held)."""
-        self.sim.reset(self._rng)
+        self.sim.reset(self._rng, keep_objects=keep_objects)
         if self.impedance is not None:
             self.impedance.activate()
 
@@ -286,15 +286,33 @@ class SimNode(Node):
 
     def _on_reset(self, request: ResetEpisode.Request,
                   response: ResetEpisode.Response) -> ResetEpisode.Response:
+        task = self.sim.task
         with self._lock:
+            if request.direction:
+                if not hasattr(task, 'direction'):
+                    response.success = False
+                    response.message = (f'direction {request.direction!r}: task {task.name} '
+                                        'has no directions')
+                    self.get_logger().error(f'reset refused: {response.message}')
+                    return response
+                try:
+                    task.direction = request.direction
+                except ValueError as error:
+                    response.success = False
+                    response.message = str(error)
+                    self.get_logger().error(f'reset refused: {response.message}')
+                    return response
             if request.seed >= 0:
                 self._rng = np.random.default_rng(request.seed)
             self._time_offset += self.sim.time
             self.guard.clear()
-            self._reset_sim()
+            self._reset_sim(keep_objects=request.keep_objects)
             self.episode += 1
         response.success = True
-        response.message = f'episode {self.episode} (seed {request.seed})'
+        response.message = (f'episode {self.episode} (seed {request.seed}'
+                            + (', objects kept' if request.keep_objects else '')
+                            + (f', {task.direction}' if hasattr(task, 'direction') else '')
+                            + ')')
         self.get_logger().info(f'reset: {response.message}')
         return response
 

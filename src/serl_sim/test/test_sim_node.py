@@ -231,6 +231,17 @@ def test_reset_is_deterministic_per_seed_and_success_is_queried(ros):
     assert result.success is False and 'above table' in result.message
 
 
+def test_reset_keeping_objects_moves_only_the_arm_and_bad_directions_are_refused(ros):
+    sim, probe = ros
+    assert probe.call(probe.reset, ResetEpisode.Request(seed=8)).success
+    cube = sim.sim.object_pose()[0]
+    response = probe.call(probe.reset, ResetEpisode.Request(seed=9, keep_objects=True))
+    assert response.success and 'objects kept' in response.message
+    np.testing.assert_allclose(sim.sim.object_pose()[0], cube, atol=1e-3)   # not re-sampled
+    refused = probe.call(probe.reset, ResetEpisode.Request(seed=-1, direction='backward'))
+    assert not refused.success and 'pick_cube has no directions' in refused.message
+
+
 def test_console_script_starts_from_config_and_stops_on_sigint():
     env = dict(os.environ)
     env['ROS_DOMAIN_ID'] = str(int(env['ROS_DOMAIN_ID']) + 50)
@@ -266,3 +277,15 @@ def test_parameters_cannot_change_while_running(ros):
     result = sim.set_parameters([Parameter('real_time_factor', value=2.0)])[0]
     assert not result.successful and 'restart' in result.reason
     assert sim.get_parameter('real_time_factor').value == 1.0
+
+
+def test_bin_relocation_direction_is_set_by_the_reset_service():
+    with running_sim(Probe, [Parameter('task', value='PandaBinRelocation-v0'),
+                             Parameter('camera_rate', value=2.0)]) as (sim, probe):
+        task = sim.sim.task
+        response = probe.call(probe.reset, ResetEpisode.Request(seed=1, direction='backward'))
+        assert response.success and 'backward' in response.message
+        assert task.direction == 'backward' and task.in_region(sim.sim, 'B')
+        refused = probe.call(probe.reset, ResetEpisode.Request(seed=1, direction='sideways'))
+        assert not refused.success and 'sideways' in refused.message
+        assert task.direction == 'backward'   # unchanged by the refused request
