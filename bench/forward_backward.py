@@ -1,0 +1,109 @@
+"""
+Forward-backward reset-free training on bin relocation, no ROS (issue 19, item 4's protocol).
+
+Protocol: ``PandaBinRelocation-v0`` (state: TCP pose, TCP velocity, gripper width, cube
+position and its offset from the TCP), 100-step episodes; per direction 20 scripted-expert
+demos (full resets, env seeds 10000-10019) in its demo buffer; RLPD with the main job's
+settings (config/agent_pick_cube.yaml's ``rlpd``); the two agents take turns on one env, each
+episode starting where the previous one left the cube (``serl_agent.runtime.forward_backward``),
+the scene reset only at the start and when the cube is out of reach; the sim's success as
+reward. Every ``--eval-every`` env steps (both directions together) each direction is
+evaluated over 20 deterministic episodes from full resets with fixed seeds. A seed stops when
+both reach >= 90 % in the same evaluation, or at ``--budget`` env steps.
+
+    python bench/forward_backward.py --out runs/forward_backward --seeds 0 1 2
+
+Goal (issue 19): both >= 90 % within 30,000 env steps in all, at most one reset per 50
+training episodes. Results accumulate in ``<out>/results.json`` (a rerun skips finished seeds).
+Last line: ``steps_median=... steps_range=... resets_per_50_episodes_max=... goal_met=...``.
+"""
+
+import argparse
+import json
+import os
+from pathlib import Path
+import shutil
+import time
+
+from agents_compare import cpu_model
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TASK = 'PandaBinRelocation-v0'
+DEMO_EPISODES = 20
+DEMO_SEED = 0
+TARGET = 0.9
+GOAL_STEPS = 30_000
+GOAL_RESETS_PER_50 = 1.0
+
+
+def run_seed(seed: int, out: Path, budget: int, eval_every: int) -> dict:
+    """Train both directions with ``seed``; return the record."""
+    from serl_agent.agents.registry import load_config
+    from serl_agent.cli.train_gym import expert_demos
+    from serl_agent.runtime.forward_backward import train_forward_backward
+
+    config = load_config('rlpd', ROOT / 'config' / 'agent_pick_cube.yaml')
+    run_dir = out / 'runs' / f'seed{seed}'
+    shutil.rmtree(run_dir, ignore_errors=True)
+    load0 = os.getloadavg()[0]
+    result = train_forward_backward(
+        TASK, budget, run_dir, config, seed=seed,
+        demo_factory=lambda env: expert_demos(env, DEMO_EPISODES, DEMO_SEED),
+        eval_every=eval_every, eval_episodes=20, target_success=TARGET,
+        log=lambda line: print(f'  seed {seed}: {line}', flush=True))
+    shutil.rmtree(run_dir, ignore_errors=True)
+    episodes = max(1, result['episodes'])
+    return {'seed': seed, 'steps_to_target': result['reached_at'], 'evals': result['evals'],
+            'env_steps': result['env_steps'], 'episodes': result['episodes'],
+            'resets': result['resets'], 'out_of_reach_resets': result['out_of_reach_resets'],
+            'resets_per_50_episodes': round(50.0 * result['resets'] / episodes, 3),
+            'skipped': result['skipped'], 'per_direction': result['per_direction'],
+            'seconds': round(result['seconds'], 1),
+            'load': [round(load0, 2), round(os.getloadavg()[0], 2)], 'cpu': cpu_model(),
+            'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}
+
+
+def main():
+    """Run the seeds not yet in ``<out>/results.json``; print the table and the summary."""
+    p = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
+    p.add_argument('--out', type=Path, default=ROOT / 'runs' / 'forward_backward')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--budget', type=int, default=GOAL_STEPS)
+    p.add_argument('--eval-every', type=int, default=2000)
+    p.add_argument('--threads', type=int, default=1, help='torch threads')
+    args = p.parse_args()
+    import torch
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / 'results.json'
+    results = json.loads(path.read_text()) if path.exists() else []
+    done = {r['seed'] for r in results}
+    for seed in args.seeds:
+        if seed in done:
+            continue
+        print(f'seed {seed}: training (budget {args.budget} env steps)', flush=True)
+        results.append(run_seed(seed, args.out, args.budget, args.eval_every))
+        path.write_text(json.dumps(results, indent=1) + '\n')
+    print('| seed | env steps to both >= 90 % | episodes | resets (out of reach) | '
+          'resets per 50 episodes | skipped | minutes | load |')
+    print('|---|---|---|---|---|---|---|---|')
+    for r in sorted(results, key=lambda r: r['seed']):
+        steps = r['steps_to_target'] if r['steps_to_target'] is not None else \
+            f'not within {r["env_steps"]}'
+        print(f'| {r["seed"]} | {steps} | {r["episodes"]} | {r["resets"]} '
+              f'({r["out_of_reach_resets"]}) | {r["resets_per_50_episodes"]} | {r["skipped"]} '
+              f'| {r["seconds"] / 60:.1f} | {r["load"][0]}-{r["load"][1]} |')
+    steps = [r['steps_to_target'] if r['steps_to_target'] is not None else np.inf
+             for r in results]
+    resets = max(r['resets_per_50_episodes'] for r in results)
+    median = float(np.median(steps))
+    goal = all(np.isfinite(s) and s <= GOAL_STEPS for s in steps) and \
+        resets <= GOAL_RESETS_PER_50
+    print(f'cpu: {cpu_model()}')
+    print(f'steps_median={median:.0f} steps_range={min(steps):.0f}-{max(steps):.0f} '
+          f'resets_per_50_episodes_max={resets} seeds={len(results)} goal_met={int(goal)}')
+
+
+if __name__ == '__main__':
+    main()
