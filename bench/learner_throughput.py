@@ -268,12 +268,7 @@ def rate(fn, utd, seconds, device):
     """
     fn()
     sync(device)
-    times, t_end = [], time.perf_counter() + seconds
-    while time.perf_counter() < t_end or len(times) < 3:
-        t = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t)
+    times = call_times(fn, seconds, device)
     return utd / min(times), utd / float(np.median(times))
 
 

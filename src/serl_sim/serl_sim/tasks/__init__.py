@@ -2,6 +2,7 @@
 
 from serl_sim.tasks.base import Task
 from serl_sim.tasks.bin_relocation import BinRelocationTask
+from serl_sim.tasks.cube import CubeTask
 from serl_sim.tasks.peg_insert import PegInsertTask
 from serl_sim.tasks.pick_cube import PickCubeTask
 
@@ -30,5 +31,5 @@ def make_task(env_id: str) -> Task:
         raise ValueError(f'unknown task {env_id!r}; known: {sorted(TASK_OF_ENV)}') from None
 
 
-__all__ = ['Task', 'PickCubeTask', 'PegInsertTask', 'BinRelocationTask', 'TASK_OF_ENV',
+__all__ = ['Task', 'CubeTask', 'PickCubeTask', 'PegInsertTask', 'BinRelocationTask', 'TASK_OF_ENV',
            'make_task']

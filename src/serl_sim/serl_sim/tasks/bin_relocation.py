@@ -24,8 +24,7 @@ from typing import Tuple
 import numpy as np
 
 from serl_sim import description
-from serl_sim.tasks.base import Task
-from serl_sim.tasks.pick_cube import CUBE_HALF, CUBE_MASS
+from serl_sim.tasks.cube import CUBE_HALF, CubeTask
 
 DIRECTIONS = ('forward', 'backward')
 #: Centres (x, y) of the regions, m in ``fr3_link0``, and their half width.
@@ -38,7 +37,7 @@ RESTING_SPEED = 0.05   # m/s
 RELEASED_DISTANCE = 0.03   # m, TCP to cube centre
 
 
-class BinRelocationTask(Task):
+class BinRelocationTask(CubeTask):
     """
     Move the cube into the target region and leave it there (see the module docstring).
 
@@ -93,46 +92,26 @@ class BinRelocationTask(Task):
 
     def mjcf_asset(self) -> str:
         """Cube and region materials."""
-        return ('    <material name="cube_mat" rgba="0.85 0.15 0.15 1"/>\n'
-                '    <material name="region_a_mat" rgba="0.2 0.4 0.9 1"/>\n'
+        return (super().mjcf_asset()
+                + '    <material name="region_a_mat" rgba="0.2 0.4 0.9 1"/>\n'
                 '    <material name="region_b_mat" rgba="0.2 0.75 0.3 1"/>\n')
 
     def mjcf_worldbody(self) -> str:
-        """Return the cube (a free body) and the two regions (thin marks, no collision)."""
-        c, a = description.WORLD_CONTYPE, description.WORLD_CONAFFINITY
-        marks = ''.join(
+        """Return the two regions (thin marks, no collision) and the cube (a free body)."""
+        return ''.join(
             f'    <geom name="region_{name.lower()}" type="box" pos="{x:g} {y:g} 0.0005" '
             f'size="{REGION_HALF:g} {REGION_HALF:g} 0.0005" material="region_{name.lower()}_mat" '
-            'contype="0" conaffinity="0"/>\n' for name, (x, y) in REGION_CENTRES.items())
-        x, y = REGION_CENTRES['A']
-        return (marks + f'    <body name="cube" pos="{x:g} {y:g} {CUBE_HALF:g}">\n'
-                '      <freejoint name="cube_joint"/>\n'
-                f'      <geom name="cube_geom" type="box" size="{CUBE_HALF:g} {CUBE_HALF:g} '
-                f'{CUBE_HALF:g}" mass="{CUBE_MASS:g}" material="cube_mat" condim="4" '
-                f'friction="1 0.01 0.001" contype="{c}" conaffinity="{a}"/>\n'
-                '    </body>\n')
-
-    def bind(self, sim) -> None:
-        """Find the cube's body and free joint."""
-        model = sim.model
-        self._body = model.body('cube').id
-        joint = model.joint('cube_joint').id
-        self._qpos = int(model.jnt_qposadr[joint])
-        self._dof = int(model.jnt_dofadr[joint])
+            'contype="0" conaffinity="0"/>\n' for name, (x, y) in REGION_CENTRES.items()
+        ) + super().mjcf_worldbody()
 
     def reset(self, sim, rng: np.random.Generator) -> None:
         """Cube flat inside the source region at a sampled (x, y); arm home, gripper open."""
         room = REGION_HALF - CUBE_HALF - 0.005
         centre = self.region_centre(self.source)
         x, y = centre[:2] + rng.uniform(-room, room, 2)
-        sim.data.qpos[self._qpos:self._qpos + 7] = [x, y, CUBE_HALF, 1.0, 0.0, 0.0, 0.0]
-        sim.data.qvel[self._dof:self._dof + 6] = 0.0
+        self.place_cube(sim, x, y)
         sim.set_arm_configuration(description.ARM.home)
         sim.set_finger_opening(description.FINGER_TRAVEL)
-
-    def cube_position(self, sim) -> np.ndarray:
-        """(3,) cube centre in ``fr3_link0``, m."""
-        return sim.data.xpos[self._body].copy()
 
     def in_region(self, sim, region: str) -> bool:
         """Whether the cube's centre lies inside region ``region`` (x, y)."""
@@ -149,7 +128,7 @@ class BinRelocationTask(Task):
         cube = self.cube_position(sim)
         inside = self.in_region(sim, self.target)
         on_table = cube[2] - CUBE_HALF < 0.01
-        speed = float(np.linalg.norm(sim.data.qvel[self._dof:self._dof + 3]))  # free joint: m/s
+        speed = self.cube_speed(sim)
         distance = float(np.linalg.norm(cube - sim.tcp_position()))
         width = sim.gripper_width()
         released = distance > RELEASED_DISTANCE or width > 2 * CUBE_HALF + 0.005
@@ -158,8 +137,3 @@ class BinRelocationTask(Task):
                     f'm, {"inside" if inside else "outside"} region {self.target}, '
                     f'{speed:.3f} m/s, {distance * 1000:.0f} mm from TCP, gripper '
                     f'{width * 1000:.1f} mm')
-
-    def object_pose(self, sim) -> Tuple[np.ndarray, np.ndarray]:
-        """Cube pose (position m, quaternion xyzw)."""
-        wxyz = sim.data.xquat[self._body]
-        return self.cube_position(sim), np.array([wxyz[1], wxyz[2], wxyz[3], wxyz[0]])

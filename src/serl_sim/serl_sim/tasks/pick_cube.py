@@ -16,16 +16,15 @@ from typing import Tuple
 import numpy as np
 
 from serl_sim import description
-from serl_sim.tasks.base import Task
+from serl_sim.tasks.cube import CUBE_HALF, CUBE_MASS, CubeTask
 
-CUBE_HALF = 0.02
-CUBE_MASS = 0.1
+__all__ = ['CUBE_HALF', 'CUBE_MASS', 'LIFT_HEIGHT', 'PickCubeTask']
 LIFT_HEIGHT = 0.1
 X_RANGE = (0.3, 0.55)
 Y_RANGE = (-0.25, 0.25)
 
 
-class PickCubeTask(Task):
+class PickCubeTask(CubeTask):
     """Lift the cube >= 0.1 m off the table, held between the fingers."""
 
     name = 'pick_cube'
@@ -37,40 +36,13 @@ class PickCubeTask(Task):
         'filter_coefficient': 0.05,
     }
 
-    def mjcf_asset(self) -> str:
-        """Cube material."""
-        return '    <material name="cube_mat" rgba="0.85 0.15 0.15 1"/>\n'
-
-    def mjcf_worldbody(self) -> str:
-        """Return the cube: a free body with a box geom."""
-        c, a = description.WORLD_CONTYPE, description.WORLD_CONAFFINITY
-        return (f'    <body name="cube" pos="0.4 0 {CUBE_HALF:g}">\n'
-                '      <freejoint name="cube_joint"/>\n'
-                f'      <geom name="cube_geom" type="box" size="{CUBE_HALF:g} {CUBE_HALF:g} '
-                f'{CUBE_HALF:g}" mass="{CUBE_MASS:g}" material="cube_mat" condim="4" '
-                f'friction="1 0.01 0.001" contype="{c}" conaffinity="{a}"/>\n'
-                '    </body>\n')
-
-    def bind(self, sim) -> None:
-        """Find the cube's body and free joint."""
-        model = sim.model
-        self._body = model.body('cube').id
-        joint = model.joint('cube_joint').id
-        self._qpos = int(model.jnt_qposadr[joint])
-        self._dof = int(model.jnt_dofadr[joint])
-
     def reset(self, sim, rng: np.random.Generator) -> None:
         """Cube on the table at a sampled (x, y); arm at home, gripper open."""
         x = rng.uniform(*X_RANGE)
         y = rng.uniform(*Y_RANGE)
-        sim.data.qpos[self._qpos:self._qpos + 7] = [x, y, CUBE_HALF, 1.0, 0.0, 0.0, 0.0]
-        sim.data.qvel[self._dof:self._dof + 6] = 0.0
+        self.place_cube(sim, x, y)
         sim.set_arm_configuration(description.ARM.home)
         sim.set_finger_opening(description.FINGER_TRAVEL)
-
-    def cube_position(self, sim) -> np.ndarray:
-        """(3,) cube centre in ``fr3_link0``, m."""
-        return sim.data.xpos[self._body].copy()
 
     def success(self, sim) -> Tuple[bool, str]:
         """Lifted >= 0.1 m and between the fingers."""
@@ -82,8 +54,3 @@ class PickCubeTask(Task):
         ok = bool(lift >= LIFT_HEIGHT and held)
         return ok, (f'cube {lift:.3f} m above table, {offset * 1000:.1f} mm from TCP, '
                     f'gripper width {width * 1000:.1f} mm')
-
-    def object_pose(self, sim) -> Tuple[np.ndarray, np.ndarray]:
-        """Cube pose (position m, quaternion xyzw)."""
-        wxyz = sim.data.xquat[self._body]
-        return self.cube_position(sim), np.array([wxyz[1], wxyz[2], wxyz[3], wxyz[0]])
