@@ -53,13 +53,6 @@ class BinRelocationTask(CubeTask):
     """
 
     name = 'bin_relocation'
-    workspace_min = np.array([0.2, -0.3, 0.0])
-    workspace_max = np.array([0.6, 0.3, 0.5])
-    impedance = {
-        'translational_clip_neg': (0.02, 0.02, 0.02),
-        'translational_clip_pos': (0.02, 0.02, 0.02),
-        'filter_coefficient': 0.05,
-    }
 
     def __init__(self, direction: str = 'forward') -> None:
         self.direction = direction

@@ -15,8 +15,18 @@ class CubeTask(Task):
     """
     A task with one free 4 cm, 0.1 kg cube on the table (franka_sim's pick-cube cube).
 
-    Subclasses sample where it starts (:meth:`place_cube`) and say when they succeed.
+    Subclasses sample where it starts (:meth:`place_cube`) and say when they succeed. The
+    workspace box and the impedance overrides (a 2 cm error clip, a slow reference filter:
+    gentle contact with the cube) are pick-cube's for every cube task.
     """
+
+    workspace_min = np.array([0.2, -0.3, 0.0])
+    workspace_max = np.array([0.6, 0.3, 0.5])
+    impedance = {
+        'translational_clip_neg': (0.02, 0.02, 0.02),
+        'translational_clip_pos': (0.02, 0.02, 0.02),
+        'filter_coefficient': 0.05,
+    }
 
     def mjcf_asset(self) -> str:
         """Cube material."""

@@ -28,13 +28,6 @@ class PickCubeTask(CubeTask):
     """Lift the cube >= 0.1 m off the table, held between the fingers."""
 
     name = 'pick_cube'
-    workspace_min = np.array([0.2, -0.3, 0.0])
-    workspace_max = np.array([0.6, 0.3, 0.5])
-    impedance = {
-        'translational_clip_neg': (0.02, 0.02, 0.02),
-        'translational_clip_pos': (0.02, 0.02, 0.02),
-        'filter_coefficient': 0.05,
-    }
 
     def reset(self, sim, rng: np.random.Generator) -> None:
         """Cube on the table at a sampled (x, y); arm at home, gripper open."""
