@@ -39,6 +39,7 @@ class ScriptedRobot(Node):
         self.pause, self.lag, self.unanswered = pause, dict(lag or {}), unanswered
         self.silent_until = {k: 0.0 for k in STREAMS}
         self.requests = []
+        self.options = {}
         self.released = threading.Event()
         self.pub = {'pose': self.create_publisher(
                         PoseStamped, '/franka_robot_state_broadcaster/current_pose', qos.SENSOR),
@@ -79,6 +80,7 @@ class ScriptedRobot(Node):
 
     def _on_reset(self, request, response):
         self.requests.append(int(request.seed))
+        self.options = {'keep_objects': request.keep_objects, 'direction': request.direction}
         for stream in STREAMS:
             self.silence(stream, self.pause + self.lag.get(stream, 0.0))
         if len(self.requests) <= self.unanswered:
@@ -185,3 +187,13 @@ def test_reset_gives_up_when_no_answer_comes(graph):
         env.reset(seed=2)
     assert time.monotonic() - start < 2.0 + 1.0
     assert len(robot.requests) >= 3
+
+
+def test_reset_options_reach_the_reset_service(graph):
+    """A reset-free episode start: keep the objects, set the task's direction."""
+    robot, env = graph({}, reset_timeout=5.0)
+    env.reset(seed=3, options={'keep_objects': True, 'direction': 'backward'})
+    assert robot.requests == [3]
+    assert robot.options == {'keep_objects': True, 'direction': 'backward'}
+    env.reset()
+    assert robot.options == {'keep_objects': False, 'direction': ''}   # the defaults

@@ -428,18 +428,25 @@ class RosEnv(gym.Env):
         ``reset_timeout`` s. The reset request is re-sent when its answer is lost (see
         :meth:`_call`).
 
+        ``options`` (sim only; a real robot never moves the objects): ``keep_objects`` (only
+        the arm and gripper start over: a reset-free episode start) and ``direction`` (the
+        task's direction from this episode on, bin relocation's 'forward' or 'backward').
+
         :raises StaleStateError: a stream silent after the reset (named).
-        :raises RuntimeError: the reset service failed or did not answer.
+        :raises RuntimeError: the reset service failed or did not answer (a refused
+            direction: the sim's message).
         """
         super().reset(seed=seed)
+        options = dict(options or {})
         s = self.settings
         self.wait_for_state(s.reset_timeout)
         self._gripper_width = None
         if s.robot == 'sim':
             self._publish_equilibrium(self.tcp_position())  # hold still during the reset
-            answer = self._call(self.reset_client,
-                                ResetEpisode.Request(seed=-1 if seed is None else int(seed)),
-                                'reset')
+            answer = self._call(self.reset_client, ResetEpisode.Request(
+                seed=-1 if seed is None else int(seed),
+                keep_objects=bool(options.get('keep_objects', False)),
+                direction=str(options.get('direction', ''))), 'reset')
             if not answer.success:
                 raise RuntimeError(f'/sim/reset_episode failed: {answer.message}')
             self.wait_for_state(s.reset_timeout, since=time.monotonic())  # post-reset state
