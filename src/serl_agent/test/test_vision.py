@@ -105,6 +105,28 @@ def test_encoder_file_round_trip_and_bad_files(tmp_path):
         load_encoders(other)
 
 
+def test_a_trajectory_costs_one_encoding_per_frame():
+    torch.manual_seed(0)
+    features = ImageFeatures({'front': SpatialEncoder(SpatialAutoencoderConfig(**SMALL)).eval()})
+    frames = np.random.default_rng(2).integers(0, 256, (6, 48, 48, 3), np.uint8)
+    trajectory = [{'observation': {'front': frames[i], 'tcp_pose': np.zeros(7, np.float32)},
+                   'next_observation': {'front': frames[i + 1],
+                                        'tcp_pose': np.ones(7, np.float32)},
+                   'action': np.zeros(4, np.float32)} for i in range(5)]
+    out = [features.transition(tr) for tr in trajectory]
+    assert features.frames_encoded == 6   # 5 transitions, 6 distinct frames
+    expected = features.encode('front', frames)
+    for i, tr in enumerate(out):
+        np.testing.assert_allclose(tr['observation']['front_features'], expected[i], atol=1e-5)
+        np.testing.assert_allclose(tr['next_observation']['front_features'], expected[i + 1],
+                                   atol=1e-5)
+        assert 'front' not in tr['observation'] and tr['next_observation']['tcp_pose'][0] == 1
+    features.transition(trajectory[2])   # out of order: both frames encoded again
+    assert features.frames_encoded == 6 + 6 + 2
+    with pytest.raises(ValueError, match='next_observation is missing camera'):
+        features.transition({'observation': {'front': frames[0]}, 'next_observation': {}})
+
+
 def test_wrapper_gives_the_agent_features_and_proprioception_only(tmp_path):
     cameras = ('front', 'wrist')
     path = save_encoders(tmp_path / 'enc.pt', {

@@ -94,6 +94,10 @@ class ImageFeatures:
     def __init__(self, encoders: Mapping[str, SpatialEncoder], batch_size: int = 256):
         self.encoders = dict(encoders)
         self.batch_size = int(batch_size)
+        # camera -> (image, features) of the last next_observation seen by transition():
+        # a trajectory's next observation is the following transition's observation
+        self._last: Dict[str, tuple] = {}
+        self.frames_encoded = 0
 
     @classmethod
     def from_file(cls, path: Union[str, Path]) -> 'ImageFeatures':
@@ -135,6 +139,7 @@ class ImageFeatures:
         out = torch.cat([encoder(batch[i:i + self.batch_size])
                          for i in range(0, max(len(batch), 1), self.batch_size)])
         out = out.numpy().astype(np.float32)
+        self.frames_encoded += len(batch)
         return out[0] if single else out
 
     def observation(self, obs: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
@@ -147,10 +152,31 @@ class ImageFeatures:
         return out
 
     def transition(self, tr: dict) -> dict:
-        """Replace the images of a transition dict's (``transition_codec``) observations."""
+        """
+        Replace the images of a transition dict's (``transition_codec``) observations.
+
+        Transitions that arrive in trajectory order share frames (a step's next observation
+        is the next step's observation): a frame equal to the previous transition's next
+        frame reuses its features, so a trajectory costs one encoding per frame, not two.
+        Not thread-safe (one caller at a time).
+        """
+        obs, nxt = tr['observation'], tr['next_observation']
         out = dict(tr)
-        out['observation'] = self.observation(tr['observation'])
-        out['next_observation'] = self.observation(tr['next_observation'])
+        out['observation'] = {k: v for k, v in obs.items() if k not in self.encoders}
+        out['next_observation'] = {k: v for k, v in nxt.items() if k not in self.encoders}
+        for camera in self.cameras:
+            for name, o in (('observation', obs), ('next_observation', nxt)):
+                if camera not in o:
+                    raise ValueError(f'{name} is missing camera {camera!r} (has {sorted(o)})')
+            image, next_image = np.asarray(obs[camera]), np.asarray(nxt[camera])
+            last = self._last.get(camera)
+            if last is not None and np.array_equal(last[0], image):
+                features, next_features = last[1], self.encode(camera, next_image)
+            else:
+                features, next_features = self.encode(camera, np.stack([image, next_image]))
+            out['observation'][feature_key(camera)] = features
+            out['next_observation'][feature_key(camera)] = next_features
+            self._last[camera] = (next_image.copy(), next_features)
         return out
 
 
