@@ -64,19 +64,22 @@ class TaskRecipe:
     :ivar object_pose: whether the actor observes ``/sim/object_pose`` (sim only).
     :ivar image_encoder: pretrain the frozen image encoders (``serl_pretrain_encoder``,
         behaviour cloning of the demos) and give them to the learner and the actor.
+    :ivar run_dir: the run directory when ``--run-dir`` is not given.
     """
 
     observation_keys: Tuple[str, ...]
     cameras: Tuple[str, ...] = ()
     object_pose: bool = True
     image_encoder: bool = False
+    run_dir: str = 'runs/pick_cube'
 
 
 TASKS = {
     'PandaPickCube-v0': TaskRecipe(STATE_KEYS),
     # what SERL and HIL-SERL learn from on the robot: wrist and front cameras + proprioception
     'PandaPickCubeVision-v0': TaskRecipe(PROPRIOCEPTION + CAMERAS, cameras=CAMERAS,
-                                         object_pose=False, image_encoder=True),
+                                         object_pose=False, image_encoder=True,
+                                         run_dir='runs/pick_cube_vision'),
 }
 #: s; the actor's stale-state limit in sim: the sim's reset pauses its state stream, which on
 #: a loaded 2-core machine can exceed the 0.5 s default (keep the default on the real arm).
@@ -96,7 +99,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line (see ``serl_train --help``)."""
     p = argparse.ArgumentParser(prog='serl_train', description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--run-dir', default='runs/pick_cube', help='run directory (resumed)')
+    p.add_argument('--run-dir', default=None,
+                   help='run directory, resumed when it exists (default: runs/pick_cube for '
+                        'the state task, runs/pick_cube_vision for the vision task)')
     p.add_argument('--task', default='PandaPickCube-v0', choices=sorted(TASKS),
                    help='simulated task: PandaPickCube-v0 learns from the state (the cube '
                         'position included), PandaPickCubeVision-v0 from the front and wrist '
@@ -152,6 +157,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--timeout', type=float, default=0.0,
                    help='give up training after this many seconds (0: no limit)')
     args = p.parse_args(argv)
+    if args.run_dir is None:
+        args.run_dir = TASKS[args.task].run_dir
     if args.smoke:
         args.demos = min(args.demos, 2)
         args.negative_episodes = min(args.negative_episodes, 1)
@@ -638,6 +645,14 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path],
     return status
 
 
+def task_of_run(run_dir: Path) -> Optional[str]:
+    """Return the task an existing run directory was started with (its job_args.json)."""
+    try:
+        return json.loads((run_dir / 'job_args.json').read_text()).get('task')
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -645,6 +660,11 @@ def _raise_keyboard_interrupt(signum, frame):
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``serl_train``; returns the exit status."""
     args = parse_args(argv)
+    other = task_of_run(Path(args.run_dir).resolve())
+    if other is not None and other != args.task:
+        log(f'error: {Path(args.run_dir).resolve()} holds a {other} run, not {args.task}: '
+            f'give another --run-dir (or --task {other} to resume it)')
+        return 2
     # Ctrl-C and SIGTERM stop the job cleanly (graph first). A process started in the
     # background by a non-interactive shell inherits SIGINT ignored, and so would the graph
     # processes: install the handlers explicitly (children then start with the default).

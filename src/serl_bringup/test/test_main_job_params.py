@@ -101,3 +101,16 @@ def test_vision_task_learns_only_from_what_a_real_fr3_provides(tmp_path):
     # the state job, by contrast, needs the sim's object pose
     state = _written(tmp_path)['learner_node']['ros__parameters']['observation_keys']
     assert not set(state) <= real_keys
+
+
+def test_each_task_has_its_run_dir_and_another_tasks_run_is_not_resumed(tmp_path, capsys):
+    assert main_job.parse_args([]).run_dir == 'runs/pick_cube'
+    vision = main_job.parse_args(['--task', 'PandaPickCubeVision-v0'])
+    assert vision.run_dir == 'runs/pick_cube_vision'
+    run = tmp_path / 'run'
+    run.mkdir()
+    (run / 'job_args.json').write_text('{"task": "PandaPickCube-v0"}\n')
+    status = main_job.main(['--task', 'PandaPickCubeVision-v0', '--run-dir', str(run)])
+    assert status == 2
+    assert 'holds a PandaPickCube-v0 run, not PandaPickCubeVision-v0' in capsys.readouterr().out
+    assert (run / 'job_args.json').read_text() == '{"task": "PandaPickCube-v0"}\n'   # kept
