@@ -1,8 +1,13 @@
 """Spool file and acknowledgement bookkeeping (pure Python, no ROS)."""
 
+import struct
+import zlib
+
+import numpy as np
 import pytest
 from serl_agent.data.acknowledgement import AckTracker, Outbox
-from serl_agent.data.transition_spool import read_spool, SpoolError, TransitionSpool
+from serl_agent.data.transition_spool import (COMPRESSED, read_spool, SpoolError,
+                                              TransitionSpool)
 
 
 def test_spool_torn_tail_is_dropped_and_appended_after(tmp_path):
@@ -30,6 +35,31 @@ def test_spool_corruption_in_the_middle_is_named(tmp_path):
     raw[50] ^= 0xFF
     path.write_bytes(bytes(raw))
     with pytest.raises(SpoolError, match='s.spool.*byte 0'):
+        list(read_spool(path))
+
+
+def test_large_compressible_records_are_stored_compressed_and_read_back(tmp_path):
+    path = tmp_path / 's.spool'
+    image_like = bytes(np.repeat(np.arange(64, dtype=np.uint8), 3 * 1024))   # flat regions
+    noise = np.random.default_rng(0).integers(0, 256, 8192, np.uint8).tobytes()
+    old_format = struct.pack('<II', 5, zlib.crc32(b'state')) + b'state'
+    path.write_bytes(old_format)   # a record as written before compression existed
+    spool = TransitionSpool(path)
+    for record in (image_like, noise, b'small'):
+        spool.append(record)
+    spool.close()
+    assert list(read_spool(path)) == [b'state', image_like, noise, b'small']
+    assert path.stat().st_size < len(image_like) // 4 + len(noise) + 100   # image compressed
+    raw = path.read_bytes()
+    first = struct.unpack_from('<I', raw, len(old_format))[0]
+    assert first & COMPRESSED   # the compressible record carries the flag
+    bad = bytearray(raw)
+    offset = len(old_format) + 8
+    bad[offset:offset + 4] = b'\x00\x00\x00\x00'   # damage the zlib stream...
+    crc = zlib.crc32(bytes(bad[offset:offset + (first & ~COMPRESSED)]))
+    struct.pack_into('<I', bad, len(old_format) + 4, crc)   # ...behind a valid CRC
+    path.write_bytes(bytes(bad))
+    with pytest.raises(SpoolError, match='does not decompress'):
         list(read_spool(path))
 
 

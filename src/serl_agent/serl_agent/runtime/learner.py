@@ -23,7 +23,8 @@ Restart: the run directory is resumed when it exists: the agent from the latest 
 the online buffer and the duplicate filter from the spool (every transition ever
 acknowledged), so a learner killed at any moment loses no acknowledged transition. The spool
 is the run's complete online data set and grows without bound (about 0.5 kB per state
-transition, 193 kB per vision transition); a restart reads it whole.
+transition; a vision transition with two 128x128 sim images, 193 kB, is stored zlib-compressed
+in about 27 kB); a restart reads it whole.
 """
 
 from dataclasses import dataclass
