@@ -318,8 +318,10 @@ class SimNode(Node):
 
     def _on_get_success(self, request: GetSuccess.Request,
                         response: GetSuccess.Response) -> GetSuccess.Response:
+        check = getattr(self.sim.task, 'object_in_reach', None)
         with self._lock:
             response.success, response.message = self.sim.success()
+            response.object_in_reach = True if check is None else bool(check(self.sim))
         return response
 
     # ------------------------------------------------------------------ physics thread

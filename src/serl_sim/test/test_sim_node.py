@@ -277,15 +277,3 @@ def test_parameters_cannot_change_while_running(ros):
     result = sim.set_parameters([Parameter('real_time_factor', value=2.0)])[0]
     assert not result.successful and 'restart' in result.reason
     assert sim.get_parameter('real_time_factor').value == 1.0
-
-
-def test_bin_relocation_direction_is_set_by_the_reset_service():
-    with running_sim(Probe, [Parameter('task', value='PandaBinRelocation-v0'),
-                             Parameter('camera_rate', value=2.0)]) as (sim, probe):
-        task = sim.sim.task
-        response = probe.call(probe.reset, ResetEpisode.Request(seed=1, direction='backward'))
-        assert response.success and 'backward' in response.message
-        assert task.direction == 'backward' and task.in_region(sim.sim, 'B')
-        refused = probe.call(probe.reset, ResetEpisode.Request(seed=1, direction='sideways'))
-        assert not refused.success and 'sideways' in refused.message
-        assert task.direction == 'backward'   # unchanged by the refused request
