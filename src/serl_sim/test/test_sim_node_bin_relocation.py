@@ -1,4 +1,5 @@
-"""The sim node with the bin-relocation task: direction by the reset service, reach check.
+"""
+The sim node with the bin-relocation task: direction by the reset service, reach check.
 
 A module of its own: the sim node of test_sim_node.py (a module fixture) would answer the same
 services while alive.
