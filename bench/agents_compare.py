@@ -67,6 +67,29 @@ VARIANTS = {
 }
 
 
+class ResultsFile:
+    """
+    ``<out>/results.json``: one record per finished run, so that a rerun skips what is done.
+
+    Re-read before each use: another bench process may add records to the same file.
+    """
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / 'results.json'
+
+    def load(self) -> list:
+        """Return the records (empty before the first)."""
+        return json.loads(self.path.read_text()) if self.path.exists() else []
+
+    def has(self, **key) -> bool:
+        """Whether a record matches every ``key=value`` (e.g. ``variant='rlpd', seed=0``)."""
+        return any(all(r.get(k) == v for k, v in key.items()) for r in self.load())
+
+    def add(self, record: dict) -> None:
+        """Append ``record`` to the file."""
+        self.path.write_text(json.dumps(self.load() + [record], indent=1) + '\n')
+
+
 def cpu_model() -> str:
     """Return the CPU model name (lscpu's), for the record."""
     try:
@@ -168,26 +191,21 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results_path = out / 'results.json'
-
-    def load():
-        return json.loads(results_path.read_text()) if results_path.exists() else []
-
+    results = ResultsFile(out)
     if not args.report_only:
         for name in args.variants:
             for seed in args.seeds:
-                if any(r['variant'] == name and r['seed'] == seed for r in load()):
+                if results.has(variant=name, seed=seed):
                     continue
                 rec = run_one(name, seed, out, args.budget, stop=not args.no_stop)
-                results = load() + [rec]  # re-read: another process may have added records
-                results_path.write_text(json.dumps(results, indent=1))
+                results.add(rec)
                 print(f'{name} seed {seed}: evals (step, success) '
                       f'{[(s, p) for s, _, p in rec["evals"]]}', flush=True)
                 print(f'{name} seed {seed}: steps_to_90={rec["steps_to_target"]} '
                       f'best={rec["best_success"]:.2f} env_steps={rec["env_steps"]} '
                       f'{rec["seconds"]:.0f} s critic_updates={rec["critic_updates"]} '
                       f'load {rec["load"]}', flush=True)
-    results = load()
+    results = results.load()
     plot(results, out / 'agents_compare.png')
     print(f'\n| variant | seeds | env steps to >= {TARGET:.0%} (median; per seed) | best success '
           f'(per seed) | wall-clock s (per seed) | critic updates (per seed) |')

@@ -19,13 +19,12 @@ Last line: ``steps_median=... steps_range=... resets_per_50_episodes_max=... goa
 """
 
 import argparse
-import json
 import os
 from pathlib import Path
 import shutil
 import time
 
-from agents_compare import cpu_model
+from agents_compare import cpu_model, ResultsFile
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,15 +75,13 @@ def main():
     import torch
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / 'results.json'
-    results = json.loads(path.read_text()) if path.exists() else []
-    done = {r['seed'] for r in results}
+    results_file = ResultsFile(args.out)
     for seed in args.seeds:
-        if seed in done:
+        if results_file.has(seed=seed):
             continue
         print(f'seed {seed}: training (budget {args.budget} env steps)', flush=True)
-        results.append(run_seed(seed, args.out, args.budget, args.eval_every))
-        path.write_text(json.dumps(results, indent=1) + '\n')
+        results_file.add(run_seed(seed, args.out, args.budget, args.eval_every))
+    results = results_file.load()
     print('| seed | env steps to both >= 90 % | episodes | resets (out of reach) | '
           'resets per 50 episodes | skipped | minutes | load |')
     print('|---|---|---|---|---|---|---|---|')

@@ -17,14 +17,13 @@ table; last line ``<encoder>=<median env steps to 90 %> ...``.
 """
 
 import argparse
-import json
 import os
 from pathlib import Path
 import shutil
 import sys
 import time
 
-from agents_compare import cpu_model, median_steps   # the same protocol's helpers
+from agents_compare import cpu_model, median_steps, ResultsFile   # the protocol's helpers
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,18 +128,14 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results_path = out / 'results.json'
-
-    def load():
-        return json.loads(results_path.read_text()) if results_path.exists() else []
-
+    results = ResultsFile(out)
     if not args.report_only:
         for kind in args.encoder:
             for seed in args.seeds:
-                if any(r['encoder'] == kind and r['seed'] == seed for r in load()):
+                if results.has(encoder=kind, seed=seed):
                     continue
                 rec = run_one(kind, seed, out, args.budget)
-                results_path.write_text(json.dumps(load() + [rec], indent=1))
+                results.add(rec)
                 print(f'{kind} seed {seed}: evals {[(s, q) for s, _, q in rec["evals"]]} '
                       f'steps_to_90={rec["steps_to_target"]} {rec["seconds"]:.0f} s '
                       f'load {rec["load"]}', flush=True)
@@ -149,7 +144,8 @@ def main(argv=None) -> int:
     print('|---|---|---|---|---|')
     summary = {}
     for kind in ('bc', 'reconstruction', 'random'):
-        recs = sorted((r for r in load() if r['encoder'] == kind), key=lambda r: r['seed'])
+        recs = sorted((r for r in results.load() if r['encoder'] == kind),
+                      key=lambda r: r['seed'])
         if not recs:
             continue
         summary[kind] = median_steps(recs, args.budget)
