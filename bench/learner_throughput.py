@@ -410,7 +410,7 @@ def main():
     for k in times:
         print(f'{k}: {best[k]:.1f} critic updates/s best ({1e3 / best[k]:.2f} ms each), '
               f'{median[k]:.1f} median, {len(times[k])} calls in {args.rounds} rounds')
-    ups, ups_median = best['fp32'], median['fp32']
+    ups = best['fp32']
     bf16_speedup = best['bf16'] / best['fp32']
     vs_jax = best['fp32'] / best['jax'] if 'jax' in best else float('nan')
     bf16_vs_jax = best['bf16'] / best['jax'] if 'jax' in best else float('nan')
