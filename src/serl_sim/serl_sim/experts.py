@@ -236,6 +236,8 @@ class BinRelocationExpert(_Expert):
         if env is None and direction is None:
             raise ValueError('BinRelocationExpert needs an env or a direction')
         self.direction = direction
+        # without an env, a task of that direction tells the target region (and checks it)
+        self._task = BinRelocationTask(direction) if env is None else None
         super().__init__(env, action_scale)
 
     def reset(self) -> None:
@@ -247,13 +249,8 @@ class BinRelocationExpert(_Expert):
         return self.env.task.cube_position(self.env.sim)
 
     def _target_centre(self) -> np.ndarray:
-        if self.env is not None:
-            return self.env.task.region_centre(self.env.task.target)
-        from serl_sim.tasks.bin_relocation import DIRECTIONS, REGION_CENTRES
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f'direction must be one of {DIRECTIONS}, got {self.direction!r}')
-        x, y = REGION_CENTRES['B' if self.direction == 'forward' else 'A']
-        return np.array([x, y, 0.0])
+        task = self.env.task if self.env is not None else self._task
+        return task.region_centre(task.target)
 
     def _next(self, phase: str) -> None:
         self.phase, self.count = phase, 0

@@ -19,7 +19,7 @@ previous one left the scene, so a robot trains for hours without a person resett
   (evaluation may reset; fixed seeds).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import time
 from typing import Callable, Dict, List, Optional, Tuple
@@ -92,7 +92,7 @@ def object_in_reach(env: gym.Env) -> bool:
 
 @dataclass
 class DirectionState:
-    """One direction's agent, buffers, checkpoint directory and evaluations."""
+    """One direction's agent, buffers, checkpoint directory and counters."""
 
     agent: object
     online: ReplayBuffer
@@ -102,7 +102,6 @@ class DirectionState:
     env_steps: int = 0
     episodes: int = 0
     successes: int = 0
-    evals: List[Tuple[int, float]] = field(default_factory=list)
 
 
 def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[AgentConfig] = None,
@@ -171,7 +170,6 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
         for direction, s in states.items():
             rates[direction] = evaluate_policy(s.agent, s.eval_env, eval_episodes,
                                                EVAL_SEED)['success_rate']
-            s.evals.append((total_steps(), rates[direction]))
         evals.append((total_steps(), rates['forward'], rates['backward']))
         if log is not None:
             log(f'{total_steps()} env steps: forward {rates["forward"]:.0%}, backward '
