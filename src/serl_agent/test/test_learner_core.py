@@ -130,6 +130,7 @@ def test_learner_holds_the_configured_utd_unless_flat_out(tmp_path):
         held.receive(d)
     assert _train_until_idle(held) == 6   # one update (G = 2 critic steps) per env step
     assert held.agent.critic_updates == 2 * 6 == held.utd_limit * held.env_steps
+    assert held.status()['achieved_utd'] == 2.0
     held.receive(data[6])
     assert _train_until_idle(held) == 1 and held.agent.critic_updates == 14
     held.stop(save=False)
@@ -139,6 +140,12 @@ def test_learner_holds_the_configured_utd_unless_flat_out(tmp_path):
     for d in data[:6]:
         capped.receive(d)
     assert _train_until_idle(capped) == 3 and capped.agent.critic_updates == 6
+    capped.status()
+    capped.receive(data[6])
+    assert _train_until_idle(capped) == 0   # 6 + G = 8 updates would exceed 1 x 7 steps
+    # a window of one new step and no update says little: the run's ratio, not 0
+    status = capped.status()
+    assert status['run_utd'] == status['achieved_utd'] == 6 / 7
     capped.stop(save=False)
 
     fast = Learner(LearnerSettings(run_dir=str(tmp_path / 'fast'), training_starts=4,

@@ -621,7 +621,9 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path],
                       'false_reward_episodes': progress.false_rewards,
                       'intervention_steps': progress.intervention_steps,
                       'intervened_episodes': progress.intervened_episodes,
-                      'learner': learner}
+                      # the last status covers its last second only: the run's UTD too
+                      'learner': dict(learner, run_utd=learner.get('critic_updates', 0.0)
+                                      / max(learner.get('env_steps', 0.0), 1.0))}
             path = save_policy(run_dir, weights, result)
             log(f'policy version {weights.version} saved to {path}')
             status = 0

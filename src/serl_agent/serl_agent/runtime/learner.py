@@ -55,6 +55,8 @@ SPOOL_NAME = 'transitions.spool'
 # Offline gradient steps per training-loop turn: weights, checkpoints and stop requests are
 # served between two chunks.
 OFFLINE_CHUNK = 100
+#: env steps a status window needs before its own UTD is reported (else the run's ratio)
+UTD_WINDOW_MIN_STEPS = 5
 log = logging.getLogger('serl_agent.runtime.learner')
 
 
@@ -400,8 +402,10 @@ class Learner:
         Progress since the previous call (the node publishes it as LearnerStatus).
 
         :returns: env_steps, critic_updates, actor_updates, achieved_utd (critic updates per
-            env step received in the window; the run's overall ratio when the window saw no
-            new step), updates_per_second, temperature, critic_loss, actor_loss (means over
+            env step received in the window; the run's overall ratio when the window saw
+            fewer than :data:`UTD_WINDOW_MIN_STEPS` new steps, whose ratio says little: a
+            held learner answers each step with its updates a moment later), run_utd (critic
+            updates per env step over the run), updates_per_second, temperature, critic_loss, actor_loss (means over
             the window's updates; NaN when the window saw no update, which is no training
             divergence: a diverged loss stops training with ``FloatingPointError``), updates
             (``agent.update`` calls in the window), interventions (transitions a person
@@ -415,10 +419,8 @@ class Learner:
         t0, steps0, critic0 = self._last_status
         self._last_status = (now, self.env_steps, critic)
         d_steps, d_critic = self.env_steps - steps0, critic - critic0
-        if d_steps > 0:
-            utd = d_critic / d_steps
-        else:
-            utd = critic / self.env_steps if self.env_steps else 0.0
+        run_utd = critic / self.env_steps if self.env_steps else 0.0
+        utd = d_critic / d_steps if d_steps >= UTD_WINDOW_MIN_STEPS else run_utd
         mean = {}
         for k in ('critic_loss', 'actor_loss'):
             values = [m[k] for m in window if k in m]
@@ -426,7 +428,7 @@ class Learner:
         return {'env_steps': self.env_steps, 'critic_updates': critic, 'actor_updates': actor,
                 'interventions': self.interventions,
                 'demo_buffer': len(self.demo) if self.demo is not None else 0,
-                'achieved_utd': float(utd),
+                'achieved_utd': float(utd), 'run_utd': float(run_utd),
                 'updates_per_second': d_critic / max(now - t0, 1e-9),
                 'temperature': self.agent.temperature if self.agent is not None else 0.0,
                 'updates': len(window), **mean}
