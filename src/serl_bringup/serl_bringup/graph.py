@@ -115,9 +115,13 @@ _PARAMS_ARG = Argument(
 _AGENT_ARGS = (
     Argument('run_dir', 'runs/default', 'learner run directory (resumed when it exists)'),
     Argument('demos', '', 'demo bag path(s), comma-separated, for the demo buffer'),
-    Argument('reward', 'classifier', 'reward source', ('classifier', 'ground_truth')),
+    Argument('reward', 'classifier', 'reward source: classifier (fixed), vice (updated while '
+             'RL runs against the states the policy visits, with label queries: the label '
+             "server in sim, serl_label_cli on a robot), ground_truth (the sim's)",
+             ('classifier', 'vice', 'ground_truth')),
     Argument('reward_model', 'runs/default/reward_classifier.pt',
-             'reward classifier model file (reward:=classifier)'),
+             'reward classifier model file (reward:=classifier or vice; with vice, the starting '
+             'point)'),
     Argument('viz', 'false', 'start serl_viewer: a live view in the Foxglove app (cameras, '
              'TCP, target, safety box, reward, episodes; ws://127.0.0.1:8765)', BOOL),
     Argument('teleop', 'none', 'a person may take over from the policy while it trains '
@@ -161,15 +165,11 @@ def _controller(config_dir: Path, simulated: bool) -> NodeSpec:
 def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[NodeSpec]:
     agent_yaml = (str(config_dir / 'agent_nodes.yaml'),)
     demos = [d for d in args['demos'].split(',') if d]
-    nodes = []
-    if args['reward'] == 'classifier':
-        nodes.append(NodeSpec('serl_reward', 'reward_node', 'reward_node',
-                              parameter_files=(str(config_dir / 'reward.yaml'),),
-                              parameters=(('model_path', args['reward_model']),),
-                              required=True))
+    nodes = _reward_nodes(args, config_dir, robot, demos)
+    reward_source = 'ground_truth' if args['reward'] == 'ground_truth' else 'classifier'
     nodes.append(NodeSpec('serl_agent', 'actor_node', 'actor_node',
                           parameter_files=agent_yaml,
-                          parameters=(('reward_source', args['reward']), ('robot', robot))
+                          parameters=(('reward_source', reward_source), ('robot', robot))
                           # the sim's task (its scripted expert); no /sim/object_pose on the
                           # real arm
                           + ((('task', args['task']),) if robot == 'sim' else
@@ -191,6 +191,38 @@ def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[
     nodes.append(NodeSpec('serl_agent', 'learner_node', 'learner_node',
                           parameter_files=agent_yaml, parameters=learner_params,
                           required=True, respawn=True, respawn_delay=2.0))
+    return nodes
+
+
+def _reward_nodes(args: Mapping[str, str], config_dir: Path, robot: str,
+                  demos: List[str]) -> List[NodeSpec]:
+    """
+    Return the reward nodes for ``reward:=classifier`` or ``vice`` (none for ground_truth).
+
+    ``vice`` adds ``config/reward_vice.yaml`` (VICE updates and label queries), the demos as the
+    success examples, and the run directory's files for the updated classifier and the
+    answered queries; in sim the label server answers the queries from the sim's ground truth.
+    """
+    reward = args['reward']
+    if reward == 'ground_truth':
+        return []
+    files = (str(config_dir / 'reward.yaml'),)
+    params = (('model_path', args['reward_model']),)
+    if reward == 'vice':
+        if not demos:
+            raise ValueError('reward:=vice needs demos:=<bags> (their success frames are the '
+                             "classifier's success examples)")
+        run_dir = Path(args['run_dir'])
+        files += (str(config_dir / 'reward_vice.yaml'),)
+        params += (('vice_success_data', demos),
+                   ('vice_model_path', str(run_dir / 'reward_vice.pt')),
+                   ('labels_path', str(run_dir / 'reward_labels.npz')))
+    nodes = [NodeSpec('serl_reward', 'reward_node', 'reward_node', parameter_files=files,
+                      parameters=params, required=True)]
+    if reward == 'vice' and robot == 'sim':
+        nodes.append(NodeSpec('serl_reward', 'label_server_node', 'label_server_node',
+                              parameter_files=(str(config_dir / 'reward_vice.yaml'),),
+                              required=True))
     return nodes
 
 

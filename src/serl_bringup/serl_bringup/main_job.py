@@ -113,8 +113,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--negative-episodes', type=int, default=30,
                    help='episodes of the scripted workspace explorer recorded as failure frames '
                         'for the reward classifier (0: demos only)')
-    p.add_argument('--reward', default='classifier', choices=('classifier', 'ground_truth'),
-                   help='reward source of the training graph')
+    p.add_argument('--reward', default='classifier',
+                   choices=('classifier', 'vice', 'ground_truth'),
+                   help='reward source of the training graph: classifier (trained on the demos '
+                        'and the explorer failure episodes, then fixed), vice (trained on the '
+                        'demos only, no failure episodes recorded; updated while RL runs '
+                        'against the states the policy visits, with label queries answered by '
+                        "the sim's ground truth: config/reward_vice.yaml), ground_truth (the "
+                        "sim's)")
     p.add_argument('--max-env-steps', type=int, default=10000,
                    help='stop when the learner has this many env steps')
     p.add_argument('--target-success', type=float, default=0.9,
@@ -358,7 +364,7 @@ def train_reward(args, run_dir: Path, demos: Path,
                  negatives: Optional[Path] = None) -> Optional[Path]:
     """Train the success classifier on the demo (and explorer) images (``serl_train_reward``)."""
     model = run_dir / 'reward_classifier.pt'
-    if args.reward != 'classifier':
+    if args.reward == 'ground_truth':
         log('step 2/3 reward classifier: not needed (reward ground_truth)')
         return None
     if model.exists():
@@ -367,6 +373,10 @@ def train_reward(args, run_dir: Path, demos: Path,
     log_path = run_dir / 'logs' / 'train_reward.log'
     sources = [str(demos)] + ([str(negatives)] if negatives is not None else [])
     log(f'step 2/3 reward classifier: training on {" + ".join(sources)} (log: {log_path})')
+    if args.reward == 'vice':
+        log('  VICE: no failure episodes are recorded; the first classifier separates the '
+            'success frames of the demos from their other frames, and learns the rest from the '
+            'states the policy visits')
     cmd = ['serl_train_reward', *sources, '--output', str(model), '--image-keys', *CAMERAS,
            '--steps', str(args.reward_steps), '--seed', str(args.seed),
            '--target-fpr', str(args.reward_fpr)]
@@ -454,11 +464,17 @@ def training_params(args, run_dir: Path, encoder: Optional[Path] = None) -> Path
     if args.smoke:
         actor.update(max_episode_steps=30, drain_timeout=5.0)
         learner.update(training_starts=20, publish_every=2, checkpoint_every=10.0)
-    return write_yaml(run_dir / 'params_train.yaml', {
+    params = {
         'actor_node': {'ros__parameters': actor},
         'learner_node': {'ros__parameters': learner},
         'sim_node': {'ros__parameters': {'seed': args.seed}},
-    })
+    }
+    if args.smoke and args.reward == 'vice':
+        # a query a second about any frame, a VICE round every 5 frame sets: the smoke run
+        # sees both loops close within its few hundred steps
+        params['reward_node'] = {'ros__parameters': {
+            'query_interval': 1.0, 'query_min_probability': 0.0, 'vice_update_interval': 5}}
+    return write_yaml(run_dir / 'params_train.yaml', params)
 
 
 def save_policy(run_dir: Path, weights, result: dict) -> Path:
@@ -471,8 +487,13 @@ def save_policy(run_dir: Path, weights, result: dict) -> Path:
     return run_dir / 'policy.pt'
 
 
-def smoke_checks(monitor, progress) -> dict:
-    """Return ``{check: passed}`` for the smoke run (every node alive, weights round trip)."""
+def smoke_checks(monitor, progress, reward: str = 'classifier') -> dict:
+    """
+    Return ``{check: passed}`` for the smoke run (every node alive, weights round trip).
+
+    With ``reward`` vice, also: the reward node updated its classifier and a label query was
+    answered (by the label server, from the sim's ground truth).
+    """
     alive = monitor.alive()
     checks = {f'{node} publishes {topic}': count > 0
               for topic, (node, count) in alive.items()}
@@ -483,6 +504,12 @@ def smoke_checks(monitor, progress) -> dict:
         (progress.policy_version or 0) > 0
     checks['reward node scored frames'] = progress.reward_frames > 0
     checks['an evaluation round completed'] = progress.last_evaluation is not None
+    if reward == 'vice':
+        summary = progress.reward_summary()
+        checks['reward node updated its classifier (VICE)'] = \
+            summary.get('classifier_updates', 0) > 0
+        checks['a label query was answered (RAQ, label server)'] = \
+            summary.get('answered', 0) > 0
     return checks
 
 
@@ -560,6 +587,10 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path],
                 writer.add_scalar('reward/false_reward_episodes', new_false, steps)
                 writer.add_scalar('actor/intervention_steps', progress.intervention_steps,
                                   steps)
+                with monitor.lock:
+                    reward_summary = progress.reward_summary()
+                for key, value in reward_summary.items():
+                    writer.add_scalar(f'reward/{key}', value, steps)
                 writer.flush()
             if tty:
                 print('\r' + line[:200].ljust(120), end='', flush=True)
@@ -572,7 +603,7 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path],
                     progress.save()
             ev = progress.last_evaluation
             if args.smoke:
-                checks = smoke_checks(monitor, progress)
+                checks = smoke_checks(monitor, progress, args.reward)
                 if all(checks.values()) or steps >= args.max_env_steps:
                     outcome = 'smoke checks done'
                     break
@@ -592,10 +623,11 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path],
             print(flush=True)
         log(f'{outcome}: {progress.status_line(args.max_env_steps)}')
         if args.smoke:
-            checks = smoke_checks(monitor, progress)
+            checks = smoke_checks(monitor, progress, args.reward)
             (run_dir / 'graph_check.json').write_text(json.dumps(
                 {'checks': checks, 'topics': {t: c for t, (_, c) in monitor.alive().items()},
-                 'env_steps': progress.env_steps}, indent=2) + '\n')
+                 'env_steps': progress.env_steps, 'reward': progress.reward_summary()},
+                indent=2) + '\n')
             for name, ok in checks.items():
                 log(f'  {"ok  " if ok else "FAIL"} {name}')
             status = 0 if all(checks.values()) else 1
@@ -621,6 +653,7 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path],
                       'false_reward_episodes': progress.false_rewards,
                       'intervention_steps': progress.intervention_steps,
                       'intervened_episodes': progress.intervened_episodes,
+                      'reward': dict(progress.reward_summary(), source=args.reward),
                       # the last status covers its last second only: the run's UTD too
                       'learner': dict(learner, run_utd=learner.get('critic_updates', 0.0)
                                       / max(learner.get('env_steps', 0.0), 1.0))}

@@ -10,6 +10,7 @@ needs). The streams: ``/joint_states`` (sim), ``/cartesian_impedance_controller/
 limited_target`` (controller, in either mode), ``/reward`` (reward node),
 ``/serl/transitions`` (actor; raw, not deserialised), ``/cartesian_impedance_controller/
 equilibrium_pose`` (actor), ``/serl/policy_weights`` and ``/serl/learner_status`` (learner).
+The reward node's ``/diagnostics`` values (label queries, VICE updates) feed the status line.
 The node holds no logic beyond translating messages into :class:`Progress` calls.
 """
 
@@ -17,6 +18,7 @@ from collections import Counter, OrderedDict
 import threading
 from typing import Dict, Optional, Tuple
 
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -64,6 +66,8 @@ class MonitorNode(Node):
                                  qos.RELIABLE)
         self.create_subscription(PolicyWeights, '/serl/policy_weights', self._on_weights,
                                  qos.LATCHED)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
+                                 qos.RELIABLE)
 
     def _counter(self, topic: str):
         def count(_msg) -> None:
@@ -94,6 +98,12 @@ class MonitorNode(Node):
                 msg.intervention_steps)
             if ev is not None:
                 self.new_evaluations.append(ev)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith('reward_node:'):
+                with self.lock:
+                    self.progress.on_reward_counts({kv.key: kv.value for kv in status.values})
 
     def _on_weights(self, msg: PolicyWeights) -> None:
         with self.lock:

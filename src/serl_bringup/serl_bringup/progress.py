@@ -101,6 +101,8 @@ class Progress:
         self.earlier_env_steps = int(saved.get('env_steps', 0))
         self.actor_steps = 0
         self.reward_frames = 0
+        # the reward node's counts (its /diagnostics values; VICE and label queries)
+        self.reward_counts: Dict[str, int] = {}
         self.policy_version: Optional[int] = None  # newest version that acted in an episode
         self.weights_version: Optional[int] = None  # newest version the learner published
         self._rounds: Dict[tuple, list] = {}
@@ -193,6 +195,31 @@ class Progress:
                 writer.writeheader()
             writer.writerow({k: getattr(ev, k) for k in FIELDS})
 
+    def on_reward_counts(self, values: Dict[str, str]) -> None:
+        """Take the reward node's diagnostic values (strings); keep the integer counts."""
+        for key, value in values.items():
+            try:
+                self.reward_counts[key] = int(value)
+            except (TypeError, ValueError):
+                continue
+
+    def reward_summary(self) -> Dict[str, int]:
+        """
+        Return the reward node's VICE and label-query figures.
+
+        As ``result.json`` and TensorBoard give them: queries asked, answered, answered
+        "failure" (false positives caught), unanswered (timed out or skipped), answers refused
+        (late), classifier updates. Empty when the node runs neither.
+        """
+        c = self.reward_counts
+        if not (c.get('queries') or c.get('vice_updates')):
+            return {}
+        return {'queries': c.get('queries', 0), 'answered': c.get('labels', 0),
+                'answered_failure': c.get('labels_failure', 0),
+                'unanswered': c.get('queries_timed_out', 0) + c.get('queries_skipped', 0),
+                'answers_refused': c.get('answers_refused', 0),
+                'classifier_updates': c.get('vice_updates', 0)}
+
     def status_line(self, max_env_steps: int = 0) -> str:
         """
         One line: env steps, episodes, last evaluation's success rate, UTD, updates/s.
@@ -212,6 +239,11 @@ class Progress:
         interventions = (f' | interventions {self.intervention_steps} steps in '
                          f'{self.intervened_episodes} episodes' if self.intervention_steps
                          else '')
+        reward = self.reward_summary()
+        if reward:
+            interventions += (f' | queries {reward["answered"]}/{reward["queries"]} answered '
+                              f'({reward["answered_failure"]} failure) | classifier updates '
+                              f'{reward["classifier_updates"]}')
         return (f'steps {steps} | episodes {self.episodes} | eval success {success} | '
                 f'UTD {utd:.1f} | {ups:.1f} updates/s | weights v{self.weights_version} | '
                 f'{minutes:.1f} min{interventions}' if utd is not None else

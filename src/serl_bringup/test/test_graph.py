@@ -118,3 +118,23 @@ def test_teleop_in_the_training_graph_lets_a_person_take_over():
         plain = {s.name: s for s in get_graph(graph).nodes({}, Path('/c'))}
         assert 'teleop_node' not in plain
         assert 'teleop_intervention' not in dict(plain['actor_node'].parameters)
+
+
+def test_vice_reward_adds_vice_settings_and_in_sim_the_label_server():
+    config_dir = default_config_dir()
+    args = {'reward': 'vice', 'demos': '/d/a,/d/b', 'run_dir': '/runs/x'}
+    sim = {s.name: s for s in get_graph('sim').nodes(args, config_dir)}
+    reward = sim['reward_node']
+    assert reward.parameter_files[-1] == str(config_dir / 'reward_vice.yaml')
+    params = dict(reward.parameters)
+    assert params['vice_success_data'] == ['/d/a', '/d/b']
+    assert params['vice_model_path'] == '/runs/x/reward_vice.pt'
+    assert params['labels_path'] == '/runs/x/reward_labels.npz'
+    assert 'label_server_node' in sim
+    assert dict(sim['actor_node'].parameters)['reward_source'] == 'classifier'
+    real = {s.name for s in get_graph('real').nodes(args, config_dir)}
+    assert 'reward_node' in real and 'label_server_node' not in real   # serl_label_cli there
+    classifier = {s.name for s in get_graph('sim').nodes({}, config_dir)}
+    assert 'label_server_node' not in classifier
+    with pytest.raises(ValueError, match='reward:=vice needs demos'):
+        get_graph('sim').nodes({'reward': 'vice'}, config_dir)

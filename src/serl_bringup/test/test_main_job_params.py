@@ -114,3 +114,14 @@ def test_each_task_has_its_run_dir_and_another_tasks_run_is_not_resumed(tmp_path
     assert status == 2
     assert 'holds a PandaPickCube-v0 run, not PandaPickCubeVision-v0' in capsys.readouterr().out
     assert (run / 'job_args.json').read_text() == '{"task": "PandaPickCube-v0"}\n'   # kept
+
+
+def test_vice_reward_records_no_failures_and_starts_the_vice_graph(tmp_path):
+    args = main_job.parse_args(['--run-dir', str(tmp_path), '--reward', 'vice'])
+    assert main_job.record_negatives(args, tmp_path) is None   # returns before any graph
+    model = tmp_path / 'reward_classifier.pt'
+    argv = main_job.training_graph_argv(args, tmp_path, str(tmp_path / 'demos'), model)
+    assert 'reward:=vice' in argv and f'reward_model:={model}' in argv
+    launch_args = parse_launch_arguments(argv[1:])
+    nodes = {s.name for s in get_graph('sim').nodes(launch_args, main_job.config_dir())}
+    assert {'reward_node', 'label_server_node'} <= nodes

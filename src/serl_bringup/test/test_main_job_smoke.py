@@ -104,3 +104,15 @@ def test_vision_smoke_run_trains_from_cameras_and_proprioception_only(tmp_path, 
                                  '--no-ros'], capture_output=True, text=True, timeout=300,
                                 cwd=tmp_path)
     assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr
+
+
+def test_vice_smoke_run_updates_the_classifier_and_answers_queries(tmp_path, job):
+    """``serl_train --reward vice --smoke``: no failure episodes; VICE and RAQ loops close."""
+    run = tmp_path / 'run'
+    run_smoke(job, run, '--reward', 'vice')
+    assert not (run / 'negatives').exists()
+    report = json.loads((run / 'graph_check.json').read_text())
+    assert report['reward']['classifier_updates'] > 0 and report['reward']['answered'] > 0
+    # the updated classifier and the answered queries are kept for a resumed run
+    assert (run / 'reward_vice.pt').stat().st_size > 0
+    assert (run / 'reward_labels.npz').stat().st_size > 0

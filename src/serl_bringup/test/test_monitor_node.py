@@ -45,3 +45,34 @@ def test_a_liveness_stream_is_unsubscribed_after_its_first_message(tmp_path):
     finally:
         executor.shutdown()
         rclpy.try_shutdown()
+
+
+def test_the_reward_nodes_diagnostic_counts_reach_the_progress(tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    rclpy.init()
+    executor = SingleThreadedExecutor()
+    try:
+        progress = Progress(tmp_path, eval_episodes=1)
+        monitor = MonitorNode(progress)
+        node = rclpy.create_node('fake_reward')
+        pub = node.create_publisher(DiagnosticArray, '/diagnostics', qos.RELIABLE)
+        executor.add_node(monitor)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        _wait_for(lambda: pub.get_subscription_count() == 1, 20.0, 'the monitor subscribing')
+        other = DiagnosticStatus(name='actor_node: episodes',
+                                 values=[KeyValue(key='queries', value='99')])
+        reward = DiagnosticStatus(name='reward_node: reward classifier',
+                                  values=[KeyValue(key='queries', value='4'),
+                                          KeyValue(key='vice_updates', value='31'),
+                                          KeyValue(key='vice_loss', value='0.5')])
+
+        def counted():
+            pub.publish(DiagnosticArray(status=[other, reward]))
+            with monitor.lock:
+                return progress.reward_summary().get('classifier_updates') == 31
+        _wait_for(counted, 20.0, "the reward node's counts")
+        assert progress.reward_summary()['queries'] == 4   # not the actor's value
+    finally:
+        executor.shutdown()
+        rclpy.try_shutdown()

@@ -127,3 +127,17 @@ def test_resumed_step_count_goes_on_before_the_learner_reports(tmp_path):
     assert again.env_steps == 6723
     again.on_learner_status({'env_steps': 6700})
     assert again.env_steps == 6700   # the learner's count wins once it reports
+
+
+def test_reward_node_counts_show_queries_and_classifier_updates(tmp_path):
+    progress = Progress(tmp_path, eval_episodes=1, clock=FakeClock())
+    progress.on_reward_counts({'rewards': '40', 'vice_loss': '0.41'})
+    assert progress.reward_summary() == {} and 'queries' not in progress.status_line()
+    progress.on_reward_counts({'queries': '7', 'labels': '5', 'labels_failure': '3',
+                               'queries_timed_out': '1', 'queries_skipped': '1',
+                               'vice_updates': '120'})
+    assert progress.reward_summary() == {
+        'queries': 7, 'answered': 5, 'answered_failure': 3, 'unanswered': 2,
+        'answers_refused': 0, 'classifier_updates': 120}
+    assert 'queries 5/7 answered (3 failure) | classifier updates 120' in \
+        progress.status_line()

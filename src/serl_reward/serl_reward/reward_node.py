@@ -5,17 +5,28 @@ Subscribes to the camera topics (``sensor_msgs/Image``, rgb8 / bgr8 / mono8), sc
 stamp-synchronised set of frames with the success classifier loaded from ``model_path`` and
 publishes ``/reward`` (``serl_msgs/RewardStamped``, header = the newest frame's header; success
 once ``success_frames`` consecutive sets are above the threshold). Active
-label queries go to ``/reward/query_label``; answers are saved to ``labels_path`` and, in VICE
-mode, join the classifier's training data. All logic lives in
-:class:`serl_reward.reward_pipeline.RewardPipeline`; this module translates messages and
-parameters.
+label queries (RAQ) go to ``/reward/query_label``; answers are saved to ``labels_path`` and,
+with VICE updates on, join the classifier's training data. A query nobody answers within
+``query_timeout`` is counted and its frames are offered again; an answer that comes after its
+query timed out is refused with a warning (the node no longer holds those frames).
+
+VICE (``vice_update_interval`` > 0): the classifier is updated while RL runs, with the success
+frames of ``vice_success_data`` (and answered successes) as positives and the frame sets the
+node scores (the states the policy visits) as negatives, in a background thread; the updated
+classifier and the node's counts are saved to ``vice_model_path`` every ``vice_save_period``
+seconds and at shutdown, and a restarted node resumes from that file (and reloads
+``labels_path``). All logic lives in :class:`serl_reward.reward_pipeline.RewardPipeline`; this
+module translates messages and parameters.
 
 Lifecycle: configure loads the model (a missing or corrupt file fails the transition with a
 message naming the file), activate starts scoring. With ``autostart`` (default) the node
 configures and activates itself, and exits with status 1 when configuring fails.
 """
 
+import copy
+import os
 import sys
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.lifecycle import Node, TransitionCallbackReturn
@@ -27,7 +38,7 @@ from serl_msgs.srv import QueryLabel
 from serl_reward.bag_frames import BagReadError, read_labelled_frames
 from serl_reward.dataset import DatasetError, load_npz, save_npz
 from serl_reward.image_codec import fill_image, ImageFormatError
-from serl_reward.model_file import load_model, ModelFileError
+from serl_reward.model_file import load_model, ModelFileError, save_model
 from serl_reward.reward_pipeline import RewardPipeline
 from serl_reward.vice import ViceConfig, ViceTrainer
 import torch
@@ -48,6 +59,12 @@ PARAMETERS = {
     'vice_update_interval': 0,
     'vice_updates_per_round': 1,
     'vice_learning_rate': 3e-4,
+    'vice_batch_size': 32,
+    'vice_mixup_alpha': 1.0,
+    'vice_label_smoothing': 0.2,
+    'vice_gradient_penalty': 0.1,
+    'vice_model_path': '',
+    'vice_save_period': 30.0,
     'torch_threads': 1,
     'autostart': True,
 }
@@ -64,6 +81,8 @@ class RewardNode(Node):
         self._active = False
         self._camera_subscriptions = []
         self._pending_query = None
+        self._expired_queries = []   # futures of queries that timed out, newest last
+        self._last_vice_save = 0.0
         self._diagnostics_timer = self._query_timer = self._query_deadline = None
         self.reward_publisher = self.diagnostics_publisher = self.query_client = None
 
@@ -120,8 +139,9 @@ class RewardNode(Node):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state):
-        """Save answered queries and release resources."""
+        """Save answered queries and the VICE classifier; release resources."""
         self.save_labels()
+        self._stop_vice()
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
@@ -130,7 +150,17 @@ class RewardNode(Node):
     def _build_pipeline(self):
         torch.set_num_threads(max(1, int(self.param('torch_threads'))))
         path = self.param('model_path')
-        classifier, _ = load_model(path)
+        interval = int(self.param('vice_update_interval'))
+        resume = self.param('vice_model_path')
+        restored = {}
+        if interval > 0 and resume and os.path.isfile(resume):
+            classifier, metrics = load_model(resume)
+            restored = dict(metrics.get('counts', {}))
+            self.get_logger().info(f'VICE: resuming the classifier of an earlier run from '
+                                   f'{resume} ({restored.get("vice_updates", 0)} updates)')
+            path = resume
+        else:
+            classifier, _ = load_model(path)
         threshold = float(self.param('threshold'))
         if threshold >= 0.0:
             if threshold > 1.0:
@@ -146,33 +176,75 @@ class RewardNode(Node):
             raise ValueError(f'{len(topics)} image_topics for '
                              f'{len(classifier.config.image_keys)} cameras')
         vice = None
-        interval = int(self.param('vice_update_interval'))
-        if self.param('mode') == 'vice' and interval > 0:
-            vice = ViceTrainer(classifier,
-                               ViceConfig(learning_rate=float(self.param('vice_learning_rate'))))
+        if interval > 0:
+            # the worker trains a copy; the scoring classifier receives its weights
+            vice = ViceTrainer(copy.deepcopy(classifier), ViceConfig(
+                batch_size=int(self.param('vice_batch_size')),
+                learning_rate=float(self.param('vice_learning_rate')),
+                mixup_alpha=float(self.param('vice_mixup_alpha')),
+                label_smoothing=float(self.param('vice_label_smoothing')),
+                gradient_penalty=float(self.param('vice_gradient_penalty'))))
+            vice.num_updates = int(restored.get('vice_updates', 0))
             self._load_vice_positives(vice)
-        return RewardPipeline(
+        pipeline = RewardPipeline(
             classifier, mode=self.param('mode'),
             sync_tolerance=float(self.param('sync_tolerance')),
             success_frames=int(self.param('success_frames')),
             query_interval=float(self.param('query_interval')),
             query_min_probability=float(self.param('query_min_probability')),
             vice_trainer=vice, vice_update_interval=interval,
-            vice_updates_per_round=int(self.param('vice_updates_per_round')))
+            vice_updates_per_round=int(self.param('vice_updates_per_round')),
+            vice_background=True, on_vice_round=self._vice_round_done)
+        pipeline.counts.update({k: int(v) for k, v in restored.items()
+                                if isinstance(v, (int, float))})
+        self._reload_labels(pipeline)
+        return pipeline
+
+    def _reload_labels(self, pipeline):
+        """Answered queries of an earlier run (``labels_path``) join the labelled set again."""
+        path = self.param('labels_path')
+        if not path or not os.path.isfile(path):
+            return
+        keys, size = pipeline.names, pipeline.size
+        data = load_npz(path).select_keys(keys, size)
+        for i, label in enumerate(data.labels):
+            pipeline.add_label({k: data.images[k][i] for k in keys}, bool(label), count=False)
+        self.get_logger().info(f'{len(data)} answered queries of an earlier run reloaded from '
+                               f'{path}')
+
+    def _vice_round_done(self, trainer):
+        """Worker thread, after a VICE round: save the classifier every vice_save_period s."""
+        now = time.monotonic()
+        if now - self._last_vice_save >= float(self.param('vice_save_period')):
+            self._last_vice_save = now
+            self._save_vice(trainer)
+
+    def _save_vice(self, trainer):
+        path = self.param('vice_model_path')
+        if path and self.pipeline is not None:
+            self.pipeline.vice_counts()
+            save_model(path, trainer.classifier,
+                       metrics={'counts': {k: int(v) for k, v in self.pipeline.counts.items()}})
+
+    def _stop_vice(self):
+        """Stop the VICE worker and save its classifier (if VICE runs)."""
+        if self.pipeline is not None and self.pipeline.worker is not None:
+            self.pipeline.close()
+            self._save_vice(self.pipeline.vice)
 
     def _load_vice_positives(self, vice):
         keys, size = vice.classifier.config.image_keys, vice.classifier.config.image_size
         sources = self.param('vice_success_data')
         if not sources:
-            raise ValueError('mode vice with vice_update_interval > 0 needs vice_success_data '
-                             '(bags or .npz files with success frames)')
+            raise ValueError('vice_update_interval > 0 needs vice_success_data (bags or .npz '
+                             'files with success frames)')
         for source in sources:
             if source.endswith('.npz'):
                 data = load_npz(source).select_keys(keys, size)
             else:
                 data = read_labelled_frames([source], keys, size)
             success = data.subset(data.labels)
-            vice.positives.extend(success.images)
+            vice.add_successes(success.images)
             self.get_logger().info(f'VICE positives: {len(success)} success frames from '
                                    f'{source}')
         if len(vice.positives) == 0:
@@ -244,6 +316,13 @@ class RewardNode(Node):
                                                  self._query_timed_out)
 
     def _query_answered(self, future):
+        if future in self._expired_queries:
+            self._expired_queries.remove(future)
+            self.pipeline.counts['answers_refused'] += 1
+            self.get_logger().warn(
+                'label answer refused: it came after its query timed out, and the node no '
+                'longer holds those frames (the frames are asked about again)')
+            return
         if self._pending_query is None or future is not self._pending_query[0]:
             return
         _, candidate, _ = self._pending_query
@@ -252,9 +331,11 @@ class RewardNode(Node):
             response = future.result()
         except Exception as error:  # a failed service call must not stop the node
             self.get_logger().error(f'label query failed: {error}')
+            self.pipeline.query_unanswered(candidate, 'skipped')
             return
         if not response.answered:
-            self.get_logger().info('label query not answered')
+            self.get_logger().info('label query not answered (asked again later)')
+            self.pipeline.query_unanswered(candidate, 'skipped')
             return
         self.pipeline.add_label(candidate.frames, response.success)
         self.get_logger().info(
@@ -264,10 +345,16 @@ class RewardNode(Node):
 
     def _query_timed_out(self):
         if self._pending_query is not None:
-            future = self._pending_query[0]
+            future, candidate, _ = self._pending_query
             self._end_query()
-            future.cancel()
-            self.get_logger().warn('label query timed out')
+            self.pipeline.query_unanswered(candidate, 'timed_out')
+            # a late answer is recognised and refused (kept for the last few queries only)
+            self._expired_queries.append(future)
+            while len(self._expired_queries) > 8:
+                self.query_client.remove_pending_request(self._expired_queries.pop(0))
+            self.get_logger().warn(
+                f'label query timed out after {self.param("query_timeout"):.0f} s '
+                f'({self.pipeline.counts["queries_timed_out"]} so far; asked again later)')
 
     def _end_query(self):
         self._pending_query = None
@@ -276,8 +363,9 @@ class RewardNode(Node):
             self._query_deadline = None
 
     def destroy_node(self):
-        """Save the answered queries (:meth:`save_labels`), then destroy the node."""
+        """Save the answered queries and the VICE classifier, then destroy the node."""
         self.save_labels()
+        self._stop_vice()
         super().destroy_node()
 
     def save_labels(self):
@@ -288,6 +376,7 @@ class RewardNode(Node):
             save_npz(path, data)
 
     def _publish_diagnostics(self):
+        vice_info = self.pipeline.vice_counts()   # brings the worker's counts up to date
         counts = self.pipeline.counts
         status = DiagnosticStatus(name=f'{self.get_name()}: reward classifier',
                                   hardware_id='reward')
@@ -295,9 +384,13 @@ class RewardNode(Node):
         status.level = DiagnosticStatus.WARN if skipped else DiagnosticStatus.OK
         status.message = (f'{counts["rewards"]} rewards, {skipped} frames skipped'
                           if self._active else 'inactive')
+        worker = self.pipeline.worker
+        if worker is not None and worker.error is not None:
+            status.level = DiagnosticStatus.ERROR
+            status.message += f'; VICE updates stopped: {worker.error}'
         values = dict(counts)
         values.update({f'skipped_{k}': v for k, v in self.pipeline.skipped.items()})
-        values.update({f'vice_{k}': round(v, 4) for k, v in self.pipeline.last_vice_info.items()})
+        values.update({f'vice_{k}': round(v, 4) for k, v in vice_info.items()})
         status.values = [KeyValue(key=k, value=str(v)) for k, v in sorted(values.items())]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()

@@ -8,11 +8,13 @@ sets: a per-frame false-positive rate f becomes ~f^k for independent errors, whi
 goal (a lifted cube) persists over frames. The set is also
 offered to the active-query selector (RAQ) and, in VICE mode with online updates, added to the
 classifier's negatives (states the policy visits); answered queries join the labelled set and
-VICE's positives or negatives.
+VICE's positives or negatives. VICE rounds run inline or, with a :class:`ViceWorker`, in a
+background thread on a copy of the classifier (the scorer then holds :attr:`lock`).
 """
 
 import collections
 import dataclasses
+import threading
 
 import numpy as np
 from serl_reward.active_query import ActiveQuerySelector
@@ -20,6 +22,7 @@ from serl_reward.classifier import REWARD_MODES
 from serl_reward.dataset import from_frames
 from serl_reward.frame_sync import FrameSynchroniser
 from serl_reward.image_codec import image_to_rgb, ImageFormatError
+from serl_reward.vice_worker import ViceWorker
 
 
 @dataclasses.dataclass
@@ -53,9 +56,14 @@ class RewardPipeline:
     :param sync_tolerance: largest stamp difference within one frame set, seconds.
     :param query_interval: seconds between label queries; <= 0 disables RAQ.
     :param query_min_probability: frame sets below this probability are never queried.
-    :param vice_trainer: optional :class:`ViceTrainer` for online classifier updates.
+    :param vice_trainer: optional :class:`ViceTrainer` for online classifier updates; it trains
+        ``classifier`` in place, or a copy of it when ``vice_background``.
     :param vice_update_interval: frame sets between VICE update rounds (0: no online updates).
     :param vice_updates_per_round: gradient steps per round.
+    :param vice_background: run the rounds in a :class:`ViceWorker` thread (the trainer's
+        classifier must then be a copy of ``classifier``); call :meth:`close` at the end.
+    :param on_vice_round: with ``vice_background``, called as ``on_vice_round(trainer)`` in the
+        worker thread after each round.
     :param success_frames: consecutive frame sets the classifier must call a success before
         the result is a success (1: every set on its own, as SERL's classifier reward). In
         'sparse' mode the reward follows it (1 only for a success); in 'vice' the reward stays
@@ -65,7 +73,8 @@ class RewardPipeline:
 
     def __init__(self, classifier, mode='sparse', sync_tolerance=0.02, query_interval=0.0,
                  query_min_probability=0.0, vice_trainer=None, vice_update_interval=0,
-                 vice_updates_per_round=1, success_frames=1):
+                 vice_updates_per_round=1, success_frames=1, vice_background=False,
+                 on_vice_round=None):
         if mode not in REWARD_MODES:
             raise ValueError(f'unknown reward mode {mode!r}; expected one of {REWARD_MODES}')
         if vice_update_interval < 0 or vice_updates_per_round < 0:
@@ -88,6 +97,10 @@ class RewardPipeline:
         self.last_vice_info = {}
         self._since_vice_update = 0
         self._labelled_frames, self._labels = [], []
+        self.lock = threading.Lock()   # held while the scoring network runs
+        self.worker = None
+        if vice_trainer is not None and vice_background and self.vice_update_interval > 0:
+            self.worker = ViceWorker(vice_trainer, classifier, self.lock, on_vice_round)
 
     def add_image(self, name, msg):
         """
@@ -126,7 +139,8 @@ class RewardPipeline:
         _, source, payloads = matched
         frames = {k: v[0] for k, v in payloads.items()}
         newest_stamp, newest_frame_id = payloads[source][1:]
-        logit = self.classifier.logits({k: v[None] for k, v in frames.items()})[0]
+        with self.lock:
+            logit = self.classifier.logits({k: v[None] for k, v in frames.items()})[0]
         probability, reward, above = self.classifier.reward(logit, self.mode)
         self._positive_run = self._positive_run + 1 if above else 0
         success = self._positive_run >= self.success_frames
@@ -141,10 +155,29 @@ class RewardPipeline:
             self._since_vice_update += 1
             if self._since_vice_update >= self.vice_update_interval and self.vice.ready():
                 self._since_vice_update = 0
-                for _ in range(self.vice_updates_per_round):
-                    self.last_vice_info = self.vice.update()
-                    self.counts['vice_updates'] += 1
+                self._vice_round()
         return RewardResult(newest_stamp, newest_frame_id, probability, reward, success, frames)
+
+    def _vice_round(self):
+        if self.worker is not None:
+            self.worker.request(self.vice_updates_per_round)
+            return
+        for _ in range(self.vice_updates_per_round):
+            self.last_vice_info = self.vice.update()
+            self.counts['vice_updates'] += 1
+
+    def vice_counts(self):
+        """Return the VICE figures: updates, rounds dropped (CPU behind), last update's info."""
+        if self.worker is not None:
+            self.counts['vice_updates'] = self.worker.updates
+            self.counts['vice_updates_dropped'] = self.worker.dropped
+            self.last_vice_info = dict(self.worker.last_info)
+        return self.last_vice_info
+
+    def close(self):
+        """Stop the VICE worker thread (if any) after its current step."""
+        if self.worker is not None:
+            self.worker.stop()
 
     def take_query(self, now):
         """Return the :class:`QueryCandidate` to ask about now (seconds), or None."""
@@ -153,10 +186,32 @@ class RewardPipeline:
             self.counts['queries'] += 1
         return candidate
 
-    def add_label(self, frames, success):
-        """Add an answered query: labelled set, and VICE positives (success) or negatives."""
-        self.counts['labels'] += 1
-        self.counts['labels_success'] += int(success)
+    def query_unanswered(self, candidate, reason):
+        """
+        Count a query nobody answered and offer its frame set again.
+
+        :param candidate: the :class:`QueryCandidate` that was asked about.
+        :param reason: 'timed_out' (no answer within the timeout) or 'skipped' (the labeller
+            declined); counted as ``queries_<reason>``.
+        :raises ValueError: another reason.
+        """
+        if reason not in ('timed_out', 'skipped'):
+            raise ValueError(f'unknown reason {reason!r}: expected timed_out or skipped')
+        self.counts[f'queries_{reason}'] += 1
+        self.selector.observe(candidate.stamp, candidate.frames, candidate.probability)
+
+    def add_label(self, frames, success, count=True):
+        """
+        Add an answered query: labelled set, and VICE positives (success) or negatives.
+
+        :param frames: camera -> uint8 (H, W, 3) of the set asked about.
+        :param success: the answer.
+        :param count: count it (False for labels reloaded from an earlier run's file).
+        """
+        if count:
+            self.counts['labels'] += 1
+            self.counts['labels_success'] += int(success)
+            self.counts['labels_failure'] += int(not success)
         self._labelled_frames.append(dict(frames))
         self._labels.append(bool(success))
         if self.vice is not None:

@@ -17,6 +17,7 @@ Loss = BCE(logit(x~), y~_smoothed) + lambda_gp * penalty.
 """
 
 import dataclasses
+import threading
 
 import numpy as np
 from serl_reward.augment import random_shift
@@ -110,6 +111,9 @@ class ViceTrainer:
 
     :param classifier: the :class:`SuccessClassifier` to train in place (its threshold is kept).
     :param config: :class:`ViceConfig`.
+
+    Adding frame sets and sampling them are thread-safe: frames may arrive from one thread
+    while :meth:`update` runs in another (:class:`serl_reward.vice_worker.ViceWorker`).
     """
 
     def __init__(self, classifier, config=None):
@@ -125,14 +129,22 @@ class ViceTrainer:
         self.rng = np.random.default_rng(self.config.seed)
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.num_updates = 0
+        self._buffers_lock = threading.Lock()
 
     def add_success(self, frames):
         """Add one success frame set (camera -> uint8 (H, W, 3)) to the positives."""
-        self.positives.add(frames)
+        with self._buffers_lock:
+            self.positives.add(frames)
 
     def add_visited(self, frames):
         """Add one frame set the policy visited (camera -> uint8 (H, W, 3)) to the negatives."""
-        self.negatives.add(frames)
+        with self._buffers_lock:
+            self.negatives.add(frames)
+
+    def add_successes(self, images):
+        """Add many success frame sets: camera -> uint8 (N, H, W, 3)."""
+        with self._buffers_lock:
+            self.positives.extend(images)
 
     def ready(self):
         """Tell whether both positives and negatives are available."""
@@ -154,8 +166,9 @@ class ViceTrainer:
         cfg, net = self.config, self.classifier.net
         keys = self.classifier.config.image_keys
         half = cfg.batch_size // 2
-        positive = self.positives.sample(half, self.rng)
-        negative = self.negatives.sample(cfg.batch_size - half, self.rng)
+        with self._buffers_lock:
+            positive = self.positives.sample(half, self.rng)
+            negative = self.negatives.sample(cfg.batch_size - half, self.rng)
         batch = to_tensor_batch(
             {k: np.concatenate([positive[k], negative[k]]) for k in keys}, keys)
         batch = {k: random_shift(v, cfg.shift_pad, self.generator) for k, v in batch.items()}

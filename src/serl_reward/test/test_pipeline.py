@@ -9,6 +9,7 @@ from serl_reward.frame_sync import FrameSynchroniser
 from serl_reward.image_codec import fill_image, ImageFormatError
 from serl_reward.label_history import LabelHistory, parse_answer
 from serl_reward.reward_pipeline import RewardPipeline
+import torch
 
 CONFIG = ClassifierConfig(image_keys=('front', 'wrist'), image_size=(16, 16),
                           channels=(4,), feature_dim=8, hidden_dim=8)
@@ -135,3 +136,59 @@ def test_success_needs_consecutive_sets_above_the_threshold(mode):
         f is high for f in sequence]
     with pytest.raises(ValueError, match='success_frames'):
         RewardPipeline(classifier, success_frames=0)
+
+
+def test_vice_rounds_in_the_background_reach_the_scoring_classifier():
+    import copy
+    from serl_reward.vice import ViceConfig, ViceTrainer
+    from serl_reward.vice_worker import ViceWorker
+    classifier = SuccessClassifier(build_net(CONFIG, seed=0))
+    with pytest.raises(ValueError, match='own copy'):
+        ViceWorker(ViceTrainer(classifier), classifier, None)
+    trainer = ViceTrainer(copy.deepcopy(classifier), ViceConfig(batch_size=4, seed=0))
+    success = {k: np.full((16, 16, 3), 200, np.uint8) for k in CONFIG.image_keys}
+    trainer.add_success(success)
+    rounds = []
+    pipeline = RewardPipeline(classifier, mode='sparse', vice_trainer=trainer,
+                              vice_update_interval=2, vice_updates_per_round=3,
+                              vice_background=True, on_vice_round=rounds.append)
+    before = [p.detach().clone() for p in classifier.net.parameters()]
+    frame = np.zeros((16, 16, 3), np.uint8)
+    try:
+        for sec in range(4):
+            for name in CONFIG.image_keys:
+                pipeline.add_frame(name, (sec, 0), 'cam', frame)
+        assert pipeline.worker.wait_idle(30.0)
+        assert trainer.num_updates == 6 and rounds and rounds[0] is trainer
+        assert pipeline.vice_counts()['loss'] > 0 and pipeline.counts['vice_updates'] == 6
+        # the scoring classifier holds the trained copy's weights, not its own first ones
+        after = list(classifier.net.parameters())
+        assert any(not torch.equal(a, b) for a, b in zip(after, before))
+        for a, b in zip(after, trainer.classifier.net.parameters()):
+            assert torch.equal(a, b) and a is not b
+        # more steps requested than the worker may hold waiting: the excess is dropped
+        pipeline.worker.stop()
+        pipeline.worker.request(40)
+        assert pipeline.worker.dropped == 40 - pipeline.worker.max_pending
+    finally:
+        pipeline.close()
+
+
+def test_an_unanswered_query_is_counted_and_asked_again():
+    classifier = SuccessClassifier(build_net(CONFIG, seed=0))
+    pipeline = RewardPipeline(classifier, query_interval=1.0)
+    frame = np.zeros((16, 16, 3), np.uint8)
+    for name in CONFIG.image_keys:
+        pipeline.add_frame(name, (0, 0), 'cam', frame)
+    assert pipeline.take_query(0.0) is None   # starts the clock
+    candidate = pipeline.take_query(1.5)
+    assert candidate is not None and pipeline.counts['queries'] == 1
+    pipeline.query_unanswered(candidate, 'timed_out')
+    again = pipeline.take_query(3.0)
+    assert again is not None and again.stamp == candidate.stamp
+    pipeline.query_unanswered(again, 'skipped')
+    assert pipeline.counts['queries_timed_out'] == pipeline.counts['queries_skipped'] == 1
+    with pytest.raises(ValueError, match='unknown reason'):
+        pipeline.query_unanswered(again, 'lost')
+    pipeline.add_label(again.frames, False)
+    assert pipeline.counts['labels'] == pipeline.counts['labels_failure'] == 1

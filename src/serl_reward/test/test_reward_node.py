@@ -243,3 +243,80 @@ def test_label_server_answers_from_sim_ground_truth(ros):
         assert not response.answered
     finally:
         harness.close()
+
+
+def _publish_until(pubs, condition, what, frame=None):
+    """Publish synchronised frame sets (10 per second of stamps) until ``condition()``."""
+    frame = np.full((SIZE, SIZE, 3), 90, np.uint8) if frame is None else frame
+    deadline = time.monotonic() + TIMEOUT
+    sec = 1
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {TIMEOUT} s waiting for {what}')
+        pubs['front'].publish(image(frame, sec, 0))
+        pubs['wrist'].publish(image(frame, sec, 0))
+        sec += 1
+        time.sleep(0.05)
+
+
+def test_a_query_nobody_answers_times_out_is_asked_again_and_a_late_answer_is_refused(
+        ros, model_path):
+    reward_node = make_reward_node(model_path, query_interval=0.2, query_timeout=0.4)
+    reward_node.trigger_configure()
+    reward_node.trigger_activate()
+    harness = Harness(reward_node)
+    try:
+        asked = []
+
+        def answer(request, response):
+            asked.append(time.monotonic())
+            if len(asked) == 1:   # nobody at the keyboard: answers long after the timeout
+                time.sleep(1.0)
+            response.answered, response.success = True, False
+            return response
+        harness.node.create_service(QueryLabel, '/reward/query_label', answer)
+        pubs = camera_publishers(harness.node)
+        wait_for(lambda: reward_node.query_client.service_is_ready(), what='query service')
+        counts = reward_node.pipeline.counts
+        _publish_until(pubs, lambda: counts['labels'] >= 1 and counts['answers_refused'] >= 1,
+                       'an answered query after a refused late answer')
+        assert counts['queries_timed_out'] >= 1 and counts['queries'] >= 2
+        assert counts['labels_failure'] == counts['labels']   # the answers said "failure"
+    finally:
+        harness.close()
+
+
+def test_vice_updates_run_beside_scoring_and_a_restarted_node_resumes_them(
+        ros, model_path, tmp_path):
+    from serl_reward.dataset import from_frames, save_npz
+    from serl_reward.model_file import load_model
+    success = {k: np.full((SIZE, SIZE, 3), 220, np.uint8) for k in CONFIG.image_keys}
+    positives = str(tmp_path / 'success.npz')
+    save_npz(positives, from_frames([success] * 3, np.array([True] * 3), np.arange(3)))
+    vice_model = str(tmp_path / 'vice.pt')
+    params = {'vice_update_interval': 2, 'vice_updates_per_round': 2, 'vice_batch_size': 4,
+              'vice_success_data': [positives], 'vice_model_path': vice_model,
+              'vice_save_period': 0.0}
+    reward_node = make_reward_node(model_path, **params)
+    assert reward_node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    reward_node.trigger_activate()
+    harness = Harness(reward_node)
+    try:
+        pubs = camera_publishers(harness.node)
+        pipeline = reward_node.pipeline
+        _publish_until(pubs, lambda: pipeline.vice_counts() and
+                       pipeline.counts['vice_updates'] >= 4, 'four VICE updates')
+        assert pipeline.counts['rewards'] >= 4
+    finally:
+        harness.close()   # destroys the node: stops the worker, saves the classifier
+    saved, metrics = load_model(vice_model)
+    updates = metrics['counts']['vice_updates']
+    assert updates >= 4
+    again = make_reward_node(model_path, **params)
+    try:
+        assert again.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert again.pipeline.counts['vice_updates'] == updates == again.pipeline.vice.num_updates
+        for a, b in zip(again.pipeline.classifier.net.parameters(), saved.net.parameters()):
+            assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+    finally:
+        again.destroy_node()
