@@ -63,6 +63,8 @@ PARAMETERS = {
     'vice_mixup_alpha': 1.0,
     'vice_label_smoothing': 0.2,
     'vice_gradient_penalty': 0.1,
+    'vice_target_fpr': 0.001,
+    'vice_publish_every': 4,
     'vice_model_path': '',
     'vice_save_period': 30.0,
     'torch_threads': 1,
@@ -183,7 +185,8 @@ class RewardNode(Node):
                 learning_rate=float(self.param('vice_learning_rate')),
                 mixup_alpha=float(self.param('vice_mixup_alpha')),
                 label_smoothing=float(self.param('vice_label_smoothing')),
-                gradient_penalty=float(self.param('vice_gradient_penalty'))))
+                gradient_penalty=float(self.param('vice_gradient_penalty')),
+                target_fpr=float(self.param('vice_target_fpr'))))
             vice.num_updates = int(restored.get('vice_updates', 0))
             self._load_vice_positives(vice)
         pipeline = RewardPipeline(
@@ -194,7 +197,8 @@ class RewardNode(Node):
             query_min_probability=float(self.param('query_min_probability')),
             vice_trainer=vice, vice_update_interval=interval,
             vice_updates_per_round=int(self.param('vice_updates_per_round')),
-            vice_background=True, on_vice_round=self._vice_round_done)
+            vice_background=True, on_vice_round=self._vice_round_done,
+            vice_publish_every=int(self.param('vice_publish_every')))
         pipeline.counts.update({k: int(v) for k, v in restored.items()
                                 if isinstance(v, (int, float))})
         self._reload_labels(pipeline)
@@ -245,8 +249,18 @@ class RewardNode(Node):
                 data = read_labelled_frames([source], keys, size)
             success = data.subset(data.labels)
             vice.add_successes(success.images)
-            self.get_logger().info(f'VICE positives: {len(success)} success frames from '
-                                   f'{source}')
+            # the frames before success: states a policy (the demonstrator) visited, so VICE
+            # negatives; every third episode's are held out to re-choose the threshold
+            held_out = ~data.labels & (data.episodes % 3 == 2)
+            visited = ~data.labels & ~held_out
+            if visited.any():
+                vice.add_visited_many(data.subset(visited).images)
+            if held_out.any():
+                vice.add_calibration(data.subset(held_out).images)
+            self.get_logger().info(
+                f'VICE: {len(success)} success frames (positives), {int(visited.sum())} frames '
+                f'before success (negatives) and {int(held_out.sum())} held out for the '
+                f'threshold, from {source}')
         if len(vice.positives) == 0:
             raise ValueError(f'no success frames in vice_success_data {sources}')
 

@@ -63,7 +63,9 @@ class RewardPipeline:
     :param vice_background: run the rounds in a :class:`ViceWorker` thread (the trainer's
         classifier must then be a copy of ``classifier``); call :meth:`close` at the end.
     :param on_vice_round: with ``vice_background``, called as ``on_vice_round(trainer)`` in the
-        worker thread after each round.
+        worker thread after each hand-over of weights.
+    :param vice_publish_every: with ``vice_background``, rounds between hand-overs of weights
+        and re-chosen threshold to the scorer.
     :param success_frames: consecutive frame sets the classifier must call a success before
         the result is a success (1: every set on its own, as SERL's classifier reward). In
         'sparse' mode the reward follows it (1 only for a success); in 'vice' the reward stays
@@ -74,7 +76,7 @@ class RewardPipeline:
     def __init__(self, classifier, mode='sparse', sync_tolerance=0.02, query_interval=0.0,
                  query_min_probability=0.0, vice_trainer=None, vice_update_interval=0,
                  vice_updates_per_round=1, success_frames=1, vice_background=False,
-                 on_vice_round=None):
+                 on_vice_round=None, vice_publish_every=1):
         if mode not in REWARD_MODES:
             raise ValueError(f'unknown reward mode {mode!r}; expected one of {REWARD_MODES}')
         if vice_update_interval < 0 or vice_updates_per_round < 0:
@@ -100,7 +102,8 @@ class RewardPipeline:
         self.lock = threading.Lock()   # held while the scoring network runs
         self.worker = None
         if vice_trainer is not None and vice_background and self.vice_update_interval > 0:
-            self.worker = ViceWorker(vice_trainer, classifier, self.lock, on_vice_round)
+            self.worker = ViceWorker(vice_trainer, classifier, self.lock, on_vice_round,
+                                     publish_every=vice_publish_every)
 
     def add_image(self, name, msg):
         """
@@ -165,6 +168,8 @@ class RewardPipeline:
         for _ in range(self.vice_updates_per_round):
             self.last_vice_info = self.vice.update()
             self.counts['vice_updates'] += 1
+        if self.vice.classifier is self.classifier:
+            self.vice.calibrate()
 
     def vice_counts(self):
         """Return the VICE figures: updates, rounds dropped (CPU behind), last update's info."""

@@ -14,6 +14,12 @@ reward; three regularisers keep it smooth (as SERL's VICE reward classifier does
   form, here at interpolated points): lambda_gp E[ ||grad_x logit(x~)||^2 ].
 
 Loss = BCE(logit(x~), y~_smoothed) + lambda_gp * penalty.
+
+These regularisers move the classifier's probabilities away from 0 and 1 (label smoothing
+caps them at 1 - eps/2, mixup pulls them toward the interpolation), so a success threshold
+chosen for the first classifier no longer fits: the trainer re-chooses it after its updates
+the way the first one was chosen, for a target false-positive rate on held-out frames known to
+be failures (the demos' frames before success; :meth:`ViceTrainer.calibrate`).
 """
 
 import dataclasses
@@ -23,6 +29,7 @@ import numpy as np
 from serl_reward.augment import random_shift
 from serl_reward.classifier import bce_with_logits, to_tensor_batch
 from serl_reward.frame_buffer import FrameBuffer
+from serl_reward.metrics import select_threshold
 import torch
 
 
@@ -39,6 +46,8 @@ class ViceConfig:
     :ivar shift_pad: random-shift augmentation in pixels.
     :ivar positive_capacity: success frame sets kept (demo success frames + answered queries).
     :ivar negative_capacity: policy-visited frame sets kept (most recent).
+    :ivar calibration_capacity: held-out failure frame sets kept for :meth:`calibrate`.
+    :ivar target_fpr: false-positive rate on those frames the threshold is chosen for.
     :ivar seed: seed of sampling, mixup and augmentation.
     """
 
@@ -50,6 +59,8 @@ class ViceConfig:
     shift_pad: int = 4
     positive_capacity: int = 1000
     negative_capacity: int = 2000
+    calibration_capacity: int = 500
+    target_fpr: float = 0.001
     seed: int = 0
 
     def validate(self):
@@ -60,6 +71,8 @@ class ViceConfig:
             raise ValueError('mixup_alpha, gradient_penalty and shift_pad must be >= 0')
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f'label_smoothing must be in [0, 1), got {self.label_smoothing}')
+        if not 0.0 <= self.target_fpr < 1.0:
+            raise ValueError(f'target_fpr must be in [0, 1), got {self.target_fpr}')
 
 
 def mixup(inputs, targets, alpha, rng):
@@ -123,6 +136,7 @@ class ViceTrainer:
         keys, size = classifier.config.image_keys, classifier.config.image_size
         self.positives = FrameBuffer(keys, size, self.config.positive_capacity)
         self.negatives = FrameBuffer(keys, size, self.config.negative_capacity)
+        self.calibration = FrameBuffer(keys, size, self.config.calibration_capacity)
         self.optimiser = torch.optim.Adam(
             [p for p in classifier.net.parameters() if p.requires_grad],
             lr=self.config.learning_rate)
@@ -145,6 +159,38 @@ class ViceTrainer:
         """Add many success frame sets: camera -> uint8 (N, H, W, 3)."""
         with self._buffers_lock:
             self.positives.extend(images)
+
+    def add_visited_many(self, images):
+        """Add many visited frame sets (negatives): camera -> uint8 (N, H, W, 3)."""
+        with self._buffers_lock:
+            self.negatives.extend(images)
+
+    def add_calibration(self, images):
+        """Add held-out failure frame sets (never trained on): camera -> uint8 (N, H, W, 3)."""
+        with self._buffers_lock:
+            self.calibration.extend(images)
+
+    def calibrate(self, batch_size=64):
+        """
+        Re-choose the classifier's threshold for ``target_fpr`` on the calibration frames.
+
+        The rule of the first classifier (:func:`serl_reward.metrics.select_threshold`, never
+        below 0.5); the new threshold is set on the trainer's classifier and returned.
+
+        :returns: the threshold (float in [0.5, 1]), or None without calibration frames.
+        """
+        if len(self.calibration) == 0:
+            return None
+        keys = self.classifier.config.image_keys
+        with self._buffers_lock:
+            images = {k: self.calibration.images[k][:len(self.calibration)].copy()
+                      for k in keys}
+        scores = [self.classifier.probability({k: v[i:i + batch_size]
+                                               for k, v in images.items()})
+                  for i in range(0, len(images[keys[0]]), batch_size)]
+        threshold = select_threshold(np.concatenate(scores), self.config.target_fpr)
+        self.classifier.threshold = threshold
+        return threshold
 
     def ready(self):
         """Tell whether both positives and negatives are available."""

@@ -84,3 +84,18 @@ def test_gradient_penalty_smooths_the_classifier():
                                       to_tensor_batch(data.images, CONFIG.image_keys))
         norms[weight] = penalty.item()
     assert norms[1.0] < norms[0.0]
+
+
+def test_calibrate_rechooses_the_threshold_on_held_out_failures():
+    from serl_reward.metrics import select_threshold
+    data = make_frames(60, size=32, seed=5)
+    classifier = SuccessClassifier(build_net(CONFIG, seed=0), threshold=0.999)
+    trainer = ViceTrainer(classifier, ViceConfig(target_fpr=0.05))
+    assert trainer.calibrate() is None and classifier.threshold == 0.999   # no frames yet
+    failures = data.subset(~data.labels)
+    trainer.add_calibration(failures.images)
+    expected = select_threshold(classifier.probability(failures.images), 0.05)
+    assert trainer.calibrate() == pytest.approx(expected) == classifier.threshold
+    assert 0.5 <= classifier.threshold <= 1.0
+    with pytest.raises(ValueError, match='target_fpr'):
+        ViceTrainer(classifier, ViceConfig(target_fpr=1.0))
