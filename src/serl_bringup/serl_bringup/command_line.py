@@ -55,6 +55,8 @@ def ros_arguments(spec: NodeSpec) -> List[str]:
 
     """
     args = ['--ros-args', '-r', f'__node:={spec.name}']
+    if spec.namespace:
+        args += ['-r', f'__ns:=/{spec.namespace}']
     for path in spec.parameter_files:
         if not Path(path).is_file():
             raise FileNotFoundError(f"parameter file of node '{spec.name}' not found: {path}")

@@ -46,6 +46,8 @@ class NodeSpec:
     :ivar respawn: restart the node when it exits (launch_ros's ``respawn``), after
         ``respawn_delay`` seconds, doubled for each earlier death within the window.
     :ivar respawn_delay: seconds before the first restart (launch_ros's ``respawn_delay``).
+    :ivar namespace: the node's namespace without slashes ('' = the root namespace); the
+        parameter files' sections apply by name with a ``/**/`` key (``/**/learner_node``).
 
     """
 
@@ -59,6 +61,12 @@ class NodeSpec:
     required: bool = False
     respawn: bool = False
     respawn_delay: float = 1.0
+    namespace: str = ''
+
+    @property
+    def label(self) -> str:
+        """Return the node's name within the graph: ``<namespace>/<name>`` or ``<name>``."""
+        return f'{self.namespace}/{self.name}' if self.namespace else self.name
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,13 @@ def _flag(value: str) -> bool:
     return value.lower() in ('true', '1', 'yes')
 
 
-TASKS = ('PandaPickCube-v0', 'PandaPickCubeVision-v0', 'PandaPegInsert-v0')
+TASKS = ('PandaPickCube-v0', 'PandaPickCubeVision-v0', 'PandaPegInsert-v0',
+         'PandaBinRelocation-v0', 'PandaBinRelocationVision-v0')
+#: tasks trained forward-backward (reset-free) by default: two policies that undo each other
+FORWARD_BACKWARD_TASKS = ('PandaBinRelocation-v0', 'PandaBinRelocationVision-v0')
+DIRECTIONS = ('forward', 'backward')
+#: the learner's topics, remapped to /serl/<direction>/... for each direction's learner
+LEARNER_TOPICS = ('transitions', 'transition_ack', 'policy_weights', 'learner_status')
 CAMERA_NAMES = ('front', 'wrist')   # the sim's cameras; /cameras/<name>/image_raw
 BOOL = ('true', 'false')
 
@@ -121,7 +135,11 @@ _AGENT_ARGS = (
              ('classifier', 'vice', 'ground_truth')),
     Argument('reward_model', 'runs/default/reward_classifier.pt',
              'reward classifier model file (reward:=classifier or vice; with vice, the starting '
-             'point)'),
+             "point); forward-backward: one per direction, the path has '{direction}' in it"),
+    Argument('forward_backward', 'auto', "two policies that reset each other (SERL's "
+             'forward-backward reset-free training): a learner, a reward node and a demo '
+             'directory (<demos>/<direction>) per direction, one actor running them in turns; '
+             'auto: on for the bin relocation tasks', ('auto', 'true', 'false')),
     Argument('viz', 'false', 'start serl_viewer: a live view in the Foxglove app (cameras, '
              'TCP, target, safety box, reward, episodes; ws://127.0.0.1:8765)', BOOL),
     Argument('teleop', 'none', 'a person may take over from the policy while it trains '
@@ -162,7 +180,22 @@ def _controller(config_dir: Path, simulated: bool) -> NodeSpec:
                     'cartesian_impedance_controller', parameter_files=files, required=True)
 
 
+def directions_of(args: Mapping[str, str]) -> Tuple[str, ...]:
+    """
+    Return the directions of a forward-backward graph, or ``('',)`` for one policy.
+
+    ``forward_backward:=true``, or ``auto`` with a task of :data:`FORWARD_BACKWARD_TASKS`.
+    """
+    mode = args.get('forward_backward', 'auto')
+    if mode == 'true' or (mode == 'auto' and args.get('task') in FORWARD_BACKWARD_TASKS):
+        return DIRECTIONS
+    return ('',)
+
+
 def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[NodeSpec]:
+    directions = directions_of(args)
+    if directions != ('',):
+        return _forward_backward_nodes(args, config_dir, robot, directions)
     agent_yaml = (str(config_dir / 'agent_nodes.yaml'),)
     demos = [d for d in args['demos'].split(',') if d]
     nodes = _reward_nodes(args, config_dir, robot, demos)
@@ -191,6 +224,58 @@ def _agent_nodes(args: Mapping[str, str], config_dir: Path, robot: str) -> List[
     nodes.append(NodeSpec('serl_agent', 'learner_node', 'learner_node',
                           parameter_files=agent_yaml, parameters=learner_params,
                           required=True, respawn=True, respawn_delay=2.0))
+    return nodes
+
+
+def _forward_backward_nodes(args: Mapping[str, str], config_dir: Path, robot: str,
+                            directions: Tuple[str, ...]) -> List[NodeSpec]:
+    """
+    Each direction's reward node and learner, one actor that runs the directions in turns.
+
+    Direction ``d``, in namespace ``d``: ``reward_node`` (model ``reward_model`` with
+    ``{direction}`` = d, publishing ``/reward/<d>``) and ``learner_node`` (topics
+    ``/serl/<d>/...``, run directory ``<run_dir>/<d>``, demos ``<demos>/<d>``, restarted on
+    its own when it dies: a crash of one leaves the other direction's buffers and checkpoints
+    alone). Parameter files reach them through their ``/**/<name>`` sections.
+    """
+    if args['reward'] == 'vice':
+        raise ValueError('reward:=vice is not available for forward-backward training yet '
+                         '(reward:=classifier or ground_truth)')
+    if args['reward'] == 'classifier' and '{direction}' not in args['reward_model']:
+        raise ValueError('forward-backward training needs one reward model per direction: '
+                         "reward_model:=<path with '{direction}'>, e.g. "
+                         'runs/bin/reward_classifier_{direction}.pt')
+    agent_yaml = (str(config_dir / 'agent_nodes.yaml'),)
+    demos = [d for d in args['demos'].split(',') if d]
+    run_dir = Path(args['run_dir'])
+    nodes = []
+    for d in directions:
+        if args['reward'] == 'classifier':
+            nodes.append(NodeSpec(
+                'serl_reward', 'reward_node', 'reward_node',
+                parameter_files=(str(config_dir / 'reward.yaml'),),
+                parameters=(('model_path', args['reward_model'].replace('{direction}', d)),),
+                remappings=(('/reward', f'/reward/{d}'),), required=True, namespace=d))
+    reward_source = 'ground_truth' if args['reward'] == 'ground_truth' else 'classifier'
+    actor_params = (('reward_source', reward_source), ('robot', robot),
+                    ('directions', list(directions)))
+    if robot == 'sim':
+        actor_params += (('task', args['task']), ('ground_truth_success', True))
+    else:
+        actor_params += (('object_pose', False),)
+    nodes.append(NodeSpec('serl_agent', 'actor_node', 'actor_node', parameter_files=agent_yaml,
+                          parameters=actor_params, required=True))
+    if not _flag(args.get('learner', 'true')):
+        return nodes
+    for d in directions:
+        params = (('run_dir', str(run_dir / d)),)
+        if demos:
+            params += (('demo_paths', [str(Path(p) / d) for p in demos]),)
+        nodes.append(NodeSpec(
+            'serl_agent', 'learner_node', 'learner_node', parameter_files=agent_yaml,
+            parameters=params,
+            remappings=tuple((f'/serl/{t}', f'/serl/{d}/{t}') for t in LEARNER_TOPICS),
+            required=True, respawn=True, respawn_delay=2.0, namespace=d))
     return nodes
 
 

@@ -31,7 +31,7 @@ def graph_launch_description(graph_name: str, config_dir: Path):
             actions.append(Node(
                 package=spec.package,
                 executable=spec.executable,
-                name=spec.name,
+                name=spec.name, namespace=spec.namespace or None,
                 parameters=list(spec.parameter_files) + [dict(spec.parameters)],
                 remappings=list(spec.remappings),
                 arguments=list(spec.arguments),

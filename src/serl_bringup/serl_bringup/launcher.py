@@ -87,10 +87,10 @@ class GraphProcesses:
 
     def start(self, env: Optional[Dict[str, str]] = None) -> None:
         """Start every node (command lines are built first, so a missing one starts none)."""
-        self._argv = {spec.name: command_line(spec) for spec in self._specs}
+        self._argv = {spec.label: command_line(spec) for spec in self._specs}
         self._env = env
         for spec in self._specs:
-            self._launch(spec.name)
+            self._launch(spec.label)
 
     def _launch(self, name: str) -> None:
         self._procs[name] = subprocess.Popen(self._argv[name], env=self._env)
@@ -106,7 +106,7 @@ class GraphProcesses:
         """
         now = time.monotonic()
         for spec in self._specs:
-            name = spec.name
+            name = spec.label
             if name in self._restart_at:
                 if now >= self._restart_at[name]:
                     del self._restart_at[name]

@@ -138,3 +138,34 @@ def test_vice_reward_adds_vice_settings_and_in_sim_the_label_server():
     assert 'label_server_node' not in classifier
     with pytest.raises(ValueError, match='reward:=vice needs demos'):
         get_graph('sim').nodes({'reward': 'vice'}, config_dir)
+
+
+def test_bin_relocation_trains_forward_backward_with_a_learner_and_reward_per_direction():
+    config_dir = default_config_dir()
+    args = {'task': 'PandaBinRelocation-v0', 'demos': '/d', 'run_dir': '/runs/bin',
+            'reward_model': '/runs/bin/reward_{direction}.pt'}
+    specs = {s.label: s for s in get_graph('sim').nodes(args, config_dir)}
+    assert {'forward/learner_node', 'backward/learner_node', 'forward/reward_node',
+            'backward/reward_node', 'actor_node'} <= set(specs)
+    learner = specs['backward/learner_node']
+    assert dict(learner.parameters)['run_dir'] == '/runs/bin/backward'
+    assert dict(learner.parameters)['demo_paths'] == ['/d/backward']
+    assert ('/serl/transitions', '/serl/backward/transitions') in learner.remappings
+    assert learner.respawn   # a crash of one direction's learner leaves the other alone
+    reward = specs['forward/reward_node']
+    assert dict(reward.parameters)['model_path'] == '/runs/bin/reward_forward.pt'
+    assert reward.remappings == (('/reward', '/reward/forward'),)
+    actor = dict(specs['actor_node'].parameters)
+    assert actor['directions'] == ['forward', 'backward'] and actor['ground_truth_success']
+    # the same wiring on the robot, asked for by name
+    real_args = {k: v for k, v in args.items() if k != 'task'}
+    real_args['forward_backward'] = 'true'
+    real = {s.label for s in get_graph('real').nodes(real_args, config_dir)}
+    assert {'forward/learner_node', 'backward/reward_node'} <= real and 'sim_node' not in real
+    plain_args = dict(args, forward_backward='false', reward='ground_truth')
+    plain = {s.label for s in get_graph('sim').nodes(plain_args, config_dir)}
+    assert 'learner_node' in plain and 'forward/learner_node' not in plain
+    with pytest.raises(ValueError, match='reward model per direction'):
+        get_graph('sim').nodes(dict(args, reward_model='/one.pt'), config_dir)
+    with pytest.raises(ValueError, match='vice is not available'):
+        get_graph('sim').nodes(dict(args, reward='vice'), config_dir)

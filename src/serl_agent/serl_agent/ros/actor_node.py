@@ -22,9 +22,21 @@ bounded outbox until ``/serl/transition_ack`` covers it; transitions not acknowl
 never waits for the learner: a full outbox drops its oldest transition, with a warning.
 With ``spool_dir`` set, unacknowledged transitions are also kept on disk
 (:mod:`serl_agent.data.actor_spool`): a later actor process re-sends what a crashed one left.
+The link to the learner is :class:`serl_agent.ros.learner_link.LearnerLink`.
+
+Forward-backward reset-free training (``directions: [forward, backward]``, SERL Sec. 4): one
+link per direction (``/serl/<direction>/...``, each to its own learner, its own actor id
+``<actor_id>-<direction>`` and spool ``spool_dir/<direction>``), each direction rewarded by its
+own classifier (``/reward/<direction>``). The directions take turns, each episode starting
+where the previous one left the object (reset option ``keep_objects``); the scene is reset at
+the start and when the object left the reachable workspace (counted, in ``EpisodeSummary``);
+a direction whose goal holds already is skipped
+(:class:`serl_agent.runtime.forward_backward.ResetFreeSchedule`). Evaluation rounds evaluate
+every direction with full resets.
 The control loop runs in the main thread, the ROS callbacks in an executor thread.
 """
 
+from dataclasses import replace
 import os
 import signal
 import socket
@@ -44,16 +56,15 @@ from rclpy.serialization import serialize_message
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Joy
 
-from serl_agent.data.acknowledgement import Outbox
-from serl_agent.data.actor_spool import ActorSpool
-from serl_agent.data.policy_io import decode_policy, load_policy_file
+from serl_agent.data.policy_io import load_policy_file
 from serl_agent.data.transition_codec import CodecError, dict_to_transition, rclpy_types
+from serl_agent.ros.learner_link import LearnerLink
 from serl_agent.runtime.episode_runner import as_agent_env, EpisodeRunner
-from serl_agent.runtime.policy_slot import PolicySlot
+from serl_agent.runtime.forward_backward import ResetFreeSchedule
 from serl_agent.runtime.teleop_policy import TeleopEpisodeEnd, TeleopPolicy, TeleopSettings
 from serl_agent.runtime.threads import set_torch_threads
 from serl_common import qos
-from serl_msgs.msg import EpisodeSummary, PolicyWeights, Transition, TransitionAck
+from serl_msgs.msg import EpisodeSummary
 
 POLICIES = ('rlpd', 'expert', 'random', 'explore', 'teleop')
 FALLBACKS = ('random', 'expert', 'zero')
@@ -80,7 +91,7 @@ class ActorNode(Node):
             'teleop_twist_topic': '/teleop/twist', 'teleop_twist_stamped': True,
             'teleop_joy_topic': '/teleop/joy', 'teleop_timeout': 0.5, 'teleop_twist_scale': 1.0,
             'teleop_intervention': False, 'success_hold_steps': 0, 'policy_file': '',
-            'image_encoder': '',
+            'image_encoder': '', 'directions': [''],
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -93,11 +104,18 @@ class ActorNode(Node):
         if v['before_weights'] not in FALLBACKS:
             raise ValueError(f'parameter before_weights must be one of {FALLBACKS}, '
                              f"got {v['before_weights']!r}")
+        self.directions = tuple(d for d in v['directions'] if d) or ('',)
+        if len(self.directions) not in (1, 2) or len(set(self.directions)) != \
+                len(self.directions):
+            raise ValueError('parameter directions must name one or two different directions '
+                             f"(or be ['']), got {v['directions']}")
+        if len(self.directions) == 2 and v['policy'] not in ('rlpd', 'expert'):
+            raise ValueError('forward-backward (two directions) runs policy rlpd or expert '
+                             f"(each direction's scripted expert), got {v['policy']!r}")
         self.v = v
         set_torch_threads(v['torch_threads'])  # a small policy: leave the cores to the robot
         self.actor_id = v['actor_id'] or default_actor_id()
         self.types = rclpy_types()
-        self.slot = PolicySlot()
         # The policy of a learner with an image encoder acts on features: the same frozen
         # encoder maps this actor's camera images to them (transitions still carry images).
         self.features = None
@@ -106,44 +124,30 @@ class ActorNode(Node):
             self.features = ImageFeatures.from_file(v['image_encoder'])
             self.get_logger().info(f"image encoder {v['image_encoder']}: cameras "
                                    f'{self.features.cameras} -> features')
+        self.links: Dict[str, LearnerLink] = {}
+        for direction in self.directions:
+            spool_dir = v['spool_dir']
+            if spool_dir and direction:
+                spool_dir = os.path.join(spool_dir, direction)
+            self.links[direction] = LearnerLink(
+                self, self._actor_id_of(direction), direction, v['outbox_capacity'],
+                spool_dir, weights=v['policy'] == 'rlpd')
+        self.direction = self.directions[0]   # whose policy acts and whose learner gets it
         if v['policy_file']:   # a saved policy (serl_eval): acts from the first step
             self.slot.put(0, load_policy_file(v['policy_file']))
             self.get_logger().info(f"policy loaded from {v['policy_file']}")
-        self._lock = threading.Lock()
-        self.outbox = Outbox(v['outbox_capacity'])
-        # outboxes of earlier (crashed) actor processes found in the spool directory
-        self.leftover: Dict[str, Outbox] = {}
-        self.spool = None
-        if v['spool_dir']:
-            self.spool = ActorSpool(v['spool_dir'], self.actor_id)
-            for actor, records in self.spool.leftovers().items():
-                box = self.leftover[actor] = Outbox(max(len(records), 1))
-                for seq, data in records:
-                    box.add(seq, data, now=-1e9)  # due at once
-                self.get_logger().info(f'{len(records)} unacknowledged transitions of '
-                                       f'{actor} from {v["spool_dir"]}: re-sending')
-        self._warned_drop = 0
-        self._last_ack = time.monotonic()   # the learner counts as there at the start
-        self._learner_lost = False
         self.stop_requested = threading.Event()
         self.rng = np.random.default_rng(v['seed'])
         self._next_tick = None
 
         self.env = self._make_env(v)
-        self.expert = None
+        self.experts = {}   # direction -> scripted expert
         if 'expert' in (v['policy'], v['before_weights']):
-            self.expert = self._make_expert()
+            self.experts = {d: self._make_expert(d) for d in self.directions}
         self.explorer = self._make_explorer() if v['policy'] == 'explore' else None
         self.teleop = None
         if v['policy'] == 'teleop' or (v['teleop_intervention'] and v['policy'] == 'rlpd'):
             self.teleop = self._make_teleop()
-        self.transition_pub = self.create_publisher(Transition, '/serl/transitions',
-                                                    qos.TRANSITIONS)
-        self.create_subscription(TransitionAck, '/serl/transition_ack', self._on_ack,
-                                 qos.RELIABLE)
-        if v['policy'] == 'rlpd':
-            self.create_subscription(PolicyWeights, '/serl/policy_weights', self._on_weights,
-                                     qos.LATCHED)
         self.create_timer(1.0, self._resend)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.RELIABLE)
         self.summary_pub = self.create_publisher(EpisodeSummary, '/serl/episode_summary',
@@ -151,15 +155,34 @@ class ActorNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
         self.episodes_done = 0
         self.total_steps = 0
+        self.schedule = ResetFreeSchedule(self.directions[0])
         self.evaluating = False  # True while an evaluation episode runs (deterministic policy)
         self.get_logger().info(f'actor {self.actor_id}: env {v["env"]}, policy {v["policy"]} '
                                f'(before weights: {v["before_weights"]})')
+
+    # ------------------------------------------------------------------ links
+    def _actor_id_of(self, direction: str) -> str:
+        """Return the actor id of ``direction``'s transitions (its own sequence numbers)."""
+        return f'{self.actor_id}-{direction}' if direction else self.actor_id
+
+    @property
+    def link(self) -> LearnerLink:
+        """Return the link of the direction now acting."""
+        return self.links[self.direction]
+
+    @property
+    def slot(self):
+        """Return the policy slot of the direction now acting."""
+        return self.link.slot
 
     # ------------------------------------------------------------------ setup
     def _make_env(self, v) -> gym.Env:
         if v['env'] == 'ros':
             from serl_agent.ros.ros_env import RosEnv, RosEnvSettings
-            return RosEnv(self, RosEnvSettings.from_node(self))
+            settings = RosEnvSettings.from_node(self)
+            return RosEnv(self, replace(settings, directions=self.directions))
+        if len(self.directions) == 2:
+            raise ValueError('forward-backward training runs on the ROS env (env: ros)')
         try:
             import serl_sim  # noqa: F401 - registers the serl_sim envs
         except ImportError:
@@ -169,10 +192,17 @@ class ActorNode(Node):
             kwargs['max_episode_steps'] = v['max_episode_steps']
         return as_agent_env(gym.make(v['env'], **kwargs))
 
-    def _make_expert(self):
+    @property
+    def expert(self):
+        """Return the scripted expert of the direction now acting (None without one)."""
+        return self.experts.get(self.direction)
+
+    def _make_expert(self, direction: str = ''):
         if self.v['env'] == 'ros':
             from serl_agent.ros.ros_env import ros_expert
-            return ros_expert(self.env, self.v['task'])
+            # a forward-backward task's expert per direction: 'bin_relocation_<direction>'
+            task = 'bin_relocation_' + direction if direction else self.v['task']
+            return ros_expert(self.env, task)
         from serl_sim.experts import make_expert
         return make_expert(self.env)
 
@@ -212,84 +242,32 @@ class ActorNode(Node):
         return teleop
 
     # ------------------------------------------------------------------ callbacks
-    def _on_weights(self, msg: PolicyWeights) -> None:
-        try:
-            policy = decode_policy(msg.config, msg.data, msg.format)
-            policy.eval()
-        except ValueError as exc:
-            self.get_logger().error(f'ignoring policy weights version {msg.version}: {exc}')
-            return
-        first = self.slot.version is None
-        self.slot.put(msg.version, policy)
-        if first:
-            self.get_logger().info(f'policy weights version {msg.version} loaded')
-
-    def _on_ack(self, msg: TransitionAck) -> None:
-        self._last_ack = time.monotonic()
-        with self._lock:
-            if msg.actor_id == self.actor_id:
-                box = self.outbox
-            elif msg.actor_id in self.leftover:
-                box = self.leftover[msg.actor_id]
-            else:
-                return
-            box.ack(msg.sequence)
-            if self.spool is not None:
-                self.spool.ack(msg.actor_id, msg.sequence)
-                if box is self.outbox and not len(box):
-                    self.spool.clear()
-                elif box is not self.outbox and not len(box):
-                    self.spool.forget(msg.actor_id)
-                    del self.leftover[msg.actor_id]
-
     def _resend(self) -> None:
-        with self._lock:
-            if self.spool is not None:
-                self.spool.sync()
-            now = time.monotonic()
-            due = self.outbox.due(now, self.v['resend_after'])
-            for box in self.leftover.values():
-                due += box.due(now, self.v['resend_after'])
-            dropped = self.outbox.dropped
-        for _, data in due:
-            self.transition_pub.publish(data)
-        self._watch_learner(now)
-        if dropped > self._warned_drop:
-            self.get_logger().warn(f'outbox full: {dropped} unacknowledged transitions dropped '
-                                   '(is the learner running?)')
-            self._warned_drop = dropped
-
-    def _watch_learner(self, now: float) -> None:
-        """Say once when the learner stops acknowledging (and how much is held), and when back."""
-        silent = now - self._last_ack
-        pending = self.pending()
-        if not self._learner_lost and pending and silent > self.v['resend_after']:
-            self._learner_lost = True
-            where = ' (also on disk, spool_dir)' if self.spool is not None else ''
-            self.get_logger().warn(
-                f'learner unreachable: no acknowledgement for {silent:.0f} s; holding '
-                f'{pending} unacknowledged transitions{where}, re-sent until it is back')
-        elif self._learner_lost and silent < 1.5:
-            self._learner_lost = False
-            self.get_logger().info(f'learner back: acknowledging again ({pending} transitions '
-                                   f'still unacknowledged)')
+        for link in self.links.values():
+            link.resend(self.v['resend_after'])
 
     def _publish_diagnostics(self) -> None:
         version, _ = self.slot.get()
         pending = self.pending()
-        with self._lock:
-            dropped, acked = self.outbox.dropped, self.outbox.acked
+        counts = [link.counts() for link in self.links.values()]
+        dropped = sum(c['dropped'] for c in counts)
+        acked = sum(c['acknowledged'] for c in counts)
+        capacity = self.v['outbox_capacity']
         status = DiagnosticStatus(name=f'{self.get_name()}: actor', hardware_id=self.actor_id)
         status.level, status.message = DiagnosticStatus.OK, 'running'
         if dropped:
             status.level, status.message = DiagnosticStatus.WARN, 'outbox overflowed'
-        elif pending > self.outbox.capacity // 2:
+        elif pending > capacity // 2:
             status.level, status.message = DiagnosticStatus.WARN, 'learner not acknowledging'
         if hasattr(self.env, 'state_age') and \
                 self.env.state_age() > self.env.settings.state_timeout:
             status.level, status.message = DiagnosticStatus.ERROR, 'robot state stale'
         values = {'policy_version': version, 'episodes': self.episodes_done,
                   'acknowledged': acked, 'unacknowledged': pending, 'dropped': dropped}
+        if len(self.directions) == 2:
+            values.update(direction=self.direction, resets=self.schedule.resets,
+                          out_of_reach_resets=self.schedule.out_of_reach_resets,
+                          skipped=self.schedule.skipped)
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -346,12 +324,7 @@ class ActorNode(Node):
         except CodecError as exc:
             self.get_logger().error(f'transition {tr["sequence"]} not sent: {exc}')
             return
-        data = serialize_message(msg)
-        with self._lock:
-            self.outbox.add(tr['sequence'], data, time.monotonic())
-            if self.spool is not None:
-                self.spool.append(tr['sequence'], data)
-        self.transition_pub.publish(data)
+        self.link.send(tr['sequence'], serialize_message(msg))
 
     def evaluation_due(self, training_done: int, due_at: int) -> bool:
         """
@@ -365,7 +338,7 @@ class ActorNode(Node):
         every, count = self.v['eval_every'], self.v['eval_episodes']
         if every <= 0 or count <= 0 or self.v['policy'] != 'rlpd':
             return False
-        if self.slot.get()[0] is None:
+        if any(link.slot.get()[0] is None for link in self.links.values()):
             return False
         return training_done >= due_at
 
@@ -379,7 +352,9 @@ class ActorNode(Node):
                              evaluation_round=int(round_) if evaluation else 0,
                              total_steps=int(self.total_steps),
                              intervention_steps=int(result.interventions),
-                             policy_version=-1 if version is None else int(version))
+                             policy_version=-1 if version is None else int(version),
+                             direction=self.direction, resets=self.schedule.resets,
+                             out_of_reach_resets=self.schedule.out_of_reach_resets)
         msg.header.stamp = self.get_clock().now().to_msg()
         self.summary_pub.publish(msg)
 
@@ -395,9 +370,17 @@ class ActorNode(Node):
         ``max_episodes`` counts training episodes only.
         """
         env = TeleopEpisodeEnd(self.env, self.teleop) if self.teleop else self.env
-        runner = EpisodeRunner(env, self.actor_id,
-                               max_steps=self.v['max_episode_steps'] if self.v['env'] == 'ros'
-                               else 0, success_hold_steps=self.v['success_hold_steps'])
+        # one runner per direction: each learner gets contiguous sequence numbers
+        self.runners = {d: EpisodeRunner(env, self._actor_id_of(d),
+                                         max_steps=self.v['max_episode_steps']
+                                         if self.v['env'] == 'ros' else 0,
+                                         success_hold_steps=self.v['success_hold_steps'])
+                        for d in self.directions}
+        if len(self.directions) == 2:
+            self._run_forward_backward()
+            self.drain()
+            return
+        runner = self.runners[self.direction]
         episode = 0          # every episode (the transitions' episode counter)
         training_done = 0    # training episodes finished
         round_, in_round, due_at = 0, 0, self.v['eval_every']
@@ -440,6 +423,95 @@ class ActorNode(Node):
                 training_done += 1
         self.drain()
 
+    def _run_forward_backward(self) -> None:
+        """
+        Run the directions in turns without resets (see the module docstring) until stopped.
+
+        ``max_episodes`` counts training episodes of both directions; an evaluation round
+        runs ``eval_episodes`` episodes of each direction from full resets.
+        """
+        episode = training_done = round_ = 0
+        due_at = self.v['eval_every']
+        while rclpy.ok(context=self.context) and not self.stop_requested.is_set():
+            if self.v['max_episodes'] and training_done >= self.v['max_episodes']:
+                break
+            if self.evaluation_due(training_done, due_at):
+                for direction in self.directions:
+                    for index in range(self.v['eval_episodes']):
+                        if self.stop_requested.is_set():
+                            break
+                        self._episode(direction, episode, {'direction': direction},
+                                      evaluation=(round_, index))
+                        episode += 1
+                round_ += 1
+                due_at = training_done + self.v['eval_every']
+                continue
+            try:
+                in_reach = self.env.object_in_reach()
+            except RuntimeError as exc:
+                self.get_logger().error(f'object_in_reach failed: {exc}')
+                self._wait_for_robot()
+                continue
+            direction, reset = self.schedule.next_episode(in_reach)
+            if reset and self.schedule.resets > 1:
+                self.get_logger().warn(
+                    f'the object left the reachable workspace: scene reset '
+                    f'({self.schedule.out_of_reach_resets} such resets so far)')
+            options = {'direction': direction}
+            if not reset:
+                options['keep_objects'] = True
+            result = self._episode(direction, episode, options, skip_if_succeeded=not reset)
+            if result == 'skipped':   # the goal holds already: the other direction runs
+                direction = self.schedule.goal_already_met()
+                self.get_logger().info(f'goal already met at the start: {direction} runs')
+                result = self._episode(direction, episode,
+                                       {'direction': direction, 'keep_objects': True})
+            episode += 1
+            self.episodes_done = episode
+            if result is not None and result != 'skipped':
+                training_done += 1
+
+    def _episode(self, direction: str, episode: int, options: dict, evaluation=None,
+                 skip_if_succeeded: bool = False):
+        """
+        Run one forward-backward episode of ``direction``; publish its summary.
+
+        :param evaluation: ``(round, index)`` for an evaluation episode (deterministic, not
+            sent to the learner unless ``train_on_evaluation``), None for a training one.
+        :returns: the :class:`EpisodeResult`, ``'skipped'`` (the goal held at the start), or
+            None when the episode was aborted (stale state, failed reset: logged).
+        """
+        self.direction = direction
+        if self.expert is not None and hasattr(self.expert, 'reset'):
+            self.expert.reset()
+        self.evaluating = evaluation is not None
+        send = None if self.evaluating and not self.v['train_on_evaluation'] \
+            else self._send_counted
+        try:
+            result = self.runners[direction].run_episode(
+                self.act, episode, seed=self.v['seed'] + episode, on_transition=send,
+                should_stop=self.stop_requested.is_set, options=options,
+                skip_if_succeeded=skip_if_succeeded)
+        except RuntimeError as exc:   # StaleStateError, reset failures: no command sent
+            self.get_logger().error(f'{direction} episode {episode} aborted: {exc}')
+            self._wait_for_robot()
+            return None
+        finally:
+            self.evaluating = False
+        if result is None:
+            return 'skipped'
+        version, _ = self.slot.get()
+        kind = f'{direction} evaluation {evaluation[0]}.{evaluation[1]}' if evaluation \
+            else f'{direction} episode'
+        self.get_logger().info(
+            f'{kind} {episode}: {result.steps} steps, return {result.episode_return:.2f}, '
+            f'{"success" if result.success else "failure"}, policy version {version}, '
+            f'resets {self.schedule.resets}')
+        if not self.stop_requested.is_set():
+            self.publish_summary(result, evaluation is not None,
+                                 evaluation[0] if evaluation else 0)
+        return result
+
     def _send_counted(self, tr: dict) -> None:
         self.total_steps += 1
         self.send(tr)
@@ -463,26 +535,29 @@ class ActorNode(Node):
             if self.pending() == 0:
                 return True
             time.sleep(0.05)  # the executor thread receives the acks meanwhile
-        kept = f' (kept in {self.v["spool_dir"]})' if self.spool is not None else ''
+        kept = f' (kept in {self.v["spool_dir"]})' if self.v['spool_dir'] else ''
         self.get_logger().warn(f'{self.pending()} transitions still unacknowledged at exit'
                                + kept)
         return False
 
     def pending(self) -> int:
         """Return how many transitions (this and earlier actor processes) await an ack."""
-        with self._lock:
-            return len(self.outbox) + sum(len(b) for b in self.leftover.values())
+        return sum(link.pending() for link in self.links.values())
 
     def close_spool(self) -> None:
-        """Close the on-disk spool; its files are deleted when nothing awaits an ack."""
-        if self.spool is not None:
-            self.spool.close(delete=self.pending() == 0)
+        """Close the on-disk spools; their files are deleted when nothing awaits an ack."""
+        for link in self.links.values():
+            link.close_spool()
 
     def summary(self) -> str:
         """One line: transitions sent, acknowledged, unacknowledged, dropped."""
-        with self._lock:
-            return (f'actor {self.actor_id}: {self.outbox.acked} transitions acknowledged, '
-                    f'{len(self.outbox)} unacknowledged, {self.outbox.dropped} dropped')
+        parts = []
+        for direction, link in self.links.items():
+            c = link.counts()
+            parts.append(f'{direction + ": " if direction else ""}{c["acknowledged"]} '
+                         f'transitions acknowledged, {c["unacknowledged"]} unacknowledged, '
+                         f'{c["dropped"]} dropped')
+        return f'actor {self.actor_id}: ' + '; '.join(parts)
 
 
 def main(args=None):

@@ -88,6 +88,10 @@ class RosEnvSettings:
         evaluation rounds count) is ``/sim/get_success``'s answer whatever the reward source,
         so a classifier's false positive ends the episode (its reward) but is not counted as a
         success.
+    :ivar directions: forward-backward training: the task's directions (``'forward'``,
+        ``'backward'``), each with its own reward classifier on ``/reward/<direction>``; the
+        reward follows the direction of the episode (reset option ``direction``). ``('',)``:
+        one task, one ``/reward``.
     """
 
     robot: str = 'sim'
@@ -107,6 +111,7 @@ class RosEnvSettings:
     reset_position: Tuple[float, ...] = (0.3, 0.0, 0.3)
     velocity_window: float = 0.02
     ground_truth_success: bool = False
+    directions: Tuple[str, ...] = ('',)
 
     @classmethod
     def from_node(cls, node) -> 'RosEnvSettings':
@@ -172,7 +177,9 @@ class RosEnv(gym.Env):
         self._images: Dict[str, np.ndarray] = {}
         self._camera_errors: Dict[str, str] = {}   # camera -> why its last frame was refused
         self._received: Dict[str, float] = {}  # stream -> time.monotonic() of the last message
-        self._reward: Optional[RewardStamped] = None  # the newest /reward
+        self.directions = tuple(d for d in s.directions if d) or ('',)
+        self.direction = self.directions[0]   # the episode's; its classifier rewards it
+        self._rewards: Dict[str, Optional[RewardStamped]] = dict.fromkeys(self.directions)
         self._gripper_width = None
         self._next_tick = None
         self.episode_start = time.monotonic()
@@ -199,7 +206,10 @@ class RosEnv(gym.Env):
             node.create_subscription(Image, f'/cameras/{key}/image_raw',
                                      lambda m, k=key: self._on_image(k, m), qos.SENSOR)
         if s.reward_source == 'classifier':
-            node.create_subscription(RewardStamped, '/reward', self._on_reward, qos.RELIABLE)
+            for direction in self.directions:
+                node.create_subscription(
+                    RewardStamped, f'/reward/{direction}' if direction else '/reward',
+                    lambda m, d=direction: self._on_reward(d, m), qos.RELIABLE)
         self.equilibrium_pub = node.create_publisher(
             PoseStamped, '/cartesian_impedance_controller/equilibrium_pose', qos.RELIABLE)
         self.gripper_pub = node.create_publisher(GripperCommand, '/gripper/command',
@@ -250,9 +260,9 @@ class RosEnv(gym.Env):
             self._images[key] = img
             self._received[f'/cameras/{key}/image_raw'] = time.monotonic()
 
-    def _on_reward(self, msg: RewardStamped) -> None:
+    def _on_reward(self, direction: str, msg: RewardStamped) -> None:
         with self._lock:
-            self._reward = msg
+            self._rewards[direction] = msg
 
     # ------------------------------------------------------------------ state
     def state_age(self) -> float:
@@ -428,17 +438,29 @@ class RosEnv(gym.Env):
         ``reset_timeout`` s. The reset request is re-sent when its answer is lost (see
         :meth:`_call`).
 
-        ``options`` (sim only; a real robot never moves the objects): ``keep_objects`` (only
-        the arm and gripper start over: a reset-free episode start) and ``direction`` (the
-        task's direction from this episode on, bin relocation's 'forward' or 'backward').
+        ``options``: ``direction`` (the task's direction from this episode on, bin
+        relocation's 'forward' or 'backward': the sim's task and the classifier that rewards)
+        and, sim only (a real robot never moves the objects), ``keep_objects`` (only the arm
+        and gripper start over: a reset-free episode start). With ``keep_objects`` and the
+        sim's success service, ``info['succeed']`` says whether the episode's goal holds
+        already where the objects are.
 
         :raises StaleStateError: a stream silent after the reset (named).
         :raises RuntimeError: the reset service failed or did not answer (a refused
             direction: the sim's message).
+        :raises ValueError: a direction this forward-backward env has no reward for (an env
+            of one task passes any direction on to the sim, which refuses unknown ones).
         """
         super().reset(seed=seed)
         options = dict(options or {})
         s = self.settings
+        direction = options.get('direction')
+        if direction and direction in self.directions:
+            self.direction = direction
+        elif direction and len(self.directions) > 1:
+            raise ValueError(f'direction {direction!r}: this env has rewards for '
+                             f'{list(self.directions)}')
+        succeed = False
         self.wait_for_state(s.reset_timeout)
         self._gripper_width = None
         if s.robot == 'sim':
@@ -452,6 +474,9 @@ class RosEnv(gym.Env):
             self.wait_for_state(s.reset_timeout, since=time.monotonic())  # post-reset state
             self._publish_equilibrium(self.tcp_position())
             self._publish_gripper(GRIPPER_OPEN_WIDTH)
+            if options.get('keep_objects') and self.success_client is not None:
+                succeed = bool(self._call(self.success_client, GetSuccess.Request(),
+                                          'success').success)
         else:
             self._publish_gripper(GRIPPER_OPEN_WIDTH)
             target = np.clip(np.asarray(s.reset_position, np.float64), s.workspace_min,
@@ -467,7 +492,19 @@ class RosEnv(gym.Env):
                 self._pace()
         self.episode_start = time.monotonic()
         self._next_tick = None
-        return self.observation(), {'succeed': False}
+        return self.observation(), {'succeed': succeed}
+
+    def object_in_reach(self) -> bool:
+        """
+        Return whether the object can still be handled (the sim's ``object_in_reach``).
+
+        True without the sim's success service (a real robot: a person ends the run when the
+        object is lost).
+        """
+        if self.success_client is None:
+            return True
+        return bool(self._call(self.success_client, GetSuccess.Request(),
+                               'success').object_in_reach)
 
     def step(self, action):
         """
@@ -513,7 +550,7 @@ class RosEnv(gym.Env):
         deadline = time.monotonic() + self.settings.reward_timeout
         while True:
             with self._lock:
-                got = self._reward
+                got = self._rewards[self.direction]
             if got is not None and _stamp_seconds(got.header) > state_stamp:
                 return bool(got.success), float(got.reward)
             if time.monotonic() > deadline:

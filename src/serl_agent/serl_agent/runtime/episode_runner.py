@@ -111,7 +111,9 @@ class EpisodeRunner:
 
     def run_episode(self, act: ActionFn, episode: int, seed: Optional[int] = None,
                     on_transition: Optional[Callable[[dict], None]] = None,
-                    should_stop: Callable[[], bool] = lambda: False) -> EpisodeResult:
+                    should_stop: Callable[[], bool] = lambda: False,
+                    options: Optional[dict] = None,
+                    skip_if_succeeded: bool = False) -> Optional[EpisodeResult]:
         """
         Run one episode; call ``on_transition(transition_dict)`` after every step.
 
@@ -122,12 +124,17 @@ class EpisodeRunner:
             are not kept and take no sequence number (the numbering stays contiguous for the
             learner's acknowledgements).
         :param should_stop: polled every step; True ends the episode early (marked truncated).
+        :param options: the env's reset options (e.g. ``direction``, ``keep_objects``).
+        :param skip_if_succeeded: when the reset's ``info`` reports success (the goal holds
+            already, as in a reset-free episode start), return None without a step.
         :raises ValueError: an action that is not finite or outside [-1, 1] (never sent).
 
         With ``success_hold_steps`` (see the class), the episode goes on after its first
         success; the result then counts the held steps and their rewards too.
         """
-        obs, _ = self.env.reset(seed=seed)
+        obs, info = self.env.reset(seed=seed, options=options)
+        if skip_if_succeeded and success_of(info):
+            return None
         total, step, success, interventions = 0.0, 0, False, 0
         terminated = truncated = False
         held = None  # steps held after the first success; None: not holding

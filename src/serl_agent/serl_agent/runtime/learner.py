@@ -405,9 +405,10 @@ class Learner:
             env step received in the window; the run's overall ratio when the window saw
             fewer than :data:`UTD_WINDOW_MIN_STEPS` new steps, whose ratio says little: a
             held learner answers each step with its updates a moment later), run_utd (critic
-            updates per env step over the run), updates_per_second, temperature, critic_loss, actor_loss (means over
-            the window's updates; NaN when the window saw no update, which is no training
-            divergence: a diverged loss stops training with ``FloatingPointError``), updates
+            updates per env step over the run), updates_per_second, temperature,
+            critic_loss, actor_loss (means over the window's updates; NaN when the window saw
+            no update, which is no training divergence: a diverged loss stops training with
+            ``FloatingPointError``), updates
             (``agent.update`` calls in the window), interventions (transitions a person
             drove, put into the demo buffer too), demo_buffer (its size).
         """
