@@ -364,6 +364,7 @@ def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeS
     # docs/reward.md); a person ends an episode with the success button
     scripted = args['scripted']
     hold = _hold_steps(args['hold_success']) if teleop == 'none' and scripted == 'expert' else 0
+    direction = args.get('direction', '')
     if robot == 'sim':
         nodes = [_sim_node(args, config_dir), _controller(config_dir, simulated=True)]
     else:
@@ -378,13 +379,18 @@ def _build_record_demos(args: Mapping[str, str], config_dir: Path) -> List[NodeS
                                       ('max_episodes', int(args['episodes'])),
                                       ('success_hold_steps', hold))
                           + ((('object_pose', False),) if robot == 'real' else ())
+                          + ((('directions', [direction]),) if direction else ())
                           + _cameras(args),
                           required=True))
     nodes += _teleop_nodes(teleop, config_dir)
+    recorder = (('output', args['output']), ('success_hold_steps', hold))
+    remaps = ()
+    if direction:   # the actor's transitions of one direction go to /serl/<direction>/
+        recorder += (('topics', [f'/serl/{direction}/transitions']),)
+        remaps = (('/serl/transition_ack', f'/serl/{direction}/transition_ack'),)
     nodes.append(NodeSpec('serl_agent', 'demo_recorder', 'demo_recorder',
                           parameter_files=(str(config_dir / 'demos.yaml'),),
-                          parameters=(('output', args['output']),
-                                      ('success_hold_steps', hold)), required=True))
+                          parameters=recorder, remappings=remaps, required=True))
     if _flag(args['rviz']):
         nodes += _viz_nodes(config_dir)
     return _with_params_file(nodes, args)
@@ -456,6 +462,9 @@ GRAPHS: Dict[str, Graph] = {
             Argument('output', 'bags/demos', 'output bag directory (MCAP)'),
             Argument('cameras', '', 'cameras the recorded observations carry besides the state, '
                      "comma-separated (e.g. front,wrist); '': config/agent_nodes.yaml"),
+            Argument('direction', '', 'forward-backward tasks: the direction recorded (every '
+                     "episode starts in it; the scripted expert is that direction's); '': the "
+                     "task's one direction", ('', 'forward', 'backward')),
             _PARAMS_ARG,
         ),
         _build_record_demos),

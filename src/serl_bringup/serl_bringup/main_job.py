@@ -65,6 +65,10 @@ class TaskRecipe:
     :ivar image_encoder: pretrain the frozen image encoders (``serl_pretrain_encoder``,
         behaviour cloning of the demos) and give them to the learner and the actor.
     :ivar run_dir: the run directory when ``--run-dir`` is not given.
+    :ivar episode_steps: env steps per episode when ``--episode-steps`` is not given (10 Hz).
+    :ivar directions: forward-backward (reset-free) training: demos, failure episodes, reward
+        classifier, learner and policy per direction, in ``<run_dir>/<direction>`` or
+        ``<run_dir>/demos/<direction>``; ``()``: one task, one policy.
     """
 
     observation_keys: Tuple[str, ...]
@@ -72,6 +76,8 @@ class TaskRecipe:
     object_pose: bool = True
     image_encoder: bool = False
     run_dir: str = 'runs/pick_cube'
+    episode_steps: int = 50
+    directions: Tuple[str, ...] = ()
 
 
 TASKS = {
@@ -80,7 +86,23 @@ TASKS = {
     'PandaPickCubeVision-v0': TaskRecipe(PROPRIOCEPTION + CAMERAS, cameras=CAMERAS,
                                          object_pose=False, image_encoder=True,
                                          run_dir='runs/pick_cube_vision'),
+    # SERL's bin relocation, reset-free: forward (A -> B) and backward (B -> A) in turns
+    'PandaBinRelocation-v0': TaskRecipe(STATE_KEYS, run_dir='runs/bin_relocation',
+                                        episode_steps=100,
+                                        directions=('forward', 'backward')),
 }
+
+
+def directions_of(args) -> Tuple[str, ...]:
+    """Return the task's directions (forward-backward), or ``('',)`` for one policy."""
+    return TASKS[args.task].directions or ('',)
+
+
+def direction_dir(directory: Path, direction: str) -> Path:
+    """Return ``directory/<direction>`` (forward-backward) or ``directory``."""
+    return directory / direction if direction else directory
+
+
 #: s; the actor's stale-state limit in sim: the sim's reset pauses its state stream, which on
 #: a loaded 2-core machine can exceed the 0.5 s default (keep the default on the real arm).
 SIM_STATE_TIMEOUT = 1.0
@@ -148,8 +170,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--prior', nargs='*', default=[], metavar='RUN_DIR',
                    help='earlier runs whose transitions (successes and failures) join the '
                         'demos as prior data, e.g. runs/pick_cube_seed0')
-    p.add_argument('--episode-steps', type=int, default=50,
-                   help='env steps per training and evaluation episode (10 Hz)')
+    p.add_argument('--episode-steps', type=int, default=None,
+                   help='env steps per training and evaluation episode (10 Hz; default: the '
+                        "task's, 50 for pick-cube, 100 for bin relocation)")
     p.add_argument('--reward-fpr', type=float, default=0.001,
                    help='false-positive rate on held-out failure frames the classifier '
                         'threshold is chosen for (per frame: at 10 Hz, 0.01 gave ~30 %% of '
@@ -165,6 +188,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.run_dir is None:
         args.run_dir = TASKS[args.task].run_dir
+    if args.episode_steps is None:
+        args.episode_steps = TASKS[args.task].episode_steps
     if args.smoke:
         args.demos = min(args.demos, 2)
         args.negative_episodes = min(args.negative_episodes, 1)
@@ -273,11 +298,16 @@ def record_demos(args, run_dir: Path) -> Path:
     """
     demos = run_dir / 'demos'
     # the actor paces by the wall clock: when a loaded machine slows the sim below real time,
-    # the expert needs more steps (episodes end at success anyway)
-    have = _record_until(args, run_dir, demos, 'expert', args.demos, successful_bags,
-                         'demo episodes succeeded', episode_steps=300 if args.smoke else 100)
-    log(f'step 1/3 demos: {have} successful episodes ({len(complete_bags(demos))} in all) in '
-        f'{demos}')
+    # the expert needs more steps (episodes end at success anyway); bin relocation's expert
+    # takes 45-80 steps before it holds the success
+    steps = 300 if args.smoke else 150 if TASKS[args.task].directions else 100
+    for direction in directions_of(args):
+        directory = direction_dir(demos, direction)
+        have = _record_until(args, run_dir, directory, 'expert', args.demos, successful_bags,
+                             'demo episodes succeeded', episode_steps=steps,
+                             direction=direction)
+        log(f'step 1/3 demos: {have} successful episodes ({len(complete_bags(directory))} in '
+            f'all) in {directory}')
     return demos
 
 
@@ -293,16 +323,21 @@ def record_negatives(args, run_dir: Path) -> Optional[Path]:
     if args.reward != 'classifier' or args.negative_episodes <= 0:
         return None
     negatives = run_dir / 'negatives'
-    have = _record_until(args, run_dir, negatives, 'explore', args.negative_episodes,
-                         lambda directory: len(complete_bags(directory)),
-                         'explorer episodes recorded',
-                         episode_steps=30 if args.smoke else args.episode_steps)
-    log(f'step 1/3 negatives: {have} explorer episodes in {negatives}')
+    # forward-backward: per direction (an explorer frame with the cube left in A is a failure
+    # of forward, a success of backward)
+    for direction in directions_of(args):
+        directory = direction_dir(negatives, direction)
+        have = _record_until(args, run_dir, directory, 'explore', args.negative_episodes,
+                             lambda d: len(complete_bags(d)), 'explorer episodes recorded',
+                             episode_steps=30 if args.smoke else args.episode_steps,
+                             direction=direction)
+        log(f'step 1/3 negatives: {have} explorer episodes in {directory}')
     return negatives
 
 
 def _record_until(args, run_dir: Path, directory: Path, scripted: str, wanted: int,
-                  count: Callable[[Path], int], counted: str, episode_steps: int) -> int:
+                  count: Callable[[Path], int], counted: str, episode_steps: int,
+                  direction: str = '') -> int:
     """
     Record ``scripted`` episodes into ``directory`` until ``count(directory) >= wanted``.
 
@@ -311,12 +346,13 @@ def _record_until(args, run_dir: Path, directory: Path, scripted: str, wanted: i
     :raises JobError: still fewer than ``wanted`` after three sessions (the message says
         ``<count> of <wanted> <counted>``).
     """
-    what = directory.name
+    what = _recording_name(directory, direction)
     for _ in range(3):
         have = count(directory)
         if have >= wanted:
             return have
-        _record_session(args, run_dir, directory, wanted - have, scripted, episode_steps)
+        _record_session(args, run_dir, directory, wanted - have, scripted, episode_steps,
+                        direction)
     have = count(directory)
     if have < wanted:
         raise JobError(f'{have} of {wanted} {counted} after 3 recording sessions; see '
@@ -324,10 +360,15 @@ def _record_until(args, run_dir: Path, directory: Path, scripted: str, wanted: i
     return have
 
 
+def _recording_name(directory: Path, direction: str) -> str:
+    """Return the name of a recording's logs and files: ``demos`` or ``demos_forward``."""
+    return f'{directory.parent.name}_{direction}' if direction else directory.name
+
+
 def _record_session(args, run_dir: Path, directory: Path, missing: int, scripted: str,
-                    episode_steps: int) -> None:
+                    episode_steps: int, direction: str = '') -> None:
     total = len(complete_bags(directory))
-    what = directory.name
+    what = _recording_name(directory, direction)
     log(f'step 1/3 {what}: recording {missing} scripted episodes ({scripted}) through the ROS '
         f'graph into {directory} (log: {run_dir}/logs/record_{what}.log)')
     params = write_yaml(run_dir / f'params_{what}.yaml', {
@@ -337,10 +378,12 @@ def _record_session(args, run_dir: Path, directory: Path, missing: int, scripted
             'max_episode_steps': episode_steps}},
         'sim_node': {'ros__parameters': {'seed': args.seed * 1000 + total}},
     })
-    graph = Graph(['record_demos', f'task:={args.task}', f'episodes:={missing}',
-                   f'output:={directory}', 'cameras:=' + ','.join(CAMERAS),
-                   f'scripted:={scripted}', f'params_file:={params}'],
-                  run_dir / 'logs' / f'record_{what}.log')
+    argv = ['record_demos', f'task:={args.task}', f'episodes:={missing}',
+            f'output:={directory}', 'cameras:=' + ','.join(CAMERAS),
+            f'scripted:={scripted}', f'params_file:={params}']
+    if direction:
+        argv.append(f'direction:={direction}')
+    graph = Graph(argv, run_dir / 'logs' / f'record_{what}.log')
     deadline = time.monotonic() + 120.0 + 60.0 * missing
     bar = tqdm(total=missing, desc=f'recording {what}', unit='episode', disable=None,
                dynamic_ncols=True)   # a progress bar on a terminal, nothing in a log
@@ -363,14 +406,26 @@ def _record_session(args, run_dir: Path, directory: Path, missing: int, scripted
 def train_reward(args, run_dir: Path, demos: Path,
                  negatives: Optional[Path] = None) -> Optional[Path]:
     """Train the success classifier on the demo (and explorer) images (``serl_train_reward``)."""
-    model = run_dir / 'reward_classifier.pt'
     if args.reward == 'ground_truth':
         log('step 2/3 reward classifier: not needed (reward ground_truth)')
         return None
+    if TASKS[args.task].directions:   # one classifier per direction: the graph's placeholder
+        for direction in directions_of(args):
+            _train_reward_model(
+                args, run_dir, run_dir / f'reward_classifier_{direction}.pt',
+                demos / direction, negatives / direction if negatives is not None else None)
+        return run_dir / 'reward_classifier_{direction}.pt'
+    return _train_reward_model(args, run_dir, run_dir / 'reward_classifier.pt', demos,
+                               negatives)
+
+
+def _train_reward_model(args, run_dir: Path, model: Path, demos: Path,
+                        negatives: Optional[Path]) -> Path:
     if model.exists():
         log(f'step 2/3 reward classifier: {model} (skipped)')
         return model
-    log_path = run_dir / 'logs' / 'train_reward.log'
+    suffix = model.stem[len('reward_classifier'):]   # '_forward' for a direction's
+    log_path = run_dir / 'logs' / f'train_reward{suffix}.log'
     sources = [str(demos)] + ([str(negatives)] if negatives is not None else [])
     log(f'step 2/3 reward classifier: training on {" + ".join(sources)} (log: {log_path})')
     if args.reward == 'vice':
@@ -464,9 +519,11 @@ def training_params(args, run_dir: Path, encoder: Optional[Path] = None) -> Path
     if args.smoke:
         actor.update(max_episode_steps=30, drain_timeout=5.0)
         learner.update(training_starts=20, publish_every=2, checkpoint_every=10.0)
+    # forward-backward: one learner per direction, namespaced (graph.directions_of)
+    learner_key = '/**/learner_node' if recipe.directions else 'learner_node'
     params = {
         'actor_node': {'ros__parameters': actor},
-        'learner_node': {'ros__parameters': learner},
+        learner_key: {'ros__parameters': learner},
         'sim_node': {'ros__parameters': {'seed': args.seed}},
     }
     if args.smoke and args.reward == 'vice':
@@ -714,6 +771,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         negatives = record_negatives(args, run_dir)
         model = train_reward(args, run_dir, demos, negatives)
         encoder = pretrain_encoder(args, run_dir, demos)
+        if TASKS[args.task].directions:   # two policies that reset each other
+            from serl_bringup.forward_backward_job import train_forward_backward
+            return train_forward_backward(args, run_dir, demos, model)
         return train(args, run_dir, demos, model, encoder)
     except JobError as exc:
         log(f'error: {exc}')

@@ -11,6 +11,9 @@ limited_target`` (controller, in either mode), ``/reward`` (reward node),
 ``/serl/transitions`` (actor; raw, not deserialised), ``/cartesian_impedance_controller/
 equilibrium_pose`` (actor), ``/serl/policy_weights`` and ``/serl/learner_status`` (learner).
 The reward node's ``/diagnostics`` values (label queries, VICE updates) feed the status line.
+Forward-backward training: a :class:`Progress` per direction, fed from that direction's learner
+(``/serl/<direction>/learner_status`` and ``policy_weights``) and the episode summaries of that
+``direction``.
 The node holds no logic beyond translating messages into :class:`Progress` calls.
 """
 
@@ -43,16 +46,21 @@ class MonitorNode(Node):
     Feeds a :class:`Progress` from the graph's topics; see the module docstring.
 
     :param progress: the run's progress (the node calls it from its executor thread; read it
-        under :attr:`lock`).
+        under :attr:`lock`), or ``{direction: Progress}`` for forward-backward training.
     :param keep_weights: policy weight messages kept (by version) for saving the evaluated one.
     """
 
-    def __init__(self, progress: Progress, keep_weights: int = 50):
+    def __init__(self, progress, keep_weights: int = 50):
         super().__init__('serl_monitor')
-        self.progress = progress
+        self.progresses: Dict[str, Progress] = \
+            dict(progress) if isinstance(progress, dict) else {'': progress}
+        self.progress = next(iter(self.progresses.values()))
         self.lock = threading.Lock()
         self.counts: Counter = Counter()
-        self.weights: 'OrderedDict[int, PolicyWeights]' = OrderedDict()
+        self.weights_of: Dict[str, 'OrderedDict[int, PolicyWeights]'] = {
+            d: OrderedDict() for d in self.progresses}
+        self.weights = self.weights_of[next(iter(self.progresses))]
+        self.resets = self.out_of_reach_resets = 0   # forward-backward scene resets
         self.keep_weights = keep_weights
         self.new_evaluations: list = []
         self._liveness: Dict[str, object] = {}  # topic -> subscription until its first message
@@ -60,12 +68,14 @@ class MonitorNode(Node):
             raw = topic == '/serl/transitions'
             self._liveness[topic] = self.create_subscription(
                 msg_type, topic, self._counter(topic), profile, raw=raw)
-        self.create_subscription(LearnerStatus, '/serl/learner_status', self._on_status,
-                                 qos.RELIABLE)
+        for direction in self.progresses:
+            prefix = f'/serl/{direction}' if direction else '/serl'
+            self.create_subscription(LearnerStatus, f'{prefix}/learner_status',
+                                     lambda m, d=direction: self._on_status(m, d), qos.RELIABLE)
+            self.create_subscription(PolicyWeights, f'{prefix}/policy_weights',
+                                     lambda m, d=direction: self._on_weights(m, d), qos.LATCHED)
         self.create_subscription(EpisodeSummary, '/serl/episode_summary', self._on_episode,
                                  qos.RELIABLE)
-        self.create_subscription(PolicyWeights, '/serl/policy_weights', self._on_weights,
-                                 qos.LATCHED)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
                                  qos.RELIABLE)
 
@@ -81,22 +91,27 @@ class MonitorNode(Node):
             self.destroy_subscription(subscription)
         return count
 
-    def _on_status(self, msg: LearnerStatus) -> None:
+    def _on_status(self, msg: LearnerStatus, direction: str = '') -> None:
         fields = {k: float(getattr(msg, k)) for k in (
             'env_steps', 'critic_updates', 'actor_updates', 'achieved_utd',
             'updates_per_second', 'temperature', 'critic_loss', 'actor_loss')}
         with self.lock:
             self.counts['/serl/learner_status'] += 1
-            self.progress.on_learner_status(fields)
+            self.progresses[direction].on_learner_status(fields)
 
     def _on_episode(self, msg: EpisodeSummary) -> None:
+        progress = self.progresses.get(msg.direction, self.progress)
         with self.lock:
             self.counts['/serl/episode_summary'] += 1
-            ev = self.progress.on_episode(
+            self.resets = max(self.resets, int(msg.resets))
+            self.out_of_reach_resets = max(self.out_of_reach_resets,
+                                           int(msg.out_of_reach_resets))
+            ev = progress.on_episode(
                 msg.actor_id, msg.episode, msg.steps, msg.episode_return, msg.success,
                 msg.evaluation, msg.evaluation_round, msg.total_steps, msg.policy_version,
                 msg.intervention_steps)
             if ev is not None:
+                ev.direction = msg.direction
                 self.new_evaluations.append(ev)
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
@@ -105,13 +120,14 @@ class MonitorNode(Node):
                 with self.lock:
                     self.progress.on_reward_counts({kv.key: kv.value for kv in status.values})
 
-    def _on_weights(self, msg: PolicyWeights) -> None:
+    def _on_weights(self, msg: PolicyWeights, direction: str = '') -> None:
         with self.lock:
             self.counts['/serl/policy_weights'] += 1
-            self.weights[int(msg.version)] = msg
-            self.progress.weights_version = int(msg.version)
-            while len(self.weights) > self.keep_weights:
-                self.weights.popitem(last=False)
+            kept = self.weights_of[direction]
+            kept[int(msg.version)] = msg
+            self.progresses[direction].weights_version = int(msg.version)
+            while len(kept) > self.keep_weights:
+                kept.popitem(last=False)
 
     def take_evaluations(self) -> list:
         """Return the evaluation rounds completed since the last call."""
@@ -119,14 +135,16 @@ class MonitorNode(Node):
             out, self.new_evaluations = self.new_evaluations, []
         return out
 
-    def weights_for(self, version: Optional[int]) -> Optional[PolicyWeights]:
-        """Return the kept weights of ``version`` (None: the newest), else None."""
+    def weights_for(self, version: Optional[int],
+                    direction: Optional[str] = None) -> Optional[PolicyWeights]:
+        """Return ``direction``'s kept weights of ``version`` (None: the newest), else None."""
         with self.lock:
-            if not self.weights:
+            kept = self.weights if direction is None else self.weights_of[direction]
+            if not kept:
                 return None
             if version is None:
-                return next(reversed(self.weights.values()))
-            return self.weights.get(int(version))
+                return next(reversed(kept.values()))
+            return kept.get(int(version))
 
     def alive(self) -> Dict[str, Tuple[str, int]]:
         """

@@ -49,6 +49,7 @@ class Evaluation:
     success_rate: float
     mean_return: float
     policy_version: int
+    direction: str = ''   # forward-backward: the direction evaluated (not in the CSV)
 
 
 def read_evaluations(run_dir: Path) -> List[Evaluation]:

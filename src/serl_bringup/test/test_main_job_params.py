@@ -125,3 +125,20 @@ def test_vice_reward_records_no_failures_and_starts_the_vice_graph(tmp_path):
     launch_args = parse_launch_arguments(argv[1:])
     nodes = {s.name for s in get_graph('sim').nodes(launch_args, main_job.config_dir())}
     assert {'reward_node', 'label_server_node'} <= nodes
+
+
+def test_bin_relocation_trains_forward_backward_from_per_direction_data(tmp_path):
+    args = main_job.parse_args(['--run-dir', str(tmp_path), '--task', 'PandaBinRelocation-v0'])
+    assert args.episode_steps == 100 and main_job.directions_of(args) == ('forward', 'backward')
+    params = yaml.safe_load(main_job.training_params(args, tmp_path).read_text())
+    assert 'learner_node' not in params   # the namespaced learners take /**/learner_node
+    learner = params['/**/learner_node']['ros__parameters']
+    assert learner['observation_keys'][-2:] == ['object_pos', 'object_rel']
+    model = tmp_path / 'reward_classifier_{direction}.pt'
+    argv = main_job.training_graph_argv(args, tmp_path, str(tmp_path / 'demos'), model)
+    nodes = {s.label: s for s in get_graph('sim').nodes(parse_launch_arguments(argv[1:]),
+                                                        main_job.config_dir())}
+    assert dict(nodes['forward/reward_node'].parameters)['model_path'] == \
+        str(tmp_path / 'reward_classifier_forward.pt')
+    assert dict(nodes['backward/learner_node'].parameters)['demo_paths'] == \
+        [str(tmp_path / 'demos' / 'backward')]

@@ -116,3 +116,29 @@ def test_vice_smoke_run_updates_the_classifier_and_answers_queries(tmp_path, job
     # the updated classifier and the answered queries are kept for a resumed run
     assert (run / 'reward_vice.pt').stat().st_size > 0
     assert (run / 'reward_labels.npz').stat().st_size > 0
+
+
+def test_forward_backward_job_records_and_trains_both_directions(tmp_path, job):
+    """``serl_train --task PandaBinRelocation-v0``: demos and a learner per direction."""
+    run = tmp_path / 'run'
+    proc = job('--task', 'PandaBinRelocation-v0', '--smoke', '--reward', 'ground_truth',
+               '--demos', '1', '--max-env-steps', '150', '--run-dir', str(run),
+               '--timeout', '240')
+    try:
+        out, _ = proc.communicate(timeout=480)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f'serl_train did not finish:\n{out[-4000:]}')
+    sys.stdout.write(out[-3000:])
+    assert proc.returncode == 0, out[-3000:]
+    result = json.loads((run / 'result.json').read_text())
+    assert result['outcome'] == 'step budget spent' and result['resets'] >= 1
+    for direction in ('forward', 'backward'):
+        bags = [d for d in (run / 'demos' / direction).iterdir()
+                if (d / 'metadata.yaml').exists()]
+        assert len(bags) >= 1
+        assert (run / direction / 'policy.pt').stat().st_size > 0
+        assert (run / direction / 'transitions.spool').exists()
+        assert result['directions'][direction]['env_steps'] > 0
+    assert not (run / 'negatives').exists()

@@ -393,9 +393,12 @@ class ActorNode(Node):
             try:
                 send = None if evaluating and not self.v['train_on_evaluation'] \
                     else self._send_counted
+                # one named direction (recording one direction's demos): every episode in it
                 result = runner.run_episode(self.act, episode, seed=self.v['seed'] + episode,
                                             on_transition=send,
-                                            should_stop=self.stop_requested.is_set)
+                                            should_stop=self.stop_requested.is_set,
+                                            options={'direction': self.direction}
+                                            if self.direction else None)
             except RuntimeError as exc:  # StaleStateError, reset failures: no command sent
                 if self.v['env'] != 'ros':
                     raise
