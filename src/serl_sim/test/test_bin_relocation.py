@@ -68,7 +68,13 @@ def test_out_of_reach_is_told_and_bad_directions_are_named():
     env.reset(seed=0)
     sim, task = env.unwrapped.sim, env.unwrapped.task
     assert task.object_in_reach(sim)
+    sim.data.qpos[task._qpos:task._qpos + 3] = [0.45, 0.1, 0.45]   # lifted high: lands there
+    mujoco.mj_forward(sim.model, sim.data)
+    assert task.object_in_reach(sim)
     sim.data.qpos[task._qpos:task._qpos + 3] = [0.85, 0.0, CUBE_HALF]   # pushed off the far edge
+    mujoco.mj_forward(sim.model, sim.data)
+    assert not task.object_in_reach(sim)
+    sim.data.qpos[task._qpos:task._qpos + 3] = [0.45, 0.0, -0.2]   # fallen off the table
     mujoco.mj_forward(sim.model, sim.data)
     assert not task.object_in_reach(sim)
     with pytest.raises(ValueError, match='sideways'):

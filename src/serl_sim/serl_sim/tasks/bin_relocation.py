@@ -14,9 +14,11 @@ at x = 0.45 m, y = -/+ 0.15 m (``fr3_link0``); the object is the pick-cube task'
 - Success ("resting in the target region"): the cube's centre inside the target square, the
   cube on the table (its bottom within 1 cm of it) and still (< 5 cm/s), and released (the
   TCP more than 3 cm from its centre, or the gripper open wider than the cube).
-- ``object_in_reach``: the cube's centre inside ``REACH_MIN``..``REACH_MAX``, where the arm
-  can still pick it up; outside it the episode must end and the scene be reset (a person's
-  intervention on a real robot).
+- ``object_in_reach``: the cube's centre over the table inside ``REACH_MIN``..``REACH_MAX`` in
+  (x, y), where the arm can still pick it up, and not fallen off the table; outside it the
+  scene must be reset (a person's intervention on a real robot). A cube in the air (held, or
+  dropped) is judged by where it is over the table: it lands there. (Until 2026-12-07 a
+  cube held above 0.3 m counted as out of reach and cost a reset.)
 """
 
 from typing import Tuple
@@ -30,9 +32,10 @@ DIRECTIONS = ('forward', 'backward')
 #: Centres (x, y) of the regions, m in ``fr3_link0``, and their half width.
 REGION_CENTRES = {'A': (0.45, -0.15), 'B': (0.45, 0.15)}
 REGION_HALF = 0.06
-#: Where the cube can still be picked up: the pick-cube task's reachable box, with margin.
+#: Where the cube can still be picked up: the pick-cube task's reachable box, with margin;
+#: z: below the table top (fallen off it) is out of reach, any height above it is not.
 REACH_MIN = np.array([0.28, -0.3, -0.01])
-REACH_MAX = np.array([0.6, 0.3, 0.3])
+REACH_MAX = np.array([0.6, 0.3, np.inf])
 RESTING_SPEED = 0.05   # m/s
 RELEASED_DISTANCE = 0.03   # m, TCP to cube centre
 
@@ -112,7 +115,7 @@ class BinRelocationTask(CubeTask):
         return bool(np.all(np.abs(offset) <= REGION_HALF))
 
     def object_in_reach(self, sim) -> bool:
-        """Whether the arm can still pick the cube up (centre in the reachable box)."""
+        """Whether the arm can still pick the cube up (see the module docstring)."""
         cube = self.cube_position(sim)
         return bool(np.all(cube >= REACH_MIN) and np.all(cube <= REACH_MAX))
 
