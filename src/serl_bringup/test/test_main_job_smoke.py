@@ -122,7 +122,7 @@ def test_forward_backward_job_records_and_trains_both_directions(tmp_path, job):
     """``serl_train --task PandaBinRelocation-v0``: demos and a learner per direction."""
     run = tmp_path / 'run'
     proc = job('--task', 'PandaBinRelocation-v0', '--smoke', '--reward', 'ground_truth',
-               '--demos', '1', '--max-env-steps', '150', '--run-dir', str(run),
+               '--demos', '1', '--max-env-steps', '60', '--run-dir', str(run),
                '--timeout', '240')
     try:
         out, _ = proc.communicate(timeout=480)
