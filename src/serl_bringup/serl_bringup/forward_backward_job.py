@@ -12,12 +12,10 @@ and saves each direction's policy to ``<run_dir>/<direction>/policy.pt``.
 """
 
 from pathlib import Path
-import sys
-import threading
 import time
 from typing import Dict, Optional, Tuple
 
-from serl_bringup.main_job import (Graph, log, save_policy, TASKS, training_graph_argv)
+from serl_bringup.main_job import log, save_policy, TASKS, training_graph_argv
 
 
 def status_line(progresses: Dict[str, object], resets: Tuple[int, int],
@@ -54,13 +52,10 @@ def target_round(progresses: Dict[str, object], target: float) -> Optional[int]:
 
 def train_forward_backward(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
     """Run the forward-backward training graph and watch it until done; return the exit status."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
     from torch.utils.tensorboard import SummaryWriter
 
     from serl_bringup.curve import plot_learning_curve
-    from serl_bringup.monitor_node import MonitorNode
+    from serl_bringup.graph_watch import WatchedGraph
     from serl_bringup.progress import Progress
 
     directions = TASKS[args.task].directions
@@ -77,94 +72,72 @@ def train_forward_backward(args, run_dir: Path, demos: Path, model: Optional[Pat
     log(f'  graph log: {log_path}; TensorBoard: tensorboard --logdir {run_dir}/tensorboard')
     progresses = {d: Progress(run_dir / d, args.eval_episodes) for d in directions}
     writer = SummaryWriter(str(run_dir / 'tensorboard'))
-    rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
-    monitor = MonitorNode(progresses)
-    executor = SingleThreadedExecutor()
-    executor.add_node(monitor)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    graph = Graph(argv, log_path)
-    tty = sys.stdout.isatty()
-    start = time.monotonic()
-    status, outcome, last_print, last_tb, last_save = 1, 'graph stopped', 0.0, 0.0, 0.0
-    reached = None
+    status = 1
     try:
-        while True:
-            time.sleep(0.5)
-            now = time.monotonic()
-            with monitor.lock:
-                resets = (monitor.resets, monitor.out_of_reach_resets)
-                line = status_line(progresses, resets, args.max_env_steps)
-                steps = sum(p.env_steps for p in progresses.values())
-            for ev in monitor.take_evaluations():
-                p = progresses.get(ev.direction)
-                if p is None:
-                    continue
-                writer.add_scalar(f'eval/{ev.direction}/success_rate', ev.success_rate, steps)
-                plot_learning_curve(p.evaluations, run_dir / ev.direction / 'learning_curve.png',
-                                    title=f'{args.task} {ev.direction}, seed {args.seed}',
-                                    target=min(args.target_success, 1.0))
-                if tty:
-                    print(flush=True)
-                log(f'evaluation {ev.eval_round} {ev.direction}: {ev.successes}/{ev.episodes} '
-                    f'successes at {steps} env steps in all ({ev.env_steps} {ev.direction}), '
-                    f'{ev.wall_time_s / 60:.1f} min; resets {resets[0]}')
-            if now - last_tb >= 5.0:
-                last_tb = now
+        with WatchedGraph(argv, log_path, progresses) as watch:
+            monitor = watch.monitor
+            while True:
+                time.sleep(0.5)
                 with monitor.lock:
-                    learners = {d: dict(p.learner) for d, p in progresses.items()}
-                for d, learner in learners.items():
-                    for key in ('achieved_utd', 'updates_per_second', 'critic_loss'):
-                        value = learner.get(key)
-                        if value is not None and value == value:
-                            writer.add_scalar(f'learner/{d}/{key}', value, steps)
-                writer.add_scalar('forward_backward/resets', resets[0], steps)
-                writer.add_scalar('forward_backward/out_of_reach_resets', resets[1], steps)
-                writer.flush()
-            if tty:
-                print('\r' + line[:200].ljust(120), end='', flush=True)
-            elif now - last_print >= 10.0:
-                last_print = now
-                print(f'[serl_train] {line}', flush=True)
-            if now - last_save >= 5.0:
-                last_save = now
+                    resets = (monitor.resets, monitor.out_of_reach_resets)
+                    line = status_line(progresses, resets, args.max_env_steps)
+                    steps = sum(p.env_steps for p in progresses.values())
+                for ev in monitor.take_evaluations():
+                    p = progresses.get(ev.direction)
+                    if p is None:
+                        continue
+                    writer.add_scalar(f'eval/{ev.direction}/success_rate', ev.success_rate,
+                                      steps)
+                    plot_learning_curve(p.evaluations,
+                                        run_dir / ev.direction / 'learning_curve.png',
+                                        title=f'{args.task} {ev.direction}, seed {args.seed}',
+                                        target=min(args.target_success, 1.0))
+                    watch.end_line()
+                    log(f'evaluation {ev.eval_round} {ev.direction}: {ev.successes}/'
+                        f'{ev.episodes} successes at {steps} env steps in all ({ev.env_steps} '
+                        f'{ev.direction}), {ev.wall_time_s / 60:.1f} min; resets {resets[0]}')
+                if watch.due('tensorboard', 5.0):
+                    with monitor.lock:
+                        learners = {d: dict(p.learner) for d, p in progresses.items()}
+                    _write_scalars(writer, learners, resets, steps)
+                watch.show(line)
+                if watch.due('save', 5.0):
+                    with monitor.lock:
+                        for p in progresses.values():
+                            p.save()
                 with monitor.lock:
-                    for p in progresses.values():
-                        p.save()
-            with monitor.lock:
-                reached = target_round(progresses, args.target_success)
-            if reached is not None:
-                outcome = 'target reached'
-                break
-            if steps >= args.max_env_steps:
-                outcome = 'step budget spent'
-                break
-            if not graph.running():
-                outcome = f'the graph stopped (exit {graph.proc.returncode}); see {log_path}'
-                break
-            if args.timeout and now - start > args.timeout:
-                outcome = f'timeout after {args.timeout:.0f} s'
-                break
-        if tty:
-            print(flush=True)
-        log(f'{outcome}: {line}')
-        if outcome in ('target reached', 'step budget spent'):
-            status = _save_policies(args, run_dir, monitor, progresses, outcome, resets, steps)
+                    reached = target_round(progresses, args.target_success)
+                outcome = 'target reached' if reached is not None else \
+                    watch.stop_reason(steps, args.max_env_steps, args.timeout)
+                if outcome is not None:
+                    break
+            watch.end_line()
+            log(f'{outcome}: {line}')
+            if outcome in ('target reached', 'step budget spent'):
+                status = _save_policies(args, run_dir, monitor, progresses, outcome, resets,
+                                        steps)
     except KeyboardInterrupt:
-        if tty:
-            print(flush=True)
+        print(flush=True)
         log('Ctrl-C: stopping the graph (run the same command again to resume)')
         status = 130
     finally:
-        graph.stop()
         for p in progresses.values():
             p.save()
         writer.close()
-        executor.shutdown()
-        monitor.destroy_node()
-        rclpy.try_shutdown()
-        spinner.join(5.0)
     return status
+
+
+def _write_scalars(writer, learners: Dict[str, dict], resets: Tuple[int, int],
+                   steps: int) -> None:
+    """TensorBoard: each direction's learner status and the scene resets at ``steps``."""
+    for d, learner in learners.items():
+        for key in ('achieved_utd', 'updates_per_second', 'critic_loss'):
+            value = learner.get(key)
+            if value is not None and value == value:   # NaN: no update in the window
+                writer.add_scalar(f'learner/{d}/{key}', value, steps)
+    writer.add_scalar('forward_backward/resets', resets[0], steps)
+    writer.add_scalar('forward_backward/out_of_reach_resets', resets[1], steps)
+    writer.flush()
 
 
 def _save_policies(args, run_dir: Path, monitor, progresses, outcome: str,

@@ -40,7 +40,6 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
-import threading
 import time
 from typing import Callable, List, Optional, Tuple
 
@@ -573,13 +572,10 @@ def smoke_checks(monitor, progress, reward: str = 'classifier') -> dict:
 def train(args, run_dir: Path, demos: Path, model: Optional[Path],
           encoder: Optional[Path] = None) -> int:
     """Run the training graph and watch it until done; return the exit status."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
     from torch.utils.tensorboard import SummaryWriter
 
     from serl_bringup.curve import plot_learning_curve
-    from serl_bringup.monitor_node import MonitorNode
+    from serl_bringup.graph_watch import WatchedGraph
     from serl_bringup.progress import Progress
 
     if (run_dir / 'policy.pt').exists() and not args.smoke:
@@ -592,149 +588,131 @@ def train(args, run_dir: Path, demos: Path, model: Optional[Path],
     log(f'  graph log: {log_path}; TensorBoard: tensorboard --logdir {run_dir}/tensorboard')
     progress = Progress(run_dir, args.eval_episodes)
     writer = SummaryWriter(str(run_dir / 'tensorboard'))
-    # Ctrl-C must reach this loop as KeyboardInterrupt (stop the graph, then exit), not
-    # shut the monitor's context down under it: no rclpy signal handlers
-    rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
-    monitor = MonitorNode(progress)
-    executor = SingleThreadedExecutor()
-    executor.add_node(monitor)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    graph = Graph(argv, log_path)
-    tty = sys.stdout.isatty()
-    start = time.monotonic()
-    status, outcome, last_print, last_tb, last_save = 1, 'graph stopped', 0.0, 0.0, 0.0
+    status = 1
     false_rewards = progress.false_rewards
     try:
-        while True:
-            time.sleep(0.5)
-            now = time.monotonic()
-            with monitor.lock:
-                line = progress.status_line(args.max_env_steps)
-                learner = dict(progress.learner)
-                steps = progress.env_steps
-                rewarded, new_false = progress.training_rewarded, progress.false_rewards
-            if new_false > false_rewards:
-                false_rewards = new_false
-                if tty:
-                    print(flush=True)
-                log(f'reward: a training episode the classifier rewarded is no success for the '
-                    f'sim (a false positive; {new_false} of {rewarded} rewarded training '
-                    f'episodes so far)')
-            for ev in monitor.take_evaluations():
-                writer.add_scalar('eval/success_rate', ev.success_rate, ev.env_steps)
-                writer.add_scalar('eval/mean_return', ev.mean_return, ev.env_steps)
-                plot_learning_curve(progress.evaluations, run_dir / 'learning_curve.png',
-                                    title=f'{args.task}, seed {args.seed}',
-                                    target=min(args.target_success, 1.0))
-                if tty:
-                    print(flush=True)
-                log(f'evaluation {ev.eval_round}: {ev.successes}/{ev.episodes} successes at '
-                    f'{ev.env_steps} env steps, {ev.wall_time_s / 60:.1f} min '
-                    f'(policy v{ev.policy_version})')
-            if learner and now - last_tb >= 5.0:
-                last_tb = now
-                for key in ('achieved_utd', 'updates_per_second', 'temperature',
-                            'critic_loss', 'actor_loss', 'critic_updates'):
-                    value = learner.get(key)
-                    if value is not None and value == value:  # NaN: no update in the window
-                        writer.add_scalar(f'learner/{key}', value, steps)
-                writer.add_scalar('actor/episodes', progress.episodes, steps)
-                writer.add_scalar('reward/rewarded_episodes', rewarded, steps)
-                writer.add_scalar('reward/false_reward_episodes', new_false, steps)
-                writer.add_scalar('actor/intervention_steps', progress.intervention_steps,
-                                  steps)
+        with WatchedGraph(argv, log_path, progress) as watch:
+            monitor = watch.monitor
+            while True:
+                time.sleep(0.5)
                 with monitor.lock:
-                    reward_summary = progress.reward_summary()
-                for key, value in reward_summary.items():
-                    writer.add_scalar(f'reward/{key}', value, steps)
-                writer.flush()
-            if tty:
-                print('\r' + line[:200].ljust(120), end='', flush=True)
-            elif now - last_print >= 10.0:
-                last_print = now
-                print(f'[serl_train] {line}', flush=True)
-            if now - last_save >= 5.0:
-                last_save = now
-                with monitor.lock:
-                    progress.save()
-            ev = progress.last_evaluation
-            if args.smoke:
-                checks = smoke_checks(monitor, progress, args.reward)
-                if all(checks.values()) or steps >= args.max_env_steps:
+                    line = progress.status_line(args.max_env_steps)
+                    learner = dict(progress.learner)
+                    steps = progress.env_steps
+                    rewarded, new_false = progress.training_rewarded, progress.false_rewards
+                if new_false > false_rewards:
+                    false_rewards = new_false
+                    watch.end_line()
+                    log(f'reward: a training episode the classifier rewarded is no success for '
+                        f'the sim (a false positive; {new_false} of {rewarded} rewarded '
+                        f'training episodes so far)')
+                for ev in monitor.take_evaluations():
+                    writer.add_scalar('eval/success_rate', ev.success_rate, ev.env_steps)
+                    writer.add_scalar('eval/mean_return', ev.mean_return, ev.env_steps)
+                    plot_learning_curve(progress.evaluations, run_dir / 'learning_curve.png',
+                                        title=f'{args.task}, seed {args.seed}',
+                                        target=min(args.target_success, 1.0))
+                    watch.end_line()
+                    log(f'evaluation {ev.eval_round}: {ev.successes}/{ev.episodes} successes '
+                        f'at {ev.env_steps} env steps, {ev.wall_time_s / 60:.1f} min '
+                        f'(policy v{ev.policy_version})')
+                if learner and watch.due('tensorboard', 5.0):
+                    with monitor.lock:
+                        _write_scalars(writer, progress, learner, steps)
+                watch.show(line)
+                if watch.due('save', 5.0):
+                    with monitor.lock:
+                        progress.save()
+                ev = progress.last_evaluation
+                if args.smoke and (all(smoke_checks(monitor, progress, args.reward).values())
+                                   or steps >= args.max_env_steps):
                     outcome = 'smoke checks done'
+                elif not args.smoke and ev is not None and \
+                        ev.success_rate >= args.target_success:
+                    outcome = 'target reached'
+                else:
+                    outcome = watch.stop_reason(steps, args.max_env_steps, args.timeout)
+                if outcome is not None:
                     break
-            elif ev is not None and ev.success_rate >= args.target_success:
-                outcome = 'target reached'
-                break
-            elif steps >= args.max_env_steps:
-                outcome = 'step budget spent'
-                break
-            if not graph.running():
-                outcome = f'the graph stopped (exit {graph.proc.returncode}); see {log_path}'
-                break
-            if args.timeout and now - start > args.timeout:
-                outcome = f'timeout after {args.timeout:.0f} s'
-                break
-        if tty:
-            print(flush=True)
-        log(f'{outcome}: {progress.status_line(args.max_env_steps)}')
-        if args.smoke:
-            checks = smoke_checks(monitor, progress, args.reward)
-            (run_dir / 'graph_check.json').write_text(json.dumps(
-                {'checks': checks, 'topics': {t: c for t, (_, c) in monitor.alive().items()},
-                 'env_steps': progress.env_steps, 'reward': progress.reward_summary()},
-                indent=2) + '\n')
-            for name, ok in checks.items():
-                log(f'  {"ok  " if ok else "FAIL"} {name}')
-            status = 0 if all(checks.values()) else 1
-            weights = monitor.weights_for(None)
-            if weights is not None:   # the smoke run's policy, for serl_eval's smoke test
-                save_policy(run_dir, weights, {'outcome': 'smoke', 'task': args.task,
-                                               'agent': args.agent, 'seed': args.seed,
-                                               'env_steps': progress.env_steps,
-                                               'policy_version': int(weights.version)})
-        elif outcome in ('target reached', 'step budget spent'):
-            ev = progress.last_evaluation
-            weights = monitor.weights_for(ev.policy_version if outcome == 'target reached'
-                                          else None) or monitor.weights_for(None)
-            if weights is None:
-                raise JobError('no policy weights were received from the learner')
-            result = {'outcome': outcome, 'task': args.task, 'agent': args.agent,
-                      'seed': args.seed,
-                      'env_steps': progress.env_steps, 'wall_time_s': progress.wall_time_s,
-                      'policy_version': int(weights.version),
-                      'last_evaluation': None if ev is None else vars(ev),
-                      'training_episodes': progress.training_episodes,
-                      'rewarded_training_episodes': progress.training_rewarded,
-                      'false_reward_episodes': progress.false_rewards,
-                      'intervention_steps': progress.intervention_steps,
-                      'intervened_episodes': progress.intervened_episodes,
-                      'reward': dict(progress.reward_summary(), source=args.reward),
-                      # the last status covers its last second only: the run's UTD too
-                      'learner': dict(learner, run_utd=learner.get('critic_updates', 0.0)
-                                      / max(learner.get('env_steps', 0.0), 1.0))}
-            path = save_policy(run_dir, weights, result)
-            log(f'policy version {weights.version} saved to {path}')
-            status = 0
+            watch.end_line()
+            log(f'{outcome}: {progress.status_line(args.max_env_steps)}')
+            status = _finish(args, run_dir, monitor, progress, outcome, learner)
     except KeyboardInterrupt:
-        if tty:
-            print(flush=True)
+        print(flush=True)
         log('Ctrl-C: stopping the graph (run the same command again to resume)')
         status = 130
     finally:
-        graph.stop()
         progress.save()
         if progress.evaluations:
             plot_learning_curve(progress.evaluations, run_dir / 'learning_curve.png',
                                 title=f'{args.task}, seed {args.seed}',
                                 target=min(args.target_success, 1.0))
         writer.close()
-        executor.shutdown()
-        monitor.destroy_node()
-        rclpy.try_shutdown()
-        spinner.join(5.0)
     return status
+
+
+def _write_scalars(writer, progress, learner: dict, steps: int) -> None:
+    """TensorBoard: the learner's last status and the run's counters at ``steps``."""
+    for key in ('achieved_utd', 'updates_per_second', 'temperature', 'critic_loss',
+                'actor_loss', 'critic_updates'):
+        value = learner.get(key)
+        if value is not None and value == value:  # NaN: no update in the window
+            writer.add_scalar(f'learner/{key}', value, steps)
+    writer.add_scalar('actor/episodes', progress.episodes, steps)
+    writer.add_scalar('reward/rewarded_episodes', progress.training_rewarded, steps)
+    writer.add_scalar('reward/false_reward_episodes', progress.false_rewards, steps)
+    writer.add_scalar('actor/intervention_steps', progress.intervention_steps, steps)
+    for key, value in progress.reward_summary().items():
+        writer.add_scalar(f'reward/{key}', value, steps)
+    writer.flush()
+
+
+def _finish(args, run_dir: Path, monitor, progress, outcome: str, learner: dict) -> int:
+    """
+    Write what a finished watch leaves: the smoke run's checks, or the policy and result.json.
+
+    :returns: the exit status (a smoke run: 0 when every check passed; a run that reached its
+        target or budget: 0; otherwise 1).
+    :raises JobError: no policy weights arrived from the learner.
+    """
+    if args.smoke:
+        checks = smoke_checks(monitor, progress, args.reward)
+        (run_dir / 'graph_check.json').write_text(json.dumps(
+            {'checks': checks, 'topics': {t: c for t, (_, c) in monitor.alive().items()},
+             'env_steps': progress.env_steps, 'reward': progress.reward_summary()},
+            indent=2) + '\n')
+        for name, ok in checks.items():
+            log(f'  {"ok  " if ok else "FAIL"} {name}')
+        weights = monitor.weights_for(None)
+        if weights is not None:   # the smoke run's policy, for serl_eval's smoke test
+            save_policy(run_dir, weights, {'outcome': 'smoke', 'task': args.task,
+                                           'agent': args.agent, 'seed': args.seed,
+                                           'env_steps': progress.env_steps,
+                                           'policy_version': int(weights.version)})
+        return 0 if all(checks.values()) else 1
+    if outcome not in ('target reached', 'step budget spent'):
+        return 1
+    ev = progress.last_evaluation
+    weights = monitor.weights_for(ev.policy_version if outcome == 'target reached'
+                                  else None) or monitor.weights_for(None)
+    if weights is None:
+        raise JobError('no policy weights were received from the learner')
+    result = {'outcome': outcome, 'task': args.task, 'agent': args.agent, 'seed': args.seed,
+              'env_steps': progress.env_steps, 'wall_time_s': progress.wall_time_s,
+              'policy_version': int(weights.version),
+              'last_evaluation': None if ev is None else vars(ev),
+              'training_episodes': progress.training_episodes,
+              'rewarded_training_episodes': progress.training_rewarded,
+              'false_reward_episodes': progress.false_rewards,
+              'intervention_steps': progress.intervention_steps,
+              'intervened_episodes': progress.intervened_episodes,
+              'reward': dict(progress.reward_summary(), source=args.reward),
+              # the last status covers its last second only: the run's UTD too
+              'learner': dict(learner, run_utd=learner.get('critic_updates', 0.0)
+                              / max(learner.get('env_steps', 0.0), 1.0))}
+    path = save_policy(run_dir, weights, result)
+    log(f'policy version {weights.version} saved to {path}')
+    return 0
 
 
 def task_of_run(run_dir: Path) -> Optional[str]:
