@@ -115,7 +115,8 @@ def test_ros_env_on_sim_node():
             np.array([1.0, -0.5, 0.0, -1.0], np.float32))
         assert reference.contains(obs)
         assert (reward, terminated, truncated) == (0.0, False, False)
-        assert info == {'succeed': False}
+        # the sim's ground truth: no success, the cube in reach
+        assert info == {'succeed': False, 'object_in_reach': True}
         spin_until(executor, lambda: len(commands) > n, 5.0, 'the equilibrium pose')
         cmd = commands[-1]
         assert cmd.header.frame_id == 'fr3_link0'
@@ -172,7 +173,7 @@ def test_ground_truth_success_counts_the_sim_not_the_classifier():
         env.reset(seed=1)
         _, reward, terminated, truncated, info = env.step(np.zeros(4, np.float32))
         assert (reward, terminated, truncated) == (1.0, True, False)
-        assert info == {'succeed': False}  # the cube is on the table
+        assert info == {'succeed': False, 'object_in_reach': True}  # the cube is on the table
 
 
 def test_reward_of_a_frame_before_the_command_is_not_taken():

@@ -74,6 +74,9 @@ def test_out_of_reach_is_told_and_bad_directions_are_named():
     sim.data.qpos[task._qpos:task._qpos + 3] = [0.85, 0.0, CUBE_HALF]   # pushed off the far edge
     mujoco.mj_forward(sim.model, sim.data)
     assert not task.object_in_reach(sim)
+    # a step that finds the cube out of reach ends the episode and says so
+    _, _, terminated, truncated, info = env.step(np.zeros(4, np.float32))
+    assert truncated and not terminated and info['object_in_reach'] is False
     sim.data.qpos[task._qpos:task._qpos + 3] = [0.45, 0.0, -0.2]   # fallen off the table
     mujoco.mj_forward(sim.model, sim.data)
     assert not task.object_in_reach(sim)

@@ -510,6 +510,9 @@ class RosEnv(gym.Env):
         """
         Command one action, wait for the next control tick, observe and reward.
 
+        In sim (the success service), ``info['object_in_reach']`` is the sim's answer; an
+        object out of reach ends the episode (``truncated``).
+
         :raises ValueError: NaN/inf or out-of-range action (nothing published).
         :raises StaleStateError: robot state too old (nothing published).
         """
@@ -529,10 +532,16 @@ class RosEnv(gym.Env):
         self._pace()
         obs = self.observation()
         success, reward = self._reward_after(state_stamp)
-        truth = success
-        if self.settings.ground_truth_success and self.settings.reward_source != 'ground_truth':
-            truth = bool(self._call(self.success_client, GetSuccess.Request(), 'success').success)
-        return obs, reward, success, False, {'succeed': truth}
+        info = {'succeed': success}
+        if self.success_client is not None:   # sim: the ground truth (one call per step)
+            answer = self._truth if s.reward_source == 'ground_truth' else \
+                self._call(self.success_client, GetSuccess.Request(), 'success')
+            if s.ground_truth_success:
+                info['succeed'] = bool(answer.success)
+            info['object_in_reach'] = bool(answer.object_in_reach)
+        # an object out of reach ends the episode (forward-backward: the scene is reset next)
+        truncated = not info.get('object_in_reach', True)
+        return obs, reward, success, truncated, info
 
     def _reward_after(self, state_stamp: float) -> Tuple[bool, float]:
         """
@@ -545,7 +554,8 @@ class RosEnv(gym.Env):
         if self.settings.reward_source == 'none':
             return False, 0.0
         if self.settings.reward_source == 'ground_truth':
-            answer = self._call(self.success_client, GetSuccess.Request(), 'success')
+            answer = self._truth = self._call(self.success_client, GetSuccess.Request(),
+                                              'success')
             return bool(answer.success), float(answer.success)
         deadline = time.monotonic() + self.settings.reward_timeout
         while True:

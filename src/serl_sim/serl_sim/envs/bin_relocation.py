@@ -31,6 +31,17 @@ class PandaBinRelocationEnv(FrankaEnv):
             self.task.direction = options.pop('direction')
         return super().reset(seed=seed, options=options)
 
+    def step(self, action):
+        """
+        Gymnasium step, and whether the cube can still be picked up.
+
+        ``info['object_in_reach']``: when False, the episode ends (``truncated``) and the
+        scene needs a reset.
+        """
+        obs, reward, terminated, truncated, info = super().step(action)
+        info['object_in_reach'] = self.task.object_in_reach(self.sim)
+        return obs, reward, terminated, truncated or not info['object_in_reach'], info
+
 
 class PandaBinRelocationVisionEnv(PandaBinRelocationEnv):
     """Bin relocation observed through the ``front`` and ``wrist`` cameras (128x128 RGB)."""
