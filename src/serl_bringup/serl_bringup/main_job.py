@@ -157,6 +157,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--agent-config', '--rlpd-config', dest='agent_config', default='',
                    help='YAML with a section named after the agent (empty: '
                         'config/agent_pick_cube.yaml, which has one for each agent)')
+    p.add_argument('--precision', default=None, choices=('fp32', 'bf16', 'auto'),
+                   help="the learner's matrix products (overrides the agent config's "
+                        '"precision": bf16 autocast with fp32 weights, optimiser state and '
+                        'losses; auto = bf16 where the CPU has AMX or AVX512-BF16)')
     p.add_argument('--teleop', default='none',
                    choices=('none', 'keyboard', 'spacemouse', 'gamepad', 'external'),
                    help='a person may take over while it trains (HIL-SERL): the teleop node '
@@ -500,6 +504,10 @@ def training_params(args, run_dir: Path, encoder: Optional[Path] = None) -> Path
     agent_config = args.agent_config or str(config_dir() / 'agent_pick_cube.yaml')
     if args.smoke:
         agent_config = str(smoke_agent_config(run_dir, args.agent))
+    if getattr(args, 'precision', None):   # the chosen config with its precision replaced
+        data = yaml.safe_load(Path(agent_config).read_text()) or {}
+        data.setdefault(args.agent, {})['precision'] = args.precision
+        agent_config = str(write_yaml(run_dir / f'{args.agent}_config.yaml', data))
     actor = {'eval_every': args.eval_every, 'eval_episodes': args.eval_episodes,
              'seed': args.seed * 100000, 'spool_dir': str(run_dir / 'actor_spool'),
              'state_timeout': SIM_STATE_TIMEOUT, 'max_episode_steps': args.episode_steps,

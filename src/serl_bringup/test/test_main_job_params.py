@@ -142,3 +142,11 @@ def test_bin_relocation_trains_forward_backward_from_per_direction_data(tmp_path
         str(tmp_path / 'reward_classifier_forward.pt')
     assert dict(nodes['backward/learner_node'].parameters)['demo_paths'] == \
         [str(tmp_path / 'demos' / 'backward')]
+
+
+def test_precision_overrides_the_agent_config(tmp_path):
+    params = _written(tmp_path, '--precision', 'bf16')
+    learner = params['learner_node']['ros__parameters']
+    config = RLPDConfig.from_yaml(learner['agent_config'])
+    assert config.precision == 'bf16' and (config.num_critics, config.utd_ratio) == (2, 10)
+    assert learner['agent_config'] == str(tmp_path / 'rlpd_config.yaml')
