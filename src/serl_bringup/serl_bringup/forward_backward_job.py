@@ -50,7 +50,8 @@ def target_round(progresses: Dict[str, object], target: float) -> Optional[int]:
     return last[0].eval_round if all(ev.success_rate >= target for ev in last) else None
 
 
-def train_forward_backward(args, run_dir: Path, demos: Path, model: Optional[Path]) -> int:
+def train_forward_backward(args, run_dir: Path, demos: Path, model: Optional[Path],
+                           encoder: Optional[Path] = None) -> int:
     """Run the forward-backward training graph and watch it until done; return the exit status."""
     from torch.utils.tensorboard import SummaryWriter
 
@@ -65,7 +66,7 @@ def train_forward_backward(args, run_dir: Path, demos: Path, model: Optional[Pat
         return 0
     for direction in directions:
         (run_dir / direction).mkdir(parents=True, exist_ok=True)
-    argv = training_graph_argv(args, run_dir, str(demos), model)
+    argv = training_graph_argv(args, run_dir, str(demos), model, encoder)
     log_path = run_dir / 'logs' / 'train_graph.log'
     log(f'step 3/3 {args.agent.upper()}, forward-backward (reset-free): serl_launch '
         f'{" ".join(argv)}')

@@ -89,6 +89,10 @@ TASKS = {
     'PandaBinRelocation-v0': TaskRecipe(STATE_KEYS, run_dir='runs/bin_relocation',
                                         episode_steps=100,
                                         directions=('forward', 'backward')),
+    'PandaBinRelocationVision-v0': TaskRecipe(
+        PROPRIOCEPTION + CAMERAS, cameras=CAMERAS, object_pose=False, image_encoder=True,
+        run_dir='runs/bin_relocation_vision', episode_steps=100,
+        directions=('forward', 'backward')),
 }
 
 
@@ -464,7 +468,9 @@ def pretrain_encoder(args, run_dir: Path, demos: Path) -> Optional[Path]:
     log_path = run_dir / 'logs' / 'pretrain_encoder.log'
     log(f'step 2/3 image encoder: behaviour cloning of the demos in {demos} from the cameras '
         f'(log: {log_path})')
-    cmd = ['serl_pretrain_encoder', str(demos), '--objective', 'bc', '--cameras',
+    # forward-backward: one frozen encoder for both directions, from both directions' demos
+    sources = [str(direction_dir(demos, d)) for d in directions_of(args)]
+    cmd = ['serl_pretrain_encoder', *sources, '--objective', 'bc', '--cameras',
            *recipe.cameras, '--output', str(encoder), '--steps', str(args.encoder_steps),
            '--seed', str(args.seed)]
     with log_path.open('ab') as out:
@@ -759,7 +765,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         encoder = pretrain_encoder(args, run_dir, demos)
         if TASKS[args.task].directions:   # two policies that reset each other
             from serl_bringup.forward_backward_job import train_forward_backward
-            return train_forward_backward(args, run_dir, demos, model)
+            return train_forward_backward(args, run_dir, demos, model, encoder)
         return train(args, run_dir, demos, model, encoder)
     except JobError as exc:
         log(f'error: {exc}')

@@ -150,3 +150,14 @@ def test_precision_overrides_the_agent_config(tmp_path):
     config = RLPDConfig.from_yaml(learner['agent_config'])
     assert config.precision == 'bf16' and (config.num_critics, config.utd_ratio) == (2, 10)
     assert learner['agent_config'] == str(tmp_path / 'rlpd_config.yaml')
+
+
+def test_vision_bin_relocation_learns_from_the_cameras_in_both_directions(tmp_path):
+    args = main_job.parse_args(['--run-dir', str(tmp_path), '--task',
+                                'PandaBinRelocationVision-v0'])
+    params = yaml.safe_load(main_job.training_params(args, tmp_path, tmp_path / 'enc.pt')
+                            .read_text())
+    learner = params['/**/learner_node']['ros__parameters']
+    actor = params['actor_node']['ros__parameters']
+    assert 'object_pos' not in learner['observation_keys'] and actor['object_pose'] is False
+    assert learner['image_encoder'] == actor['image_encoder'] == str(tmp_path / 'enc.pt')
