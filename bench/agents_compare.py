@@ -15,7 +15,8 @@ them in the buffer), ``bc`` (cloned demos, evaluated once, no online learning); 
 RLPD: ``rlpd_no_layernorm``, ``rlpd_seeded`` (demos seeded into the buffer instead of 50/50
 batches), ``rlpd_10_critics`` (E = 10 instead of 2); and ``rlpd_bc_warmstart`` (an offline
 phase of 2,000 steps that clones the demos into the actor while the critics learn by TD, then
-RLPD as usual).
+RLPD as usual), ``rlpd_bc_reg`` (TD3+BC's BC term in every online actor step,
+``actor_bc_weight: 1``) and ``rlpd_bc_warmstart_reg`` (both).
 
 Usage::
 
@@ -64,6 +65,13 @@ VARIANTS = {
     # steps on the demos, the actor's deterministic action regressed onto theirs, the critics
     # by TD; then RLPD
     'rlpd_bc_warmstart': ('rlpd', {'offline_steps': 2000, 'offline_actor': 'bc'}, True),
+    # beyond the paper: RLPD whose online actor step keeps TD3+BC's term toward the demos'
+    # actions (actor_bc_weight 1: the squared action error, up to 4 for 4-D actions in
+    # [-1, 1], against Q ~ 0-1 of the 0/1 reward)
+    'rlpd_bc_reg': ('rlpd', {'actor_bc_weight': 1.0}, True),
+    # both: the warm start, kept from collapsing by the same term online
+    'rlpd_bc_warmstart_reg': ('rlpd', {'offline_steps': 2000, 'offline_actor': 'bc',
+                                       'actor_bc_weight': 1.0}, True),
 }
 
 

@@ -298,3 +298,28 @@ def test_bc_warm_start_regresses_the_deterministic_action_while_the_critics_lear
     assert agent.critic_updates == agent.actor_updates == 500
     with torch.no_grad():   # the critics learnt the prior rewards (r = 1, terminal) meanwhile
         assert float(agent.critic(torch.zeros(1, 2), torch.zeros(1, 1)).mean()) > 0.5
+
+
+def test_actor_bc_regulariser_pulls_toward_the_prior_actions_only():
+    """TD3+BC's term: actor_bc_weight x mean over prior rows of ||tanh(mu(s)) - a||^2."""
+    import copy
+    online, prior = buffers(16, 16)   # online actions 0.0, prior actions 0.5
+    base = RLPDAgent(OBS, ACT, RLPDConfig(**TINY, num_critics=2, init_temperature=0.1),
+                     seed=0)
+    set_policy(base, 0.2, -1.0)
+    batch = base.sample_batch(online, prior)
+    assert batch['prior'].tolist() == [False] * 4 + [True] * 4   # symmetric: 4 + 4, prior last
+    assert not base.sample_batch(online, None)['prior'].any()
+    losses = {}
+    for weight in (0.0, 2.0):
+        agent = copy.deepcopy(base)   # same weights and random draws
+        agent.config = RLPDConfig(**TINY, num_critics=2, init_temperature=0.1,
+                                  actor_bc_weight=weight)
+        losses[weight] = agent.actor_temperature_step(batch)
+    bc = (math.tanh(0.2) - 0.5) ** 2
+    assert 'actor_bc_loss' not in losses[0.0]
+    assert float(losses[2.0]['actor_bc_loss']) == pytest.approx(bc, rel=1e-5)
+    assert float(losses[2.0]['actor_loss']) - float(losses[0.0]['actor_loss']) == \
+        pytest.approx(2.0 * bc, rel=1e-4)
+    with pytest.raises(ValueError, match='actor_bc_weight'):
+        RLPDConfig(actor_bc_weight=-1.0).validate()

@@ -215,15 +215,27 @@ class Agent(abc.ABC):
         as if the prior data sat in the replay buffer; 'online': N online. Without a prior
         buffer all N are online; without an online buffer all N are prior.
 
+        The batch's ``'prior'`` (N,) bool marks the rows drawn from the prior buffer (they come
+        last).
+
         Raises ``ValueError`` when a buffer to sample from is empty, or when the two buffers
         hold different observation layouts or action sizes.
         """
+        batch, n_prior = self._sample(online_buffer, prior_buffer, mode)
+        n = self.config.batch_size
+        batch['prior'] = torch.arange(n, device=self.device) >= n - n_prior
+        return batch
+
+    def _sample(self, online_buffer: Optional[ReplayBuffer],
+                prior_buffer: Optional[ReplayBuffer], mode: str):
+        """Return ``(batch, prior rows at its end)`` (see :meth:`sample_batch`)."""
         n = self.config.batch_size
         if online_buffer is None and prior_buffer is None:
             raise ValueError('no buffer to sample from')
         if online_buffer is None or prior_buffer is None or mode == 'online':
             buf = online_buffer if online_buffer is not None else prior_buffer
-            return to_device(buf.sample(n, self._generator_for(buf.device)), self.device)
+            return (to_device(buf.sample(n, self._generator_for(buf.device)), self.device),
+                    n if buf is prior_buffer else 0)
         if prior_buffer.spec != online_buffer.spec or \
                 prior_buffer.action_dim != online_buffer.action_dim:
             raise ValueError(f'prior buffer holds observations {prior_buffer.spec} and '
@@ -242,7 +254,8 @@ class Agent(abc.ABC):
         parts = [(b, k) for b, k in parts if k > 0]
         if len(parts) == 1:
             b, _ = parts[0]
-            return to_device(b.sample(n, self._generator_for(b.device)), self.device)
+            return (to_device(b.sample(n, self._generator_for(b.device)), self.device),
+                    n if b is prior_buffer else 0)
         if online_buffer.device == prior_buffer.device:
             # Both parts gathered straight into one batch (no concatenation pass).
             batch = online_buffer.empty_batch(n)
@@ -251,12 +264,12 @@ class Agent(abc.ABC):
                 b.sample(k, self._generator_for(b.device),
                          out=ReplayBuffer.batch_slice(batch, start, start + k))
                 start += k
-            return to_device(batch, self.device)
+            return to_device(batch, self.device), n_prior
         a, b = (to_device(buf.sample(k, self._generator_for(buf.device)), online_buffer.device)
                 for buf, k in parts)
         batch = {k: (torch.cat([a[k], b[k]]) if not isinstance(a[k], dict) else
                      {j: torch.cat([a[k][j], b[k][j]]) for j in a[k]}) for k in a}
-        return to_device(batch, self.device)
+        return to_device(batch, self.device), n_prior
 
     def augment(self, obs):
         """Shift every image key randomly by up to ``image_shift`` px (DrQ; RLPD Table 1)."""

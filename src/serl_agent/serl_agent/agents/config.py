@@ -194,6 +194,12 @@ class SACConfig(AgentConfig):
     # from behaviour cloning (as WSRL, Zhou et al. 2024, arXiv 2412.07762, warm-starts online
     # RL from an offline-trained policy).
     offline_actor: str = 'rl'
+    # Behaviour-cloning regulariser of the online actor step (0: off, SAC and RLPD as
+    # published): actor loss += actor_bc_weight * mean over the batch's prior transitions of
+    # ||tanh(mu(s)) - a||^2, the deterministic action pulled toward the demos' actions while RL
+    # improves on them (TD3+BC, Fujimoto & Gu 2021, arXiv 2106.06860, Eq. 3, without its
+    # Q normalisation; IBRL, Hu et al. 2023, arXiv 2311.02198, keeps a BC policy instead).
+    actor_bc_weight: float = 0.0
     # torch.compile the critic step (target, loss and its backward; eager if compiling fails):
     # true, false, or 'auto' = on for critics of >= 2e7 multiply-adds per forward when a C++
     # compiler (CPU) or Triton (CUDA) is there (docs/benchmarks.md). This project's choice.
@@ -229,6 +235,8 @@ class SACConfig(AgentConfig):
             self._bad('prior_sampling', f'must be one of {PRIOR_SAMPLING}')
         if self.offline_actor not in ('rl', 'bc'):
             self._bad('offline_actor', "must be 'rl' or 'bc'")
+        if not self.actor_bc_weight >= 0.0:
+            self._bad('actor_bc_weight', 'must be >= 0')
         if self.torch_compile not in (True, False, 'auto'):
             self._bad('torch_compile', "must be true, false or 'auto'")
         if not isinstance(self.cuda_graphs, bool):

@@ -216,8 +216,10 @@ class SACAgent(Agent):
         """
         One policy step and one temperature step on ``batch`` (Alg. 1; SAC Eq. 7, 18).
 
-        Policy loss: mean_b [alpha log pi(a~|s) - (1/E) sum_i Q_i(s, a~)]; the encoder and
-        critics get no gradient from it. Temperature loss: alpha (H - H_target) with
+        Policy loss: mean_b [alpha log pi(a~|s) - (1/E) sum_i Q_i(s, a~)], plus
+        ``actor_bc_weight`` x the mean over the batch's prior rows of ||tanh(mu(s)) - a||^2
+        when that weight is > 0 (TD3+BC Eq. 3); the encoder and critics get no gradient from
+        it. Temperature loss: alpha (H - H_target) with
         H = -mean_b log pi(a~|s), so alpha falls when the entropy is above target.
         """
         with self.autocast():
@@ -233,6 +235,13 @@ class SACAgent(Agent):
                 self.critic.requires_grad_(True)
         alpha = self.log_alpha.detach().exp()
         actor_loss = (alpha * log_prob - q).mean()
+        metrics = {}
+        prior = batch.get('prior')
+        if self.config.actor_bc_weight > 0 and prior is not None and bool(prior.any()):
+            # TD3+BC's term on the prior rows: the deterministic action toward the demo action
+            bc = (torch.tanh(mean[prior]) - batch['actions'][prior]).square().sum(-1).mean()
+            actor_loss = actor_loss + self.config.actor_bc_weight * bc
+            metrics['actor_bc_loss'] = bc.detach()
         self.actor_optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.actor_optimizer.step()
@@ -245,7 +254,7 @@ class SACAgent(Agent):
         self.actor_updates += 1
         return {'actor_loss': actor_loss.detach(), 'entropy': entropy,
                 'temperature': self.log_alpha.detach().exp(),
-                'temperature_loss': temperature_loss.detach()}
+                'temperature_loss': temperature_loss.detach(), **metrics}
 
     def bc_actor_step(self, batch: Batch) -> Dict[str, torch.Tensor]:
         """
