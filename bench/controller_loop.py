@@ -1,7 +1,8 @@
 """
 Benchmark the cartesian_impedance_controller node: loop rate, period jitter, state->effort latency.
 
-Usage: ``python bench/controller_loop.py [--seconds S] [--rate HZ]`` (env sourced, workspace built).
+Usage: ``python bench/controller_loop.py [--seconds S] [--rate HZ]`` (env sourced, workspace
+built).
 
 The node runs as its own process (the installed executable with config/controller.yaml, torque
 mode, MuJoCo FR3 model) and this process plays the robot: it publishes /joint_states at the
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('ROS_DOMAIN_ID', '93')
 
-LEARNER = '''
+LEARNER = """
 import sys, time, torch
 torch.set_num_threads(1)
 net = torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
@@ -45,7 +46,7 @@ while time.monotonic() < end:
     opt.step()
     steps += 1
 print(steps)
-'''
+"""
 
 
 def core_cost_us(samples=2000):

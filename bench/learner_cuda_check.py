@@ -47,7 +47,7 @@ def report(name, ok, detail):
 
 
 def rel_err(a, b):
-    """||a - b|| / ||b|| over tensors (or lists of tensors), computed in float64 on the CPU."""
+    """Return ||a - b|| / ||b|| over tensors (or lists of tensors), in float64 on the CPU."""
     if isinstance(a, (list, tuple)):
         num = sum(float((x.detach().double().cpu() - y.detach().double().cpu()).square().sum())
                   for x, y in zip(a, b))
@@ -226,7 +226,8 @@ def check_checkpoint_and_weights(images):
                                     'demo': ReplayBuffer(obs_space, act_space, 400, DEVICE)})
         err2 = float(np.abs(gpu2.act(obs, deterministic=True) - ref).max())
         gpu2.update(online, demo)
-        report(f'{kind}: that checkpoint saved again on CPU, loaded on CUDA, trains on', err2 < 1e-4,
+        report(f'{kind}: that checkpoint saved again on CPU, loaded on CUDA, trains on',
+               err2 < 1e-4,
                f'max action difference {err2:.1e}')
     config_json, data = encode_policy(gpu)
     policy = decode_policy(config_json, data)

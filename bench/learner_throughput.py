@@ -7,7 +7,8 @@ temperature step). Measured in one run:
 
 - peak: this machine's fp32 matmul rate, best of several large square matmuls (n = 2048)
   at the same thread count (measured last);
-- rlpd: serl_agent.agents.rlpd.RLPDAgent.update() (stacked critic weights, batched matmul, fused Adam,
+- rlpd: serl_agent.agents.rlpd.RLPDAgent.update() (stacked critic weights, batched matmul,
+  fused Adam,
   in-place target EMA, only the Z sampled target critics evaluated; the critic step through
   torch.compile as the product's default ``torch_compile: auto`` does for this size, eager with
   ``--compile off``; the compile warm-up is the untimed first call and is printed);
@@ -449,7 +450,7 @@ def main():
 
 
 def _filled(space, act, rng, n, device):
-    """A buffer of ``n`` random transitions of ``space`` (uint8 images, float states)."""
+    """Return a buffer of ``n`` random transitions of ``space`` (uint8 images, float states)."""
     buf = ReplayBuffer(space, act, n, device=device)
 
     def draw():
@@ -462,7 +463,7 @@ def _filled(space, act, rng, n, device):
 
 
 def pixels(args):
-    """The vision learner: frozen cached features vs DrQ end to end (see the docstring)."""
+    """Time the vision learner: frozen cached features vs DrQ end to end (see the docstring)."""
     from pathlib import Path
     from serl_agent.agents.registry import load_config
     from serl_agent.vision.image_features import ImageFeatures
@@ -477,8 +478,8 @@ def pixels(args):
                'tcp_vel': box(-np.inf, np.inf, (6,), np.float32),
                'gripper_width': box(0, 0.1, (1,), np.float32)}
     cameras = ('front', 'wrist')
-    image_space = gym.spaces.Dict({**proprio, **{c: box(0, 255, (128, 128, 3), np.uint8)
-                                                  for c in cameras}})
+    images = {c: box(0, 255, (128, 128, 3), np.uint8) for c in cameras}
+    image_space = gym.spaces.Dict({**proprio, **images})
     act = box(-1.0, 1.0, (4,), np.float32)
     features = ImageFeatures({c: SpatialEncoder(SpatialAutoencoderConfig()).eval()
                               for c in cameras})

@@ -11,7 +11,8 @@ Figures:
   10 Hz control rate says how many times faster than real time the env runs.
 - ``node_rtf``: the sim node (subprocess, pick-cube, config/sim.yaml: ``control_mode``
   impedance, i.e. the law on every physics step with no target sent, states at 100 Hz; both
-  cameras at 10 Hz) asked for real_time_factor 1 and for 10; the achieved factor is measured from /clock against
+  cameras at 10 Hz) asked for real_time_factor 1 and for 10; the achieved factor is measured
+  from /clock against
   the wall clock by a subscriber in this process, which also records the wall-clock gaps
   between consecutive /joint_states messages (what a controller's state timeout sees).
 The last line is ``key=value ...``.
@@ -96,6 +97,7 @@ def node_rtf(requested, seconds):
         Clock, '/clock',
         lambda m: clocks.append((time.monotonic(), m.clock.sec + m.clock.nanosec * 1e-9)),
         SENSOR)
+
     def on_joint(msg):
         counts['joint'] += 1
         arrivals.append(time.monotonic())

@@ -1,4 +1,5 @@
-"""Transition I/O throughput: codec, rosbag2 write/read (MCAP vs sqlite3), over a 10 Hz need.
+"""
+Transition I/O throughput: codec, rosbag2 write/read (MCAP vs sqlite3), over a 10 Hz need.
 
 Two observation kinds, as the contract defines them: ``state`` (pick-cube: tcp_pose 7,
 tcp_vel 6, gripper_width 1, object_pos 3) and ``vision`` (the state keys without object_pos,

@@ -1,4 +1,5 @@
-"""Transition transport over DDS between two processes, vs the 10 Hz the robot produces.
+"""
+Transition transport over DDS between two processes, vs the 10 Hz the robot produces.
 
 A child process publishes ``--count`` serl_msgs/Transition messages on /serl/transitions
 (reliable, keep last 1000, as the actor does) as fast as it can, once this process's
@@ -23,7 +24,7 @@ import time
 os.environ.setdefault('ROS_DOMAIN_ID', '91')
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 
-CHILD = r'''
+CHILD = r"""
 import numpy as np
 import rclpy
 from rclpy.node import Node
@@ -60,7 +61,7 @@ while pub.get_subscription_count() == 0:
 for m in msgs:
     pub.publish(m)
 sys.stdin.readline()  # the parent says when it has everything (or gave up)
-'''
+"""
 
 
 def run(kind, count):
