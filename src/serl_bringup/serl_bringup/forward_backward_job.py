@@ -11,6 +11,7 @@ learners have ``--max-env-steps`` env steps in all, or on Ctrl-C (the same comma
 and saves each direction's policy to ``<run_dir>/<direction>/policy.pt``.
 """
 
+import json
 from pathlib import Path
 import time
 from typing import Dict, Optional, Tuple
@@ -40,6 +41,25 @@ def status_line(progresses: Dict[str, object], resets: Tuple[int, int],
     parts.append(f'resets {resets[0]} ({resets[1]} out of reach) in {episodes} episodes')
     parts.append(f'{first.wall_time_s / 60:.1f} min')
     return ' | '.join(parts)
+
+
+RESETS_JSON = 'resets.json'
+
+
+def earlier_resets(run_dir: Path) -> Tuple[int, int]:
+    """Return the scene resets of the run's earlier sessions (``resets.json``; 0, 0 if none)."""
+    try:
+        data = json.loads((run_dir / RESETS_JSON).read_text())
+        return int(data['resets']), int(data['out_of_reach_resets'])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0, 0
+
+
+def save_resets(run_dir: Path, resets: Tuple[int, int]) -> None:
+    """Write the run's scene resets so far to ``resets.json`` (a resumed run adds to them)."""
+    tmp = run_dir / (RESETS_JSON + '.tmp')
+    tmp.write_text(json.dumps({'resets': resets[0], 'out_of_reach_resets': resets[1]}) + '\n')
+    tmp.replace(run_dir / RESETS_JSON)
 
 
 def target_round(progresses: Dict[str, object], target: float) -> Optional[int]:
@@ -73,6 +93,8 @@ def train_forward_backward(args, run_dir: Path, demos: Path, model: Optional[Pat
     log(f'  graph log: {log_path}; TensorBoard: tensorboard --logdir {run_dir}/tensorboard')
     progresses = {d: Progress(run_dir / d, args.eval_episodes) for d in directions}
     writer = SummaryWriter(str(run_dir / 'tensorboard'))
+    before = earlier_resets(run_dir)   # this session's actor counts its own from 0
+    resets = before
     status = 1
     try:
         with WatchedGraph(argv, log_path, progresses) as watch:
@@ -80,7 +102,8 @@ def train_forward_backward(args, run_dir: Path, demos: Path, model: Optional[Pat
             while True:
                 time.sleep(0.5)
                 with monitor.lock:
-                    resets = (monitor.resets, monitor.out_of_reach_resets)
+                    resets = (before[0] + monitor.resets,
+                              before[1] + monitor.out_of_reach_resets)
                     line = status_line(progresses, resets, args.max_env_steps)
                     steps = sum(p.env_steps for p in progresses.values())
                 for ev in monitor.take_evaluations():
@@ -103,6 +126,7 @@ def train_forward_backward(args, run_dir: Path, demos: Path, model: Optional[Pat
                     _write_scalars(writer, learners, resets, steps)
                 watch.show(line)
                 if watch.due('save', 5.0):
+                    save_resets(run_dir, resets)
                     with monitor.lock:
                         for p in progresses.values():
                             p.save()
@@ -122,6 +146,7 @@ def train_forward_backward(args, run_dir: Path, demos: Path, model: Optional[Pat
         log('Ctrl-C: stopping the graph (run the same command again to resume)')
         status = 130
     finally:
+        save_resets(run_dir, resets)
         for p in progresses.values():
             p.save()
         writer.close()
@@ -144,7 +169,6 @@ def _write_scalars(writer, learners: Dict[str, dict], resets: Tuple[int, int],
 def _save_policies(args, run_dir: Path, monitor, progresses, outcome: str,
                    resets: Tuple[int, int], steps: int) -> int:
     """Save each direction's evaluated (or newest) policy and the run's result.json."""
-    import json
     per_direction = {}
     for direction, p in progresses.items():
         ev = p.last_evaluation

@@ -49,3 +49,12 @@ def test_status_line_shows_each_direction_and_the_resets(tmp_path):
     assert line.startswith('steps 200/1000 | forward: 120 steps, eval n/a, UTD 10.0 | '
                            'backward: 80 steps, eval 50%, UTD 9.5 | ')
     assert 'resets 3 (2 out of reach) in 1 episodes' in line
+
+
+def test_resets_of_earlier_sessions_are_kept(tmp_path):
+    from serl_bringup.forward_backward_job import earlier_resets, save_resets
+    assert earlier_resets(tmp_path) == (0, 0)
+    save_resets(tmp_path, (4, 3))
+    assert earlier_resets(tmp_path) == (4, 3)
+    (tmp_path / 'resets.json').write_text('{broken')
+    assert earlier_resets(tmp_path) == (0, 0)
