@@ -6,8 +6,9 @@ Each run is the product command, ``bash scripts/train.sh --run-dir <out>/<varian
 whose ``result.json`` exists is not run again, so an interrupted bench resumes (and an
 interrupted run resumes where it stopped). The table and the last line read every run's
 ``result.json``: env steps when the first evaluation reached the target (``--target-success``,
-20 episodes), training minutes, false-reward episodes, label queries (``--reward vice``),
-critic updates per env step.
+20 episodes; forward-backward: both directions in one round, env steps of both), training
+minutes, false-reward episodes, label queries (``--reward vice``), critic updates per env step,
+scene resets per 50 training episodes (forward-backward).
 
     python bench/main_job_seeds.py --out runs/bench_reward --variant classifier=
         --variant vice='--reward vice' --variant gt='--reward ground_truth'
@@ -93,8 +94,12 @@ def summary(record: dict, target: float) -> dict:
     ev = result.get('last_evaluation') or {}
     learner = result.get('learner') or {}
     reward = result.get('reward') or {}
+    if 'directions' in result:   # forward-backward: both directions at the target
+        evs = [d.get('last_evaluation') or {} for d in result['directions'].values()]
+        ev = {'success_rate': min(e.get('success_rate', 0.0) for e in evs)}
     return {'reached': result.get('outcome') == 'target reached'
             and ev.get('success_rate', 0.0) >= target,
+            'resets_per_50': result.get('resets_per_50_episodes'),
             'steps': int(result.get('env_steps', 0)),
             'minutes': round(float(result.get('wall_time_s', 0.0)) / 60.0, 1),
             'false_rewards': result.get('false_reward_episodes'),
@@ -118,15 +123,17 @@ def main(argv=None) -> int:
         for name, extra in args.variant:
             records[name, seed] = run_one(args.out, name, extra, seed, args.budget)
     print('| variant | seed | reached | env steps | training min | end to end min | false '
-          'reward episodes | queries answered (failures caught) | UTD | load | finished |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|')
+          'reward episodes | queries answered (failures caught) | UTD | resets per 50 '
+          'episodes | load | finished |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|')
     pairs = []
     for name, _ in args.variant:
         figures = []
         for seed in args.seeds:
             record = records[name, seed]
             if 'failed' in record:
-                print(f'| {name} | {seed} | failed (exit {record["failed"]}) | | | | | | | | |')
+                print(f'| {name} | {seed} | failed (exit {record["failed"]}) '
+                      '| | | | | | | | | |')
                 continue
             f = summary(record, args.target_success)
             figures.append(f)
@@ -134,7 +141,8 @@ def main(argv=None) -> int:
             utd = '' if f['utd'] is None else f'{f["utd"]:.1f}'
             print(f'| {name} | {seed} | {"yes" if f["reached"] else "no"} | {f["steps"]} | '
                   f'{f["minutes"]} | {record["end_to_end_min"]} | {f["false_rewards"]} | '
-                  f'{queries} | {utd} | {record["load"]} | {record["finished"]} |')
+                  f'{queries} | {utd} | {"" if f["resets_per_50"] is None else f["resets_per_50"]}'
+                  f' | {record["load"]} | {record["finished"]} |')
         reached = [f for f in figures if f['reached']]
         steps = [f['steps'] for f in reached]
         minutes = [f['minutes'] for f in reached]
