@@ -16,11 +16,16 @@ run's reward classifier scores the frames when it has one. This process collects
 summaries, the camera frames and the reward probability. ``--no-ros`` runs the same policy in
 the task's Gymnasium env (:func:`serl_agent.runtime.evaluation.evaluate_policy`).
 
+A forward-backward run (``serl_train --task PandaBinRelocation-v0``: a policy per direction in
+``<run-dir>/<direction>/``) is evaluated direction by direction, each episode from a reset into
+that direction (through the graph: the sim's ground truth, no classifier).
+
 Writes ``<run-dir>/eval_<UTC time>.json`` (success rate, mean episode length and return, per
-episode) and, with ``--video``, an H.264 MP4 of the front and wrist cameras side by side with
-the episode, step, reward probability and outcome drawn on them. A run without a policy, a
-policy whose observation keys the task does not provide, or a video path that cannot be
-written: one line naming the file and the mismatch, exit status 1, before any episode runs.
+episode; per direction for a forward-backward run) and, with ``--video``, an H.264 MP4 of the
+front and wrist cameras side by side with the episode, step, reward probability and outcome
+drawn on them. A run without a policy, a policy whose observation keys the task does not
+provide, or a video path that cannot be written: one line naming the file and the mismatch,
+exit status 1, before any episode runs.
 """
 
 import argparse
@@ -54,18 +59,26 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def load_run(run_dir: Path) -> dict:
+def run_directions(run_dir: Path) -> List[str]:
+    """Return the directions of a forward-backward run (each with a policy), else ``['']``."""
+    found = [d for d in ('forward', 'backward') if (run_dir / d / 'policy.pt').exists()]
+    return found or ['']
+
+
+def load_run(run_dir: Path, direction: str = '') -> dict:
     """
     Return the run's policy and settings: ``{'policy', 'task', 'episode_steps', 'keys'}``.
 
+    :param direction: a forward-backward run's direction (its policy in ``run_dir/<direction>``).
     :raises EvalError: no policy, or one whose observation keys the task does not provide.
     """
     from serl_agent.data.policy_io import load_policy_file
 
     if not run_dir.is_dir():
         raise EvalError(f'{run_dir}: no such run directory')
+    policy_path = (run_dir / direction if direction else run_dir) / 'policy.pt'
     try:
-        policy = load_policy_file(run_dir / 'policy.pt')
+        policy = load_policy_file(policy_path)
     except ValueError as e:
         raise EvalError(str(e)) from None
     result = _read(run_dir / 'result.json', json.loads) or {}
@@ -84,9 +97,9 @@ def load_run(run_dir: Path) -> dict:
     observed = sorted(k for k in keys if not k.endswith(suffix)) + featured
     provided = set(STATE_KEYS) | set(CAMERAS)
     if spec['type'] != 'dict' or not set(observed) <= provided:
-        raise EvalError(f'{run_dir / "policy.pt"}: the policy observes {keys}; the task {task} '
+        raise EvalError(f'{policy_path}: the policy observes {keys}; the task {task} '
                         f'provides {sorted(provided)}')
-    return {'policy': policy, 'task': task, 'keys': observed,
+    return {'policy': policy, 'task': task, 'keys': observed, 'direction': direction,
             'image_encoder': str(encoder.resolve()) if featured else '',
             'episode_steps': int(actor.get('max_episode_steps', 50))}
 
@@ -116,8 +129,9 @@ def evaluate_without_ros(args, run: dict, video) -> dict:
     from serl_agent.runtime.evaluation import evaluate_policy
     import serl_sim  # noqa: F401 - registers the tasks
 
+    kwargs = {'direction': run['direction']} if run.get('direction') else {}
     env = gym.make(run['task'], max_episode_steps=run['episode_steps'],
-                   render_mode='rgb_array' if video is not None else None)
+                   render_mode='rgb_array' if video is not None else None, **kwargs)
     if run['image_encoder']:
         from serl_agent.vision.image_features import ImageFeaturesWrapper
         env = ImageFeaturesWrapper(env, run['image_encoder'])
@@ -185,10 +199,12 @@ def evaluate_in_graph(args, run_dir: Path, run: dict, video) -> dict:
     from serl_agent.runtime.evaluation import summarize
     from serl_bringup.main_job import Graph, write_yaml
 
+    direction = run.get('direction', '')
     out = run_dir / 'eval'
     out.mkdir(exist_ok=True)
     model = run_dir / 'reward_classifier.pt'
-    actor = {'policy_file': str((run_dir / 'policy.pt').resolve()), 'deterministic': True,
+    policy_dir = run_dir / direction if direction else run_dir
+    actor = {'policy_file': str((policy_dir / 'policy.pt').resolve()), 'deterministic': True,
              'max_episodes': args.episodes, 'max_episode_steps': run['episode_steps'],
              'seed': args.seed, 'spool_dir': '', 'drain_timeout': 0.1,
              'ground_truth_success': args.robot == 'sim'}
@@ -198,13 +214,18 @@ def evaluate_in_graph(args, run_dir: Path, run: dict, video) -> dict:
         actor['object_pose'] = False
     if run['image_encoder']:
         actor['image_encoder'] = run['image_encoder']
+    if direction:   # every episode reset into that direction; success by the sim
+        actor['directions'] = [direction]
     params = write_yaml(out / 'params_eval.yaml', {'actor_node': {'ros__parameters': actor},
                                                    'sim_node': {'ros__parameters':
                                                                 {'seed': args.seed}}})
     argv = [args.robot, 'learner:=false', f'params_file:={params}', f'run_dir:={out}']
     argv += ([f'task:={run["task"]}'] if args.robot == 'sim' else [])
-    argv += (['reward:=classifier', f'reward_model:={model}'] if model.exists()
-             else ['reward:=ground_truth'])
+    if direction:
+        argv += ['forward_backward:=false', 'reward:=ground_truth']
+    else:
+        argv += (['reward:=classifier', f'reward_model:={model}'] if model.exists()
+                 else ['reward:=ground_truth'])
     print(f'[serl_eval] serl_launch {" ".join(argv)} (log: {out / "graph.log"})', flush=True)
     rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
     node = Node('serl_eval')
@@ -242,17 +263,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if args.episodes < 1:
             raise EvalError(f'--episodes {args.episodes}: evaluate at least one episode')
-        run = load_run(run_dir)
+        directions = run_directions(run_dir)
+        runs = {d: load_run(run_dir, d) for d in directions}
+        run = runs[directions[0]]
         if args.robot == 'real' and not args.yes:
-            answer = input(f'serl_eval: {args.episodes} episodes of {run_dir / "policy.pt"} on '
-                           'the real FR3; the workspace is clear and the stop button at hand? '
-                           '[yes/N] ')
+            answer = input(f'serl_eval: {args.episodes} episodes of {run_dir} on the real FR3; '
+                           'the workspace is clear and the stop button at hand? [yes/N] ')
             if answer.strip().lower() != 'yes':
                 print('serl_eval: not started', file=sys.stderr)
                 return 1
         video = open_video(args.video)
-        result = (evaluate_without_ros(args, run, video) if args.no_ros
-                  else evaluate_in_graph(args, run_dir, run, video))
+        results = {d: (evaluate_without_ros(args, r, video) if args.no_ros
+                       else evaluate_in_graph(args, run_dir, r, video))
+                   for d, r in runs.items()}
+        if directions == ['']:
+            result = results['']
+        else:   # forward-backward: per direction, and the worse one as the run's figure
+            result = dict(min(results.values(), key=lambda r: r['success_rate']),
+                          directions=results)
     except EvalError as e:
         print(f'serl_eval: {e}', file=sys.stderr)
         return 1
@@ -268,9 +296,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
     path = run_dir / f'eval_{stamp}.json'
     path.write_text(json.dumps(result, indent=2) + '\n')
-    print(f'[serl_eval] {result["episodes"]} episodes: success {result["success_rate"]:.0%}, '
-          f'mean length {result["mean_length"]:.1f} steps, mean return '
-          f'{result["mean_return"]:.2f}; {path}' + (f'; video {args.video}' if video else ''))
+    for direction, r in (result.get('directions') or {'': result}).items():
+        print(f'[serl_eval] {direction + ": " if direction else ""}{r["episodes"]} episodes: '
+              f'success {r["success_rate"]:.0%}, mean length {r["mean_length"]:.1f} steps, '
+              f'mean return {r["mean_return"]:.2f}')
+    print(f'[serl_eval] {path}' + (f'; video {args.video}' if video else ''))
     return 0
 
 

@@ -142,3 +142,11 @@ def test_forward_backward_job_records_and_trains_both_directions(tmp_path, job):
         assert (run / direction / 'transitions.spool').exists()
         assert result['directions'][direction]['env_steps'] > 0
     assert not (run / 'negatives').exists()
+    # serl_eval takes the run direction by direction (the Gymnasium env, each reset into it)
+    evaluation = subprocess.run(['serl_eval', '--run-dir', str(run), '--episodes', '1',
+                                 '--no-ros'], capture_output=True, text=True, timeout=300,
+                                cwd=tmp_path)
+    assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr
+    assert 'forward: 1 episodes' in evaluation.stdout
+    (result_path,) = run.glob('eval_*.json')
+    assert set(json.loads(result_path.read_text())['directions']) == {'forward', 'backward'}
