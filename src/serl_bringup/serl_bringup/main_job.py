@@ -729,6 +729,41 @@ def _finish(args, run_dir: Path, monitor, progress, outcome: str, learner: dict)
     return 0
 
 
+def other_graph_nodes(wait: float = 1.5) -> List[str]:
+    """
+    Return the nodes of a robot already streaming ``/joint_states`` on this ROS domain.
+
+    Another training graph (its sim) or a robot would exchange robot states, commands, resets
+    and transitions with the graph this job starts. Alive means a message within ``wait``
+    seconds (a dead process can stay in the discovery data for a while; it sends nothing).
+    Runs in a context of its own, shut down before returning.
+    """
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from sensor_msgs.msg import JointState
+    from serl_common import qos
+
+    context = rclpy.Context()
+    rclpy.init(args=[], context=context)
+    executor = SingleThreadedExecutor(context=context)
+    try:
+        node = Node('serl_train_probe', context=context)
+        executor.add_node(node)
+        received = []
+        node.create_subscription(JointState, '/joint_states', received.append, qos.SENSOR)
+        deadline = time.monotonic() + wait
+        while not received and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        names = sorted({info.node_name for info in
+                        node.get_publishers_info_by_topic('/joint_states')}) if received else []
+        node.destroy_node()
+        return names
+    finally:
+        executor.shutdown()
+        rclpy.try_shutdown(context=context)
+
+
 def task_of_run(run_dir: Path) -> Optional[str]:
     """Return the task an existing run directory was started with (its job_args.json)."""
     try:
@@ -748,6 +783,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if other is not None and other != args.task:
         log(f'error: {Path(args.run_dir).resolve()} holds a {other} run, not {args.task}: '
             f'give another --run-dir (or --task {other} to resume it)')
+        return 2
+    running = other_graph_nodes()
+    if running:
+        domain = os.environ.get('ROS_DOMAIN_ID', '0')
+        log(f'error: another graph runs on ROS_DOMAIN_ID {domain} ({", ".join(running)} '
+            f"stream /joint_states): two graphs on one domain exchange each other's robot "
+            f'states, commands and transitions. Stop it, or start this job on another domain, '
+            f'e.g. ROS_DOMAIN_ID={int(domain) + 1 if domain.isdigit() else 1} make train')
         return 2
     # Ctrl-C and SIGTERM stop the job cleanly (graph first). A process started in the
     # background by a non-interactive shell inherits SIGINT ignored, and so would the graph

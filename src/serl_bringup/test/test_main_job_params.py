@@ -161,3 +161,31 @@ def test_vision_bin_relocation_learns_from_the_cameras_in_both_directions(tmp_pa
     actor = params['actor_node']['ros__parameters']
     assert 'object_pos' not in learner['observation_keys'] and actor['object_pose'] is False
     assert learner['image_encoder'] == actor['image_encoder'] == str(tmp_path / 'enc.pt')
+
+
+def test_another_graph_on_the_domain_is_refused(tmp_path, capsys):
+    import threading
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from sensor_msgs.msg import JointState
+    from serl_common import qos
+    assert main_job.other_graph_nodes(wait=0.5) == []
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = Node('sim_node', context=context)   # another run's sim on this domain
+    publisher = node.create_publisher(JointState, '/joint_states', qos.SENSOR)
+    node.create_timer(0.02, lambda: publisher.publish(JointState()))
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        assert main_job.other_graph_nodes(wait=10.0) == ['sim_node']
+        assert main_job.main(['--run-dir', str(tmp_path / 'run')]) == 2
+        assert 'another graph runs on ROS_DOMAIN_ID' in capsys.readouterr().out
+        assert not (tmp_path / 'run' / 'demos').exists()   # nothing started
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
