@@ -91,7 +91,7 @@ class ActorNode(Node):
             'teleop_twist_topic': '/teleop/twist', 'teleop_twist_stamped': True,
             'teleop_joy_topic': '/teleop/joy', 'teleop_timeout': 0.5, 'teleop_twist_scale': 1.0,
             'teleop_intervention': False, 'success_hold_steps': 0, 'policy_file': '',
-            'image_encoder': '', 'directions': [''],
+            'image_encoder': '', 'directions': [''], 'wait_for_receiver': 5.0,
         }
         for name, default in p.items():
             self.declare_parameter(name, default)
@@ -368,7 +368,13 @@ class ActorNode(Node):
         nor counts them as env steps, as RL benchmarks count interaction (parameter
         ``train_on_evaluation``: send them like any other, off-policy data).
         ``max_episodes`` counts training episodes only.
+
+        Before the first episode it waits up to ``wait_for_receiver`` s for every link's
+        learner (or demo recorder) to be matched: a transition published before discovery
+        completes reaches nobody until it is re-sent, which a demo recorder (bags in arrival
+        order) would not take back into its closed episode.
         """
+        self._wait_for_receivers(self.v['wait_for_receiver'])
         env = TeleopEpisodeEnd(self.env, self.teleop) if self.teleop else self.env
         # one runner per direction: each learner gets contiguous sequence numbers
         self.runners = {d: EpisodeRunner(env, self._actor_id_of(d),
@@ -425,6 +431,19 @@ class ActorNode(Node):
             else:
                 training_done += 1
         self.drain()
+
+    def _wait_for_receivers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while any(link.transition_pub.get_subscription_count() == 0
+                  for link in self.links.values()):
+            if time.monotonic() > deadline or self.stop_requested.is_set():
+                missing = [link.name for link in self.links.values()
+                           if link.transition_pub.get_subscription_count() == 0]
+                self.get_logger().info(f'no receiver of transitions yet ({", ".join(missing)}) '
+                                       f'after {timeout:.0f} s: starting anyway (they are '
+                                       're-sent until acknowledged)')
+                return
+            time.sleep(0.05)
 
     def _run_forward_backward(self) -> None:
         """
