@@ -27,7 +27,7 @@ def test_two_directions_take_turns_without_resets_each_with_its_own_learner(tmp_
     params = tmp_path / 'params.yaml'
     params.write_text(yaml.safe_dump({
         'actor_node': {'ros__parameters': {
-            'policy': 'expert', 'max_episode_steps': 120, 'seed': 3,
+            'policy': 'expert', 'max_episode_steps': 300, 'seed': 3,
             'state_timeout': 1.0, 'actor_id': 'fb'}},
         '/**/learner_node': {'ros__parameters': {
             'rlpd_config': str(tmp_path / 'rlpd.yaml'), 'training_starts': 100_000,
@@ -55,7 +55,7 @@ def test_two_directions_take_turns_without_resets_each_with_its_own_learner(tmp_
                                  qos.RELIABLE)
     procs.start(dict(os.environ, PYTHONUNBUFFERED='1'))
     try:
-        deadline = time.monotonic() + 240.0
+        deadline = time.monotonic() + 360.0   # a loaded machine slows the sim (paced)
 
         def succeeded(direction):
             return any(s.direction == direction and s.success for s in summaries)

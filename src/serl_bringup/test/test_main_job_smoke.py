@@ -90,10 +90,21 @@ def test_smoke_run_proves_the_graph_is_alive(tmp_path, job):
     assert count_frames(video) == result['video_frames'] >= 2 * 10
 
 
-def test_vision_smoke_run_trains_from_cameras_and_proprioception_only(tmp_path, job):
-    """``serl_train --task PandaPickCubeVision-v0 --smoke``: the pixel graph is alive."""
+def test_vision_smoke_run_with_vice_trains_from_cameras_and_proprioception_only(tmp_path, job):
+    """
+    ``serl_train --task PandaPickCubeVision-v0 --reward vice --smoke``: the pixel graph is alive.
+
+    And its reward comes from success examples only: no failure episodes are recorded, the
+    reward node updates its classifier (VICE) and the label server answers a query (RAQ).
+    """
     run = tmp_path / 'run'
-    out = run_smoke(job, run, '--task', 'PandaPickCubeVision-v0')
+    out = run_smoke(job, run, '--task', 'PandaPickCubeVision-v0', '--reward', 'vice')
+    assert not (run / 'negatives').exists()
+    report = json.loads((run / 'graph_check.json').read_text())
+    assert report['reward']['classifier_updates'] > 0 and report['reward']['answered'] > 0
+    # the updated classifier and the answered queries are kept for a resumed run
+    assert (run / 'reward_vice.pt').stat().st_size > 0
+    assert (run / 'reward_labels.npz').stat().st_size > 0
     assert 'image encoder' in out and (run / 'image_encoder.pt').stat().st_size > 0
     # the weights the actor ran: features of both cameras and proprioception, no object pose
     spec = json.loads((run / 'policy_config.json').read_text())['observation']
@@ -104,18 +115,6 @@ def test_vision_smoke_run_trains_from_cameras_and_proprioception_only(tmp_path, 
                                  '--no-ros'], capture_output=True, text=True, timeout=300,
                                 cwd=tmp_path)
     assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr
-
-
-def test_vice_smoke_run_updates_the_classifier_and_answers_queries(tmp_path, job):
-    """``serl_train --reward vice --smoke``: no failure episodes; VICE and RAQ loops close."""
-    run = tmp_path / 'run'
-    run_smoke(job, run, '--reward', 'vice')
-    assert not (run / 'negatives').exists()
-    report = json.loads((run / 'graph_check.json').read_text())
-    assert report['reward']['classifier_updates'] > 0 and report['reward']['answered'] > 0
-    # the updated classifier and the answered queries are kept for a resumed run
-    assert (run / 'reward_vice.pt').stat().st_size > 0
-    assert (run / 'reward_labels.npz').stat().st_size > 0
 
 
 def test_forward_backward_job_records_and_trains_both_directions(tmp_path, job):
