@@ -35,6 +35,8 @@ import subprocess
 import sys
 import time
 
+from agents_compare import cpu_model   # bench/ is on the path of a bench script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,17 +46,6 @@ def parse_variant(text: str):
     if not sep or not name:
         raise argparse.ArgumentTypeError(f'--variant {text!r}: expected name=arguments')
     return name, shlex.split(rest)
-
-
-def cpu_model() -> str:
-    """Return the CPU model name of /proc/cpuinfo ('unknown' without one)."""
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return 'unknown'
 
 
 def load() -> str:
