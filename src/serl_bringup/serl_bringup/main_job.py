@@ -755,8 +755,14 @@ def other_graph_nodes(wait: float = 1.5) -> List[str]:
         deadline = time.monotonic() + wait
         while not received and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
-        names = sorted({info.node_name for info in
-                        node.get_publishers_info_by_topic('/joint_states')}) if received else []
+        names: List[str] = []
+        name_deadline = time.monotonic() + 2.0
+        while received:   # a name may arrive after the first message (discovery data)
+            names = sorted({info.node_name for info in
+                            node.get_publishers_info_by_topic('/joint_states')})
+            if '_NODE_NAME_UNKNOWN_' not in names or time.monotonic() > name_deadline:
+                break
+            executor.spin_once(timeout_sec=0.05)
         node.destroy_node()
         return names
     finally:
