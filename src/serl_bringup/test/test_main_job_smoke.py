@@ -40,16 +40,22 @@ def job(tmp_path):
             proc.wait()
 
 
-def run_smoke(job, run, *args):
-    """Run ``serl_train --smoke`` into ``run``; assert every liveness check; return output."""
-    proc = job(*args, '--smoke', '--run-dir', str(run), '--timeout', '240')
+def finish(proc, args) -> str:
+    """Wait (8 min at most) for a started ``serl_train``; return its output (tail echoed)."""
     try:
         out, _ = proc.communicate(timeout=480)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
-        pytest.fail(f'serl_train --smoke {args} did not finish:\n{out[-4000:]}')
+        pytest.fail(f'serl_train {args} did not finish:\n{out[-4000:]}')
     sys.stdout.write(out[-3000:])
+    return out
+
+
+def run_smoke(job, run, *args):
+    """Run ``serl_train --smoke`` into ``run``; assert every liveness check; return output."""
+    proc = job(*args, '--smoke', '--run-dir', str(run), '--timeout', '240')
+    out = finish(proc, args + ('--smoke',))
     report = json.loads((run / 'graph_check.json').read_text())
     failed = [name for name, ok in report['checks'].items() if not ok]
     assert not failed, f'failed checks {failed}; topics {report["topics"]}\n{out[-3000:]}'
@@ -123,13 +129,7 @@ def test_forward_backward_job_records_and_trains_both_directions(tmp_path, job):
     proc = job('--task', 'PandaBinRelocation-v0', '--smoke', '--reward', 'ground_truth',
                '--demos', '1', '--max-env-steps', '60', '--run-dir', str(run),
                '--timeout', '240')
-    try:
-        out, _ = proc.communicate(timeout=480)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f'serl_train did not finish:\n{out[-4000:]}')
-    sys.stdout.write(out[-3000:])
+    out = finish(proc, ('--task', 'PandaBinRelocation-v0'))
     assert proc.returncode == 0, out[-3000:]
     result = json.loads((run / 'result.json').read_text())
     assert result['outcome'] == 'step budget spent' and result['resets'] >= 1
