@@ -16,7 +16,11 @@ RLPD: ``rlpd_no_layernorm``, ``rlpd_seeded`` (demos seeded into the buffer inste
 batches), ``rlpd_10_critics`` (E = 10 instead of 2); and ``rlpd_bc_warmstart`` (an offline
 phase of 2,000 steps that clones the demos into the actor while the critics learn by TD, then
 RLPD as usual), ``rlpd_bc_reg`` (TD3+BC's BC term in every online actor step,
-``actor_bc_weight: 1``) and ``rlpd_bc_warmstart_reg`` (both).
+``actor_bc_weight: 1``) and ``rlpd_bc_warmstart_reg`` (both); ``rlpd_obs_norm`` (running
+observation normalisation).
+
+``--no-stop`` goes on after the target to the budget, to see whether the success lasts: the
+table's "after" column is the lowest success of the evaluations after the first >= 90 %.
 
 Usage::
 
@@ -72,6 +76,8 @@ VARIANTS = {
     # both: the warm start, kept from collapsing by the same term online
     'rlpd_bc_warmstart_reg': ('rlpd', {'offline_steps': 2000, 'offline_actor': 'bc',
                                        'actor_bc_weight': 1.0}, True),
+    # issue 17 item 5: running observation normalisation on the project's own task
+    'rlpd_obs_norm': ('rlpd', {'normalize_observations': True}, True),
 }
 
 
@@ -132,7 +138,7 @@ def run_one(name: str, seed: int, out: Path, budget: int, stop: bool = True) -> 
             'evals': evals, 'steps_to_target': reached,
             'best_success': max((p for _, _, p in evals), default=0.0),
             'env_steps': result['env_steps'], 'seconds': round(result['seconds'], 1),
-            'critic_updates': result['critic_updates'],
+            'critic_updates': result['critic_updates'], 'budget': budget, 'no_stop': not stop,
             'actor_updates': result['actor_updates'],
             'offline_updates': result['offline_updates'],
             'load': [round(load0, 2), round(os.getloadavg()[0], 2)],
@@ -145,6 +151,13 @@ def median_steps(records, budget: int) -> str:
                    for r in records)
     m = float(np.median(steps))
     return f'>{budget}' if not np.isfinite(m) else f'{m:.0f}'
+
+
+def success_after(record) -> str:
+    """Return the lowest success after the first evaluation >= target ('-': none after it)."""
+    reached = record['steps_to_target']
+    later = [p for s, _, p in record['evals'] if reached is not None and s > reached]
+    return f'{min(later):.2f}' if later else '-'
 
 
 def plot(results, path: Path) -> None:
@@ -216,8 +229,8 @@ def main(argv=None) -> int:
     results = results.load()
     plot(results, out / 'agents_compare.png')
     print(f'\n| variant | seeds | env steps to >= {TARGET:.0%} (median; per seed) | best success '
-          f'(per seed) | wall-clock s (per seed) | critic updates (per seed) |')
-    print('|---|---|---|---|---|---|')
+          f'(per seed) | after (per seed) | wall-clock s (per seed) | critic updates (per seed) |')
+    print('|---|---|---|---|---|---|---|')
     summary = {}
     for name in VARIANTS:
         recs = sorted((r for r in results if r['variant'] == name), key=lambda r: r['seed'])
@@ -227,9 +240,10 @@ def main(argv=None) -> int:
         per = ', '.join(f'>{args.budget}' if r['steps_to_target'] is None
                         else str(r['steps_to_target']) for r in recs)
         best = ', '.join(f'{r["best_success"]:.2f}' for r in recs)
+        after = ', '.join(success_after(r) for r in recs)
         seconds = ', '.join(f'{r["seconds"]:.0f}' for r in recs)
         updates = ', '.join(str(r['critic_updates']) for r in recs)
-        print(f'| {name} | {len(recs)} | {summary[name]} ({per}) | {best} | {seconds} | '
+        print(f'| {name} | {len(recs)} | {summary[name]} ({per}) | {best} | {after} | {seconds} | '
               f'{updates} |')
     print(f'plot: {out / "agents_compare.png"}; cpu: {cpu_model()}')
     print(' '.join(f'{k}={v}' for k, v in summary.items()))
