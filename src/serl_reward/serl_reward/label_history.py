@@ -6,38 +6,64 @@ import collections
 
 class LabelHistory:
     """
-    Time-ordered (time, success) samples of a ground-truth signal, looked up by time.
+    A ground-truth signal sampled over time, kept as runs of equal values, looked up by time.
 
-    :param capacity: samples kept (oldest dropped first).
+    Samples of equal value that follow each other within ``max_gap`` seconds form one run
+    (``[first time, last time, value]``), so an hour of a 20 Hz signal that changes a few
+    times per episode takes a few kilobytes: a query about a frame re-offered long after it
+    was taken (RAQ re-asks unanswered queries) still finds its ground truth.
+
+    :param span: seconds of history kept, counted back from the newest sample.
+    :param max_gap: seconds between two samples beyond which a run ends (the signal is not
+        known in between: a stalled poll is not read as the value before it).
+    :raises ValueError: if ``span`` or ``max_gap`` is not positive.
     """
 
-    def __init__(self, capacity=1200):
-        self._samples = collections.deque(maxlen=int(capacity))
+    def __init__(self, span=3600.0, max_gap=0.2):
+        if span <= 0 or max_gap <= 0:
+            raise ValueError(f'LabelHistory: span ({span}) and max_gap ({max_gap}) must be > 0')
+        self.span, self.max_gap = float(span), float(max_gap)
+        self._runs = collections.deque()  # [t_first, t_last, value], time-ordered
 
     def __len__(self):
-        return len(self._samples)
+        """Return the number of runs held (a run: consecutive samples of equal value)."""
+        return len(self._runs)
 
     def add(self, time, success):
         """Record ``success`` (bool) at ``time`` (seconds); out-of-order samples are dropped."""
-        if self._samples and time < self._samples[-1][0]:
-            return
-        self._samples.append((float(time), bool(success)))
+        time, success = float(time), bool(success)
+        if self._runs:
+            last = self._runs[-1]
+            if time < last[1]:
+                return
+            if success == last[2] and time - last[1] <= self.max_gap:
+                last[1] = time
+            else:
+                self._runs.append([time, time, success])
+        else:
+            self._runs.append([time, time, success])
+        while self._runs[0][1] < time - self.span:
+            self._runs.popleft()
 
     def lookup(self, time, tolerance):
         """
-        Return the sample nearest to ``time`` if within ``tolerance`` seconds, else None.
+        Return the ground truth at ``time`` (seconds), or None where it is not known.
 
-        :returns: bool success, or None when no sample is close enough.
+        Known: ``time`` lies inside a run, or within ``tolerance`` seconds of a run's first or
+        last sample (the nearest wins).
+
+        :returns: bool success, or None.
         """
-        if not self._samples:
-            return None
-        times = [t for t, _ in self._samples]
-        i = bisect.bisect_left(times, time)
-        near = [j for j in (i - 1, i) if 0 <= j < len(times)]
-        best = min(near, key=lambda j: abs(times[j] - time))
-        if abs(times[best] - time) > tolerance:
-            return None
-        return self._samples[best][1]
+        starts = [r[0] for r in self._runs]
+        i = bisect.bisect_right(starts, time) - 1
+        best, best_distance = None, float(tolerance)
+        for j in (i, i + 1):
+            if 0 <= j < len(self._runs):
+                t0, t1, value = self._runs[j]
+                distance = 0.0 if t0 <= time <= t1 else min(abs(time - t0), abs(time - t1))
+                if distance <= best_distance:
+                    best, best_distance = value, distance
+        return best
 
 
 def parse_answer(text):

@@ -5,8 +5,12 @@ Polls ``/sim/get_success`` (``serl_msgs/GetSuccess``) every ``poll_period`` seco
 the answers with the node's clock time (set ``use_sim_time`` when the sim publishes
 ``/clock``). A query about frames stamped t is answered with the ground truth sampled nearest
 to t, if one lies within ``tolerance`` seconds; otherwise it is not answered
-(``answered = false``). Sim only: a real robot has no ground truth (use ``serl_label_cli``).
+(``answered = false``). ``history_s`` seconds of ground truth are kept (as runs of equal
+values, a few kilobytes per hour), so a query re-asked long after its frames were taken is
+still answered. Sim only: a real robot has no ground truth (use ``serl_label_cli``).
 """
+
+import time
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
@@ -23,10 +27,18 @@ class LabelServerNode(Node):
         super().__init__('label_server_node', **kwargs)
         self.declare_parameter('poll_period', 0.05)
         self.declare_parameter('tolerance', 0.1)
-        self.declare_parameter('history', 1200)
-        self.history = LabelHistory(self.get_parameter('history').value)
+        # seconds of ground truth kept: RAQ re-asks unanswered queries about older frames
+        self.declare_parameter('history_s', 3600.0)
+        self.history = LabelHistory(
+            self.get_parameter('history_s').value,
+            max_gap=max(2.0 * self.get_parameter('tolerance').value,
+                        2.0 * self.get_parameter('poll_period').value))
+        # a poll not answered within poll_timeout seconds (wall clock) is abandoned and sent
+        # again: a lost response must not stop the polling (and the answers) for good
+        self.declare_parameter('poll_timeout', 1.0)
         self.answered = 0
-        self._pending = None
+        self.polls_abandoned = 0
+        self._pending, self._pending_since = None, 0.0
         poll_group = MutuallyExclusiveCallbackGroup()
         self.client = self.create_client(GetSuccess, '/sim/get_success',
                                          callback_group=poll_group)
@@ -36,12 +48,25 @@ class LabelServerNode(Node):
                             callback_group=MutuallyExclusiveCallbackGroup())
 
     def _poll(self):
-        if self._pending is not None or not self.client.service_is_ready():
+        if self._pending is not None:
+            if time.monotonic() - self._pending_since < self.get_parameter('poll_timeout').value:
+                return
+            self.client.remove_pending_request(self._pending)
+            self._pending = None
+            self.polls_abandoned += 1
+            self.get_logger().warn(f'/sim/get_success did not answer within '
+                                   f'{self.get_parameter("poll_timeout").value} s; asking again '
+                                   f'({self.polls_abandoned} abandoned)',
+                                   throttle_duration_sec=10.0)
+        if not self.client.service_is_ready():
             return
+        self._pending_since = time.monotonic()
         self._pending = self.client.call_async(GetSuccess.Request())
         self._pending.add_done_callback(self._polled)
 
     def _polled(self, future):
+        if future is not self._pending:  # abandoned: a newer poll is under way
+            return
         self._pending = None
         try:
             result = future.result()
@@ -58,7 +83,7 @@ class LabelServerNode(Node):
         response.success = bool(label)
         if label is None:
             self.get_logger().warn(f'no ground truth within tolerance of t={stamp:.3f} s '
-                                   f'({len(self.history)} samples)')
+                                   f'({len(self.history)} runs of equal ground truth held)')
         else:
             self.answered += 1
             self.get_logger().info(f'query at t={stamp:.3f} s (p={request.probability:.3f}): '

@@ -40,13 +40,23 @@ def test_selector_queries_the_best_frame_once_per_interval():
 
 
 def test_label_history_and_answers():
-    history = LabelHistory(capacity=3)
+    history = LabelHistory(span=2.5, max_gap=0.2)
     for t, s in [(1.0, False), (2.0, True), (3.0, False), (4.0, True)]:
         history.add(t, s)
     assert len(history) == 3
     assert history.lookup(2.04, 0.1) is True and history.lookup(3.9, 0.2) is True
-    assert history.lookup(1.0, 0.1) is None  # dropped from the history
-    assert history.lookup(2.5, 0.1) is None
+    assert history.lookup(1.0, 0.1) is None  # older than the span
+    assert history.lookup(2.5, 0.1) is None  # between samples a second apart: unknown
+    # a 20 Hz signal: an hour of it is a few runs, and any time inside a run is known
+    long = LabelHistory(span=3600.0, max_gap=0.2)
+    for k in range(72_000):
+        long.add(k * 0.05, (k // 1000) % 2 == 1)
+    assert len(long) == 72 and long.lookup(10.0, 0.1) is False
+    assert long.lookup(75.03, 0.1) is True and long.lookup(3549.0, 0.1) is False
+    long.add(3700.0, True)  # after a stall of 100 s: a new run, the gap unknown
+    assert long.lookup(3650.0, 0.1) is None and long.lookup(3700.05, 0.1) is True
+    with pytest.raises(ValueError, match='span'):
+        LabelHistory(span=0.0)
     assert [parse_answer(a) for a in ('y', ' Yes\n', 'n', 'x', '')] == [
         True, True, False, None, None]
 

@@ -231,7 +231,7 @@ def test_label_server_answers_from_sim_ground_truth(ros):
         harness.node.create_service(
             GetSuccess, '/sim/get_success',
             lambda request, response: setattr(response, 'success', True) or response)
-        wait_for(lambda: len(server.history) > 3, what='ground-truth polls')
+        wait_for(lambda: len(server.history) > 0, what='ground-truth polls')
         client = harness.node.create_client(QueryLabel, '/reward/query_label')
         assert client.wait_for_service(timeout_sec=TIMEOUT)
         request = QueryLabel.Request()
@@ -242,6 +242,28 @@ def test_label_server_answers_from_sim_ground_truth(ros):
         response = client.call(request, timeout_sec=TIMEOUT)
         assert not response.answered
     finally:
+        harness.close()
+
+
+def test_label_server_polls_again_after_a_lost_response(ros):
+    """A /sim/get_success request that is never answered must not stop the polling."""
+    server = LabelServerNode(parameter_overrides=[Parameter('poll_period', value=0.02),
+                                                  Parameter('poll_timeout', value=0.3)])
+    harness = Harness(server)
+    silent = rclpy.create_node('silent_sim')  # never spun: its requests are never answered
+    try:
+        silent.create_service(GetSuccess, '/sim/get_success', lambda request, response: response)
+        wait_for(lambda: server._pending is not None, what='a poll sent to the silent server')
+        silent.destroy_node()   # the request is lost with it
+        silent = None
+        harness.node.create_service(
+            GetSuccess, '/sim/get_success',
+            lambda request, response: setattr(response, 'success', True) or response)
+        wait_for(lambda: len(server.history) > 0, what='ground truth after the lost poll')
+        assert server.polls_abandoned >= 1
+    finally:
+        if silent is not None:
+            silent.destroy_node()
         harness.close()
 
 
