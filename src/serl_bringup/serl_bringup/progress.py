@@ -76,6 +76,9 @@ class Progress:
     :param clock: monotonic clock in seconds (tests pass their own).
     """
 
+    # the reward node's non-integer diagnostic values kept (key there -> name in the summary)
+    REWARD_FIGURES = {'vice_threshold': 'threshold', 'vice_success_recall': 'success_recall'}
+
     def __init__(self, run_dir: Path, eval_episodes: int, clock=time.monotonic):
         self.run_dir = Path(run_dir)
         self.eval_episodes = int(eval_episodes)
@@ -103,7 +106,7 @@ class Progress:
         self.actor_steps = 0
         self.reward_frames = 0
         # the reward node's counts (its /diagnostics values; VICE and label queries)
-        self.reward_counts: Dict[str, int] = {}
+        self.reward_counts: Dict[str, float] = {}
         self.policy_version: Optional[int] = None  # newest version that acted in an episode
         self.weights_version: Optional[int] = None  # newest version the learner published
         self._rounds: Dict[tuple, list] = {}
@@ -197,10 +200,11 @@ class Progress:
             writer.writerow({k: getattr(ev, k) for k in FIELDS})
 
     def on_reward_counts(self, values: Dict[str, str]) -> None:
-        """Take the reward node's diagnostic values (strings); keep the integer counts."""
+        """Take the reward node's diagnostic values (strings): the counts, and VICE's threshold."""
         for key, value in values.items():
             try:
-                self.reward_counts[key] = int(value)
+                self.reward_counts[key] = (float(value) if key in self.REWARD_FIGURES
+                                           else int(value))
             except (TypeError, ValueError):
                 continue
 
@@ -210,7 +214,8 @@ class Progress:
 
         As ``result.json`` and TensorBoard give them: queries asked, answered, answered
         "failure" (false positives caught), unanswered (timed out or skipped), answers refused
-        (late), classifier updates. Empty when the node runs neither.
+        (late), classifier updates; with VICE also the threshold last re-chosen and the
+        fraction of the success examples at or above it. Empty when the node runs neither.
         """
         c = self.reward_counts
         if not (c.get('queries') or c.get('vice_updates')):
@@ -219,7 +224,9 @@ class Progress:
                 'answered_failure': c.get('labels_failure', 0),
                 'unanswered': c.get('queries_timed_out', 0) + c.get('queries_skipped', 0),
                 'answers_refused': c.get('answers_refused', 0),
-                'classifier_updates': c.get('vice_updates', 0)}
+                'classifier_updates': c.get('vice_updates', 0),
+                **{name: c[key] for key, name in self.REWARD_FIGURES.items()
+                   if key in c and c[key] == c[key]}}
 
     def status_line(self, max_env_steps: int = 0) -> str:
         """

@@ -1,5 +1,6 @@
 """Progress of the main job (no ROS): evaluation rounds, the CSV that resumes, the curve PNG."""
 
+import pytest
 from serl_bringup.curve import plot_learning_curve
 from serl_bringup.progress import Progress, read_evaluations
 
@@ -141,3 +142,8 @@ def test_reward_node_counts_show_queries_and_classifier_updates(tmp_path):
         'answers_refused': 0, 'classifier_updates': 120}
     assert 'queries 5/7 answered (3 failure) | classifier updates 120' in \
         progress.status_line()
+    progress.on_reward_counts({'vice_threshold': '0.7312', 'vice_success_recall': '0.95'})
+    assert progress.reward_summary()['threshold'] == pytest.approx(0.7312)
+    assert progress.reward_summary()['success_recall'] == pytest.approx(0.95)
+    progress.on_reward_counts({'vice_success_recall': 'nan'})   # no figure: left out
+    assert 'success_recall' not in progress.reward_summary()

@@ -137,6 +137,7 @@ class ViceTrainer:
         self.positives = FrameBuffer(keys, size, self.config.positive_capacity)
         self.negatives = FrameBuffer(keys, size, self.config.negative_capacity)
         self.calibration = FrameBuffer(keys, size, self.config.calibration_capacity)
+        self.last_calibration = {}
         self.optimiser = torch.optim.Adam(
             [p for p in classifier.net.parameters() if p.requires_grad],
             lr=self.config.learning_rate)
@@ -170,12 +171,16 @@ class ViceTrainer:
         with self._buffers_lock:
             self.calibration.extend(images)
 
-    def calibrate(self, batch_size=64):
+    def calibrate(self, batch_size=64, recall_frames=256):
         """
         Re-choose the classifier's threshold for ``target_fpr`` on the calibration frames.
 
         The rule of the first classifier (:func:`serl_reward.metrics.select_threshold`, never
-        below 0.5); the new threshold is set on the trainer's classifier and returned.
+        below 0.5); the new threshold is set on the trainer's classifier and returned. Also
+        scores the first ``recall_frames`` success examples (the demos' success frames come
+        first; they are trained on, so this recall is an upper bound of a held-out one) and
+        keeps the figures in :attr:`last_calibration`: ``threshold``, ``success_recall``
+        (fraction of those success frames at or above it), ``calibration_frames``.
 
         :returns: the threshold (float in [0.5, 1]), or None without calibration frames.
         """
@@ -185,11 +190,21 @@ class ViceTrainer:
         with self._buffers_lock:
             images = {k: self.calibration.images[k][:len(self.calibration)].copy()
                       for k in keys}
-        scores = [self.classifier.probability({k: v[i:i + batch_size]
-                                               for k, v in images.items()})
-                  for i in range(0, len(images[keys[0]]), batch_size)]
-        threshold = select_threshold(np.concatenate(scores), self.config.target_fpr)
+            n_pos = min(len(self.positives), int(recall_frames))
+            positives = {k: self.positives.images[k][:n_pos].copy()
+                         for k in keys} if n_pos else None
+
+        def scores_of(frames):
+            n = len(frames[keys[0]])
+            return np.concatenate([self.classifier.probability(
+                {k: v[i:i + batch_size] for k, v in frames.items()})
+                for i in range(0, n, batch_size)])
+
+        threshold = select_threshold(scores_of(images), self.config.target_fpr)
         self.classifier.threshold = threshold
+        recall = float(np.mean(scores_of(positives) >= threshold)) if n_pos else float('nan')
+        self.last_calibration = {'threshold': float(threshold), 'success_recall': recall,
+                                 'calibration_frames': len(images[keys[0]])}
         return threshold
 
     def ready(self):

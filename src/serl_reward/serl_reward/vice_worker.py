@@ -123,7 +123,14 @@ class ViceWorker:
             self.scoring.net.load_state_dict(state)
             self.scoring.threshold = self.trainer.classifier.threshold
         self.published += 1
-        self.last_info = dict(self.last_info, threshold=self.scoring.threshold)
+        calibration = self.trainer.last_calibration
+        self.last_info = dict(self.last_info, threshold=self.scoring.threshold,
+                              success_recall=calibration.get('success_recall', float('nan')))
+        log.info('VICE hand-over %d after %d updates: threshold %.4f, success frames at or '
+                 'above it %.2f, calibration frames %d', self.published,
+                 self.trainer.num_updates, self.scoring.threshold,
+                 calibration.get('success_recall', float('nan')),
+                 calibration.get('calibration_frames', 0))
         if self.on_round is not None:
             try:
                 self.on_round(self.trainer)

@@ -97,5 +97,13 @@ def test_calibrate_rechooses_the_threshold_on_held_out_failures():
     expected = select_threshold(classifier.probability(failures.images), 0.05)
     assert trainer.calibrate() == pytest.approx(expected) == classifier.threshold
     assert 0.5 <= classifier.threshold <= 1.0
+    assert np.isnan(trainer.last_calibration['success_recall'])   # no success examples yet
+    successes = data.subset(data.labels)
+    trainer.add_successes(successes.images)
+    trainer.calibrate()
+    p = classifier.probability(successes.images)
+    assert trainer.last_calibration['success_recall'] == pytest.approx(
+        np.mean(p >= classifier.threshold))
+    assert trainer.last_calibration['calibration_frames'] == len(failures)
     with pytest.raises(ValueError, match='target_fpr'):
         ViceTrainer(classifier, ViceConfig(target_fpr=1.0))
