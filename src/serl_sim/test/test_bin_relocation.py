@@ -7,7 +7,7 @@ import pytest
 
 import serl_sim  # noqa: F401 - registers the envs
 from serl_sim.experts import BinRelocationExpert, make_expert
-from serl_sim.tasks.bin_relocation import CUBE_HALF, REGION_HALF
+from serl_sim.tasks.bin_relocation import CUBE_HALF, REGION_HALF, TRAY_MAX, TRAY_MIN
 
 
 def _run(env, expert, obs, steps=100):
@@ -84,6 +84,26 @@ def test_out_of_reach_is_told_and_bad_directions_are_named():
         gym.make('PandaBinRelocation-v0', direction='sideways')
     with pytest.raises(ValueError, match='sideways'):
         env.reset(options={'direction': 'sideways'})
+    env.close()
+
+
+@pytest.mark.parametrize('direction', [(1, 0), (-1, 0), (0, 1), (0, -1)])
+def test_the_tray_keeps_a_sliding_cube_within_reach(direction):
+    """A cube sliding at 1.5 m/s towards a wall 2 cm away stops there, still pickable."""
+    env = gym.make('PandaBinRelocation-v0')
+    env.reset(seed=0)
+    sim, task = env.unwrapped.sim, env.unwrapped.task
+    d = np.array(direction, float)
+    lo, hi = np.array(TRAY_MIN) + CUBE_HALF, np.array(TRAY_MAX) - CUBE_HALF  # centre's range
+    start = np.where(d > 0, hi - 0.02, np.where(d < 0, lo + 0.02, (lo + hi) / 2))
+    task.place_cube(sim, *start)
+    # on the table it would slide v^2 / (2 mu g) = 11 cm: out of reach (REACH_MIN/MAX)
+    sim.data.qvel[task._dof:task._dof + 2] = 1.5 * d
+    for _ in range(1000):   # 2 s of physics (2 ms steps)
+        mujoco.mj_step(sim.model, sim.data)
+    cube = task.cube_position(sim)
+    assert np.all(cube[:2] >= lo - 0.005) and np.all(cube[:2] <= hi + 0.005), cube
+    assert task.object_in_reach(sim)
     env.close()
 
 

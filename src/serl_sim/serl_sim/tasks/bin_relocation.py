@@ -6,6 +6,8 @@ work, so the robot can train for hours with no person resetting the scene (Luo e
 arXiv 2401.16013, "Resets"). Here the two bins are two square regions marked on the table,
 ``A`` (y < 0, the robot's right) and ``B`` (y > 0), each ``REGION_HALF`` x 2 wide, centred
 at x = 0.45 m, y = -/+ 0.15 m (``fr3_link0``); the object is the pick-cube task's 4 cm cube.
+A low tray (3 cm walls, ``TRAY_MIN``..``TRAY_MAX``) surrounds both, as SERL's bins do: a cube
+pushed or slid stops at a wall where the arm can still pick it up.
 
 - ``direction='forward'``: the cube starts in A, success = it rests in B; ``'backward'``: the
   reverse. ``direction`` may change between episodes (the env's ``reset(options=...)``).
@@ -36,8 +38,29 @@ REGION_HALF = 0.06
 #: z: below the table top (fallen off it) is out of reach, any height above it is not.
 REACH_MIN = np.array([0.28, -0.3, -0.01])
 REACH_MAX = np.array([0.6, 0.3, np.inf])
+#: A low tray around both regions (inner x, y bounds, m; wall height and thickness): a cube
+#: the policy pushes or slides stops at a wall where the arm can still pick it up, as SERL's
+#: bins keep their object (without it, the first forward-backward run without ROS pushed the
+#: cube out of reach 30 times in 251 episodes). Lifted over a wall and dropped, it is out.
+TRAY_MIN = (0.30, -0.27)
+TRAY_MAX = (0.58, 0.27)
+TRAY_WALL_HEIGHT = 0.03
+TRAY_WALL_THICKNESS = 0.02
 RESTING_SPEED = 0.05   # m/s
 RELEASED_DISTANCE = 0.03   # m, TCP to cube centre
+
+
+def tray_walls() -> str:
+    """Return the tray's four walls (MJCF box geoms on the table, colliding with the cube)."""
+    (x0, y0), (x1, y1) = TRAY_MIN, TRAY_MAX
+    t, h = TRAY_WALL_THICKNESS / 2, TRAY_WALL_HEIGHT / 2
+    cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 + 2 * t, (y1 - y0) / 2
+    walls = {'near': (x0 - t, cy, t, hy), 'far': (x1 + t, cy, t, hy),
+             'right': (cx, y0 - t, hx, t), 'left': (cx, y1 + t, hx, t)}
+    c, a = description.WORLD_CONTYPE, description.WORLD_CONAFFINITY
+    return ''.join(f'    <geom name="tray_{name}" type="box" pos="{x:g} {y:g} {h:g}" '
+                   f'size="{sx:g} {sy:g} {h:g}" material="tray_mat" contype="{c}" '
+                   f'conaffinity="{a}"/>\n' for name, (x, y, sx, sy) in walls.items())
 
 
 class BinRelocationTask(CubeTask):
@@ -87,18 +110,19 @@ class BinRelocationTask(CubeTask):
         return np.array([x, y, 0.0])
 
     def mjcf_asset(self) -> str:
-        """Cube and region materials."""
+        """Cube, region and tray materials."""
         return (super().mjcf_asset()
                 + '    <material name="region_a_mat" rgba="0.2 0.4 0.9 1"/>\n'
-                '    <material name="region_b_mat" rgba="0.2 0.75 0.3 1"/>\n')
+                '    <material name="region_b_mat" rgba="0.2 0.75 0.3 1"/>\n'
+                '    <material name="tray_mat" rgba="0.55 0.45 0.35 1"/>\n')
 
     def mjcf_worldbody(self) -> str:
-        """Return the two regions (thin marks, no collision) and the cube (a free body)."""
+        """Return the two regions (thin marks, no collision), the tray's walls and the cube."""
         return ''.join(
             f'    <geom name="region_{name.lower()}" type="box" pos="{x:g} {y:g} 0.0005" '
             f'size="{REGION_HALF:g} {REGION_HALF:g} 0.0005" material="region_{name.lower()}_mat" '
             'contype="0" conaffinity="0"/>\n' for name, (x, y) in REGION_CENTRES.items()
-        ) + super().mjcf_worldbody()
+        ) + tray_walls() + super().mjcf_worldbody()
 
     def reset(self, sim, rng: np.random.Generator) -> None:
         """Cube flat inside the source region at a sampled (x, y); arm home, gripper open."""
