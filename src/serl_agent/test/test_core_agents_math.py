@@ -72,6 +72,15 @@ def test_sac_clipped_double_q_target_takes_the_min_of_both_critics():
              'terminated': torch.tensor([0.0, 1.0]), 'truncated': torch.zeros(2)}
     np.testing.assert_allclose(agent.compute_target(batch).numpy(), [1.0 + 0.9 * 2.0, 0.0],
                                rtol=1e-6)
+    # reward_scale multiplies the reward only (a log-probability reward of -5 at scale 0.1)
+    scaled = SACAgent(OBS, ACT, SACConfig(**TINY, discount=0.9, entropy_backup=False,
+                                          reward_scale=0.1), seed=0)
+    set_linear_critics(scaled.target_critic, [0.0, 0.0], offsets=[2.0, 3.0])
+    batch['rewards'] = torch.tensor([-5.0, -10.0])
+    np.testing.assert_allclose(scaled.compute_target(batch).numpy(), [-0.5 + 0.9 * 2.0, -1.0],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match='reward_scale'):
+        SACConfig(**TINY, reward_scale=0.0).validate()
 
 
 def test_seeded_sampling_draws_uniformly_from_the_union():

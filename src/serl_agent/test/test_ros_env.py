@@ -176,9 +176,11 @@ def test_ground_truth_success_counts_the_sim_not_the_classifier():
         assert info == {'succeed': False, 'object_in_reach': True}  # the cube is on the table
 
 
-def test_reward_of_a_frame_before_the_command_is_not_taken():
-    """A /reward received after the command but computed on an older frame gives reward 0."""
-    parameters = {'reward_source': 'classifier', 'reward_timeout': 0.3}
+@pytest.mark.parametrize('missing_reward', [0.0, -10.0])   # sparse; log p's floor
+def test_reward_of_a_frame_before_the_command_is_not_taken(missing_reward):
+    """A /reward computed on an older frame is not taken: ``missing_reward``, no success."""
+    parameters = {'reward_source': 'classifier', 'reward_timeout': 0.3,
+                  'missing_reward': missing_reward}
     # stamped 2 s (sim time) in the past: received after every command, never newer than the
     # state a command came from (as the previous episode's last frame after a reset)
     with _env_on_sim(parameters, lambda c: _stamped_classifier(c, 2.0)) as (env, _, _, _):
@@ -186,7 +188,7 @@ def test_reward_of_a_frame_before_the_command_is_not_taken():
         env.reset(seed=1)
         for _ in range(3):
             _, reward, terminated, _, _ = env.step(np.zeros(4, np.float32))
-            assert (reward, terminated) == (0.0, False)
+            assert (reward, terminated) == (missing_reward, False)
 
 
 def test_ground_truth_success_needs_the_sim():

@@ -33,7 +33,7 @@ liveness check passed), 1 on a failed step or check, 130 after Ctrl-C.
 """
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
@@ -41,7 +41,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from tqdm import tqdm
 import yaml
@@ -96,6 +96,33 @@ TASKS = {
 }
 
 
+@dataclass(frozen=True)
+class RewardScale:
+    """
+    How the classifier's output becomes the reward (``--reward-scale``), as data.
+
+    :ivar node_mode: the reward node's ``mode``: 'sparse' (1 above the threshold, else 0:
+        SERL's classifier reward) or 'vice' (log p(success | s) clipped at -10: VICE, Fu et
+        al. 2018, Eq. 5).
+    :ivar agent: agent config fields that fit the scale (over the agent config's).
+    :ivar actor: actor parameters: ``missing_reward``, the reward of a step whose /reward
+        came too late (the scale's "no success").
+    """
+
+    node_mode: str
+    agent: Dict[str, float] = field(default_factory=dict)
+    actor: Dict[str, float] = field(default_factory=dict)
+
+
+REWARD_SCALES = {
+    'sparse': RewardScale('sparse'),
+    # log p in [-10, 0] (serl_reward.classifier.MIN_LOG_PROBABILITY, not imported: torch):
+    # scaled by 0.1 in the critic target to [-1, 0], the magnitude of the 0/1 reward the
+    # agent settings (config/agent_pick_cube.yaml) were measured with
+    'log_p': RewardScale('vice', {'reward_scale': 0.1}, {'missing_reward': -10.0}),
+}
+
+
 def directions_of(args) -> Tuple[str, ...]:
     """Return the task's directions (forward-backward), or ``('',)`` for one policy."""
     return TASKS[args.task].directions or ('',)
@@ -146,6 +173,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'against the states the policy visits, with label queries answered by '
                         "the sim's ground truth: config/reward_vice.yaml), ground_truth (the "
                         "sim's)")
+    p.add_argument('--reward-scale', default='sparse', choices=sorted(REWARD_SCALES),
+                   help="classifier and vice: the reward from the classifier's p(success | "
+                        's): sparse (1 above its threshold, else 0) or log_p (log p, clipped '
+                        'at -10; the agent scales it by 0.1)')
     p.add_argument('--max-env-steps', type=int, default=10000,
                    help='stop when the learner has this many env steps')
     p.add_argument('--target-success', type=float, default=0.9,
@@ -193,6 +224,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--timeout', type=float, default=0.0,
                    help='give up training after this many seconds (0: no limit)')
     args = p.parse_args(argv)
+    if args.reward == 'ground_truth' and args.reward_scale != 'sparse':
+        p.error(f'--reward-scale {args.reward_scale} needs a classifier reward (--reward '
+                f"classifier or vice); ground_truth is the sim's 0/1 success")
     if args.run_dir is None:
         args.run_dir = TASKS[args.task].run_dir
     if args.episode_steps is None:
@@ -510,15 +544,20 @@ def training_params(args, run_dir: Path, encoder: Optional[Path] = None) -> Path
     agent_config = args.agent_config or str(config_dir() / 'agent_pick_cube.yaml')
     if args.smoke:
         agent_config = str(smoke_agent_config(run_dir, args.agent))
-    if getattr(args, 'precision', None):   # the chosen config with its precision replaced
+    scale = REWARD_SCALES[getattr(args, 'reward_scale', 'sparse')]
+    overrides = dict(scale.agent)
+    if getattr(args, 'precision', None):
+        overrides['precision'] = args.precision
+    if overrides:   # the chosen config with these fields replaced
         data = yaml.safe_load(Path(agent_config).read_text()) or {}
-        data.setdefault(args.agent, {})['precision'] = args.precision
+        data.setdefault(args.agent, {}).update(overrides)
         agent_config = str(write_yaml(run_dir / f'{args.agent}_config.yaml', data))
     actor = {'eval_every': args.eval_every, 'eval_episodes': args.eval_episodes,
              'seed': args.seed * 100000, 'spool_dir': str(run_dir / 'actor_spool'),
              'state_timeout': SIM_STATE_TIMEOUT, 'max_episode_steps': args.episode_steps,
              # success counted by the sim (the classifier's reward still ends episodes)
              'ground_truth_success': True}
+    actor.update(scale.actor)
     if recipe.cameras:
         actor.update(image_keys=list(recipe.cameras))
     if not recipe.object_pose:
@@ -539,11 +578,17 @@ def training_params(args, run_dir: Path, encoder: Optional[Path] = None) -> Path
         learner_key: {'ros__parameters': learner},
         'sim_node': {'ros__parameters': {'seed': args.seed}},
     }
+    reward_node = {}
+    if scale.node_mode != 'sparse':
+        reward_node['mode'] = scale.node_mode
     if args.smoke and args.reward == 'vice':
         # a query a second about any frame, a VICE round every 5 frame sets: the smoke run
         # sees both loops close within its few hundred steps
-        params['reward_node'] = {'ros__parameters': {
-            'query_interval': 1.0, 'query_min_probability': 0.0, 'vice_update_interval': 5}}
+        reward_node.update(query_interval=1.0, query_min_probability=0.0,
+                           vice_update_interval=5)
+    if reward_node:
+        reward_key = '/**/reward_node' if recipe.directions else 'reward_node'
+        params[reward_key] = {'ros__parameters': reward_node}
     return write_yaml(run_dir / 'params_train.yaml', params)
 
 
@@ -720,7 +765,8 @@ def _finish(args, run_dir: Path, monitor, progress, outcome: str, learner: dict)
               'false_reward_episodes': progress.false_rewards,
               'intervention_steps': progress.intervention_steps,
               'intervened_episodes': progress.intervened_episodes,
-              'reward': dict(progress.reward_summary(), source=args.reward),
+              'reward': dict(progress.reward_summary(), source=args.reward,
+                             scale=getattr(args, 'reward_scale', 'sparse')),
               # the last status covers its last second only: the run's UTD too
               'learner': dict(learner, run_utd=learner.get('critic_updates', 0.0)
                               / max(learner.get('env_steps', 0.0), 1.0))}

@@ -109,7 +109,7 @@ class MonitorNode(Node):
             ev = progress.on_episode(
                 msg.actor_id, msg.episode, msg.steps, msg.episode_return, msg.success,
                 msg.evaluation, msg.evaluation_round, msg.total_steps, msg.policy_version,
-                msg.intervention_steps)
+                msg.intervention_steps, rewarded=msg.rewarded)
             if ev is not None:
                 ev.direction = msg.direction
                 self.new_evaluations.append(ev)

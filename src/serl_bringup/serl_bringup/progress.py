@@ -155,10 +155,13 @@ class Progress:
     def on_episode(self, actor_id: str, episode: int, steps: int, episode_return: float,
                    success: bool, evaluation: bool, evaluation_round: int,
                    total_steps: int, policy_version: int,
-                   intervention_steps: int = 0) -> Optional[Evaluation]:
+                   intervention_steps: int = 0,
+                   rewarded: Optional[bool] = None) -> Optional[Evaluation]:
         """
         Take the fields of one ``EpisodeSummary``.
 
+        :param rewarded: the reward source's success ended the episode (the message's field);
+            None: a positive return (a sparse reward's success).
         :returns: the :class:`Evaluation` when this episode completed a round (it is also
             appended to ``evaluations.csv``), else None.
         """
@@ -167,7 +170,7 @@ class Progress:
         if policy_version >= 0:
             self.policy_version = int(policy_version)
         if not evaluation:
-            rewarded = episode_return > 0.0
+            rewarded = episode_return > 0.0 if rewarded is None else bool(rewarded)
             self.training_episodes += 1
             self.training_successes += int(bool(success))
             self.training_rewarded += int(rewarded)

@@ -1,5 +1,6 @@
 """The training graph's parameters that serl_train writes: agent settings, keys, episodes."""
 
+import pytest
 from serl_agent.agents.config import RLPDConfig
 from serl_agent.agents.registry import load_config
 from serl_bringup import main_job
@@ -150,6 +151,24 @@ def test_precision_overrides_the_agent_config(tmp_path):
     config = RLPDConfig.from_yaml(learner['agent_config'])
     assert config.precision == 'bf16' and (config.num_critics, config.utd_ratio) == (2, 10)
     assert learner['agent_config'] == str(tmp_path / 'rlpd_config.yaml')
+
+
+def test_log_p_reward_sets_the_reward_node_mode_and_the_agents_reward_scale(tmp_path, capsys):
+    params = _written(tmp_path, '--reward', 'vice', '--reward-scale', 'log_p',
+                      '--precision', 'bf16')
+    assert params['reward_node']['ros__parameters']['mode'] == 'vice'   # log p(success | s)
+    config = RLPDConfig.from_yaml(params['learner_node']['ros__parameters']['agent_config'])
+    assert (config.reward_scale, config.precision, config.num_critics) == (0.1, 'bf16', 2)
+    from serl_reward.classifier import MIN_LOG_PROBABILITY   # the reward node's floor
+    assert params['actor_node']['ros__parameters']['missing_reward'] == MIN_LOG_PROBABILITY
+    (tmp_path / 'sparse').mkdir()
+    sparse = _written(tmp_path / 'sparse', '--reward', 'vice')
+    assert 'mode' not in sparse.get('reward_node', {}).get('ros__parameters', {})
+    assert RLPDConfig.from_yaml(
+        sparse['learner_node']['ros__parameters']['agent_config']).reward_scale == 1.0
+    with pytest.raises(SystemExit):
+        main_job.parse_args(['--reward', 'ground_truth', '--reward-scale', 'log_p'])
+    assert '--reward-scale log_p needs a classifier reward' in capsys.readouterr().err
 
 
 def test_vision_bin_relocation_learns_from_the_cameras_in_both_directions(tmp_path):

@@ -87,6 +87,10 @@ def test_rewarded_failures_are_counted_as_false_rewards(tmp_path):
     progress.save()
     again = Progress(tmp_path, eval_episodes=2, clock=FakeClock())
     assert (again.training_rewarded, again.false_rewards) == (2, 1)
+    # a log-probability reward: the return is negative; the message's flag says rewarded
+    again.on_episode('a', 1, 10, -3.2, False, False, 0, 60, 3, rewarded=True)
+    again.on_episode('a', 2, 50, -40.0, False, False, 0, 110, 3, rewarded=False)
+    assert (again.training_rewarded, again.false_rewards) == (3, 2)
 
 
 def test_unreadable_progress_file_starts_from_zero(tmp_path):

@@ -163,6 +163,11 @@ class SACConfig(AgentConfig):
     temperature_lr: float = 3e-4
     # Discount gamma 0.99 (SAC Table 1).
     discount: float = 0.99
+    # Reward scale: every reward is multiplied by it in the critic target (SAC, Haarnoja et
+    # al. 2018, arXiv 1801.01290, Sec. 5.2 and App. D: the scale sets how much the return
+    # weighs against the entropy; 1: rewards as the env gives them). The main job sets 0.1
+    # for a log-probability reward in [-10, 0], keeping targets at the 0/1 reward's scale.
+    reward_scale: float = 1.0
     # Number of Q-functions: 2 (SAC Sec. 5 / Table 1, clipped double Q as in TD3).
     num_critics: int = 2
     # Size Z of the random subset of target critics whose minimum forms the target: 2 with
@@ -216,7 +221,7 @@ class SACConfig(AgentConfig):
     def validate(self) -> None:
         """Check ranges; raise ``ValueError`` naming the first bad field."""
         super().validate()
-        for name in ('critic_lr', 'temperature_lr', 'init_temperature'):
+        for name in ('critic_lr', 'temperature_lr', 'init_temperature', 'reward_scale'):
             if not getattr(self, name) > 0:
                 self._bad(name, 'must be > 0')
         if not 0.0 <= self.discount < 1.0:

@@ -120,13 +120,14 @@ class SACAgent(Agent):
         next_q = next_q.float()  # the target in fp32 whatever the products' precision
         if c.entropy_backup:
             next_q = next_q - self.log_alpha.exp() * next_log_prob.float()
-        return rewards + c.discount * (1.0 - terminated) * next_q
+        return c.reward_scale * rewards + c.discount * (1.0 - terminated) * next_q
 
     def compute_target(self, batch: Batch) -> torch.Tensor:
         """
         Soft TD target y (B,) of Alg. 1 (no gradient).
 
-        y = r + gamma (1 - terminated) (min_{i in Z} Q'_i(s', a') - alpha log pi(a'|s')),
+        y = c r + gamma (1 - terminated) (min_{i in Z} Q'_i(s', a') - alpha log pi(a'|s')),
+        c = ``reward_scale``;
         a' ~ pi(.|s'); the entropy term only with ``entropy_backup``. Z is a fresh random
         subset of ``effective_subset_size`` target critics; only those are evaluated.
         """

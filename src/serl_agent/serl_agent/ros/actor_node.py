@@ -349,6 +349,7 @@ class ActorNode(Node):
                              steps=int(result.steps),
                              episode_return=float(result.episode_return),
                              success=bool(result.success), evaluation=bool(evaluation),
+                             rewarded=bool(result.terminated),
                              evaluation_round=int(round_) if evaluation else 0,
                              total_steps=int(self.total_steps),
                              intervention_steps=int(result.interventions),

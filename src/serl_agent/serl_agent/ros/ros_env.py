@@ -74,7 +74,10 @@ class RosEnvSettings:
     :ivar state_timeout: s without robot state before :class:`StaleStateError`.
     :ivar reset_timeout: s to wait for a reset (service answer, state after it, or reach).
     :ivar reward_timeout: s to wait after a step for a /reward of a frame taken after its
-        command (then reward 0, with a warning).
+        command (then ``missing_reward``, no success, with a warning).
+    :ivar missing_reward: the reward of a step whose /reward did not come in time: the reward
+        source's value for "no success" (0 for a sparse reward; -10, the floor of the reward
+        node's log p, for a log-probability reward).
     :ivar image_keys: camera names observed (``''`` entries ignored).
     :ivar image_size: (height, width) of the camera images.
     :ivar object_pose: observe ``/sim/object_pose`` as ``object_pos``.
@@ -101,6 +104,7 @@ class RosEnvSettings:
     state_timeout: float = 0.5
     reset_timeout: float = 10.0
     reward_timeout: float = 0.5
+    missing_reward: float = 0.0
     image_keys: Tuple[str, ...] = ('',)
     image_size: Tuple[int, ...] = (128, 128)
     object_pose: bool = True
@@ -568,9 +572,9 @@ class RosEnv(gym.Env):
                     f'no /reward of a frame after the command within '
                     f'{self.settings.reward_timeout} s (newest: '
                     f'{"none" if got is None else f"stamp {_stamp_seconds(got.header):.3f} s"}, '
-                    f'command from the state at {state_stamp:.3f} s): reward 0',
-                    throttle_duration_sec=5.0)
-                return False, 0.0
+                    f'command from the state at {state_stamp:.3f} s): reward '
+                    f'{self.settings.missing_reward:g}', throttle_duration_sec=5.0)
+                return False, float(self.settings.missing_reward)
             time.sleep(0.002)
 
 
