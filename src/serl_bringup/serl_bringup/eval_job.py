@@ -36,7 +36,7 @@ import threading
 import time
 from typing import List, Optional
 
-from serl_bringup.main_job import CAMERAS, STATE_KEYS
+from serl_bringup.recipes import CAMERAS, STATE_KEYS
 import yaml
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import time
 from typing import Dict, Optional, Tuple
 
-from serl_bringup.main_job import log, save_policy, TASKS, training_graph_argv
+from serl_bringup.main_job import log, save_policy, training_graph_argv
+from serl_bringup.recipes import TASKS
 
 
 def status_line(progresses: Dict[str, object], resets: Tuple[int, int],
