@@ -45,6 +45,9 @@ def _env_on_sim(parameters, make_extra, task='PandaPickCube-v0'):
     """
     sim = _start(['serl_sim.sim_node', '--ros-args', '-p', 'camera_rate:=0.0',
                   '-p', f'task:={task}'])
+    # the sim's reset pauses its state stream: 1 s, as the main job sets in sim
+    # (SIM_STATE_TIMEOUT; the 0.5 s default failed a reset once on a loaded machine)
+    parameters = {'state_timeout': 1.0, **parameters}
     with ros_context() as (context, executor):
         node = Node('ros_env_test', context=context)
         extra = make_extra(context)
