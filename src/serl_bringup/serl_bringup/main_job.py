@@ -43,6 +43,7 @@ import time
 from typing import Callable, List, Optional
 
 from serl_bringup.recipes import CAMERAS, direction_dir, directions_of, REWARD_SCALES, TASKS
+from serl_common.overrides import parse_overrides
 from tqdm import tqdm
 import yaml
 
@@ -106,6 +107,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--agent-config', '--rlpd-config', dest='agent_config', default='',
                    help='YAML with a section named after the agent (empty: '
                         'config/agent_pick_cube.yaml, which has one for each agent)')
+    p.add_argument('--agent-set', nargs='*', default=[], metavar='KEY=VALUE',
+                   help='override fields of the agent config, e.g. --agent-set '
+                        'actor_bc_weight=1 num_critics=10 (values as YAML; checked against '
+                        "the agent's settings before any step runs)")
     p.add_argument('--precision', default=None, choices=('fp32', 'bf16', 'auto'),
                    help="the learner's matrix products (overrides the agent config's "
                         '"precision": bf16 autocast with fp32 weights, optimiser state and '
@@ -138,6 +143,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--timeout', type=float, default=0.0,
                    help='give up training after this many seconds (0: no limit)')
     args = p.parse_args(argv)
+    try:
+        args.agent_overrides = parse_overrides(args.agent_set, '--agent-set')
+    except ValueError as error:
+        p.error(str(error))
     if args.reward == 'ground_truth' and args.reward_scale != 'sparse':
         p.error(f'--reward-scale {args.reward_scale} needs a classifier reward (--reward '
                 f"classifier or vice); ground_truth is the sim's 0/1 success")
@@ -452,6 +461,26 @@ def training_graph_argv(args, run_dir: Path, demos: str, model: Optional[Path],
     return argv
 
 
+def agent_overrides(args) -> dict:
+    """Return the agent config fields the job replaces: reward form, precision, --agent-set."""
+    overrides = dict(REWARD_SCALES[getattr(args, 'reward_scale', 'sparse')].agent)
+    if getattr(args, 'precision', None):
+        overrides['precision'] = args.precision
+    overrides.update(getattr(args, 'agent_overrides', {}))   # the user's last: they win
+    return overrides
+
+
+def agent_settings_error(args) -> Optional[str]:
+    """Return why the agent's settings with the job's overrides are refused, or None."""
+    from serl_agent.agents.registry import load_config
+    path = args.agent_config or str(config_dir() / 'agent_pick_cube.yaml')
+    try:
+        load_config(args.agent, path, **agent_overrides(args))
+    except (TypeError, ValueError) as error:
+        return str(error)
+    return None
+
+
 def training_params(args, run_dir: Path, encoder: Optional[Path] = None) -> Path:
     """Write the parameter overrides of the training graph (``params_train.yaml``)."""
     recipe = TASKS[args.task]
@@ -459,9 +488,7 @@ def training_params(args, run_dir: Path, encoder: Optional[Path] = None) -> Path
     if args.smoke:
         agent_config = str(smoke_agent_config(run_dir, args.agent))
     scale = REWARD_SCALES[getattr(args, 'reward_scale', 'sparse')]
-    overrides = dict(scale.agent)
-    if getattr(args, 'precision', None):
-        overrides['precision'] = args.precision
+    overrides = agent_overrides(args)
     if overrides:   # the chosen config with these fields replaced
         data = yaml.safe_load(Path(agent_config).read_text()) or {}
         data.setdefault(args.agent, {}).update(overrides)
@@ -749,6 +776,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if other is not None and other != args.task:
         log(f'error: {Path(args.run_dir).resolve()} holds a {other} run, not {args.task}: '
             f'give another --run-dir (or --task {other} to resume it)')
+        return 2
+    refused = agent_settings_error(args)
+    if refused is not None:   # before any step: not after 10 minutes of demos
+        log(f'error: agent settings: {refused}')
         return 2
     running = other_graph_nodes()
     if running:

@@ -171,6 +171,22 @@ def test_log_p_reward_sets_the_reward_node_mode_and_the_agents_reward_scale(tmp_
     assert '--reward-scale log_p needs a classifier reward' in capsys.readouterr().err
 
 
+def test_agent_settings_are_set_on_the_command_line_and_checked_early(tmp_path, capsys):
+    params = _written(tmp_path, '--agent-set', 'actor_bc_weight=1', 'num_critics=10',
+                      '--precision', 'bf16')
+    config = RLPDConfig.from_yaml(params['learner_node']['ros__parameters']['agent_config'])
+    assert (config.actor_bc_weight, config.num_critics, config.precision) == (1.0, 10, 'bf16')
+    assert config.utd_ratio == 10   # the rest from config/agent_pick_cube.yaml
+    run = tmp_path / 'refused'
+    assert main_job.main(['--run-dir', str(run), '--agent-set', 'num_critic=10']) == 2
+    out = capsys.readouterr().out
+    assert 'error: agent settings:' in out and "unknown RLPDConfig keys: ['num_critic']" in out
+    assert not run.exists()   # refused before the run directory was made
+    with pytest.raises(SystemExit):
+        main_job.parse_args(['--agent-set', 'num_critics'])
+    assert '--agent-set expects key=value' in capsys.readouterr().err
+
+
 def test_vision_bin_relocation_learns_from_the_cameras_in_both_directions(tmp_path):
     args = main_job.parse_args(['--run-dir', str(tmp_path), '--task',
                                 'PandaBinRelocationVision-v0'])

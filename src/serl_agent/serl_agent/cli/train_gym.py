@@ -32,8 +32,8 @@ from serl_agent.data import checkpoint
 from serl_agent.data.replay import ReplayBuffer
 from serl_agent.runtime.evaluation import EVAL_SEED, evaluate_policy
 from serl_agent.runtime.threads import set_torch_threads
+from serl_common.overrides import parse_overrides
 import torch
-import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parents[4] / 'config'
 
@@ -309,17 +309,6 @@ def _peek_counters(run) -> dict:
     return dict(json.loads(manifest_path.read_text(encoding='utf-8')).get('counters', {}))
 
 
-def parse_overrides(items: Sequence[str]) -> dict:
-    """``['utd_ratio=2', 'hidden_dims=[64, 64]']`` -> dict (values parsed as YAML)."""
-    out = {}
-    for item in items:
-        if '=' not in item:
-            raise ValueError(f'--set expects key=value, got {item!r}')
-        key, value = item.split('=', 1)
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
 def demo_factory(demos: Sequence[str] = (), expert_episodes: int = 0,
                  prior: Sequence[str] = (), seed: int = 0
                  ) -> Optional[Callable[[gym.Env], ReplayBuffer]]:
@@ -390,10 +379,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     set_torch_threads(args.threads)
-    overrides = parse_overrides(args.set)
     default_config = CONFIG_DIR / CONFIG_FILES[args.agent]
     config_path = args.config or (default_config if default_config.exists() else None)
     try:
+        overrides = parse_overrides(args.set)
         config = load_config(args.agent, config_path, **overrides)
         factory = demo_factory(args.demos, args.expert_episodes, args.prior, args.seed)
         if factory is None and agent_class(args.agent).learns_online is False:
