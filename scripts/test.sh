@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: set up (idempotent), build, run every package's tests with
-# `colcon test`, then `colcon test-result --verbose`. Exits non-zero on any failure or error.
+# `colcon test` (each package prints its 5 slowest tests: the suite must stay under 15 min on
+# CI), then `colcon test-result --verbose`. Exits non-zero on any failure or error.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,7 +20,7 @@ rm -rf "$ROOT/build"/*/test_results "$ROOT/build"/*/pytest.xml
 rc=0
 colcon test --executor sequential --event-handlers console_direct+ \
   --return-code-on-test-failure \
-  --pytest-args -ra --timeout=600 -p no:cacheprovider "$@" || rc=$?
+  --pytest-args -ra --durations=5 --timeout=600 -p no:cacheprovider "$@" || rc=$?
 summary="$(colcon test-result --all --verbose 2>&1)" || rc=1
 echo "$summary"
 # One closing line a CI reader understands, from colcon's own count.
