@@ -16,8 +16,8 @@ RLPD: ``rlpd_no_layernorm``, ``rlpd_seeded`` (demos seeded into the buffer inste
 batches), ``rlpd_10_critics`` (E = 10 instead of 2); and ``rlpd_bc_warmstart`` (an offline
 phase of 2,000 steps that clones the demos into the actor while the critics learn by TD, then
 RLPD as usual), ``rlpd_bc_reg`` (TD3+BC's BC term in every online actor step,
-``actor_bc_weight: 1``) and ``rlpd_bc_warmstart_reg`` (both); ``rlpd_obs_norm`` (running
-observation normalisation).
+``actor_bc_weight: 1``) and ``rlpd_bc_warmstart_reg`` (both); ``rlpd_obs_norm``,
+``awac_obs_norm`` and ``bc_obs_norm`` (running observation normalisation).
 
 ``--no-stop`` goes on after the target to the budget, to see whether the success lasts: the
 table's "after" column is the lowest success of the evaluations after the first >= 90 %.
@@ -78,6 +78,8 @@ VARIANTS = {
                                        'actor_bc_weight': 1.0}, True),
     # issue 17 item 5: running observation normalisation on the project's own task
     'rlpd_obs_norm': ('rlpd', {'normalize_observations': True}, True),
+    'awac_obs_norm': ('awac', {'normalize_observations': True}, True),
+    'bc_obs_norm': ('bc', {'normalize_observations': True}, True),
 }
 
 
