@@ -260,7 +260,12 @@ def _forward_backward_nodes(args: Mapping[str, str], config_dir: Path, robot: st
     actor_params = (('reward_source', reward_source), ('robot', robot),
                     ('directions', list(directions)))
     if robot == 'sim':
-        actor_params += (('task', args['task']), ('ground_truth_success', True))
+        # the task's workspace box: the TCP stays over the tray (on a robot: set the actor's
+        # workspace_min/max over the bins in a params file, docs/forward_backward.md)
+        from serl_sim.tasks.bin_relocation import BinRelocationTask
+        actor_params += (('task', args['task']), ('ground_truth_success', True),
+                         ('workspace_min', [float(v) for v in BinRelocationTask.workspace_min]),
+                         ('workspace_max', [float(v) for v in BinRelocationTask.workspace_max]))
     else:
         actor_params += (('object_pose', False),)
     nodes.append(NodeSpec('serl_agent', 'actor_node', 'actor_node', parameter_files=agent_yaml,

@@ -157,6 +157,10 @@ def test_bin_relocation_trains_forward_backward_with_a_learner_and_reward_per_di
     assert reward.remappings == (('/reward', '/reward/forward'),)
     actor = dict(specs['actor_node'].parameters)
     assert actor['directions'] == ['forward', 'backward'] and actor['ground_truth_success']
+    # the TCP stays over the tray, as in the sim task (a held cube is not carried out of it)
+    from serl_sim.tasks.bin_relocation import TRAY_MAX, TRAY_MIN
+    assert TRAY_MIN[0] < actor['workspace_min'][0] < actor['workspace_max'][0] < TRAY_MAX[0]
+    assert TRAY_MIN[1] < actor['workspace_min'][1] < actor['workspace_max'][1] < TRAY_MAX[1]
     # the same wiring on the robot, asked for by name
     real_args = {k: v for k, v in args.items() if k != 'task'}
     real_args['forward_backward'] = 'true'

@@ -107,6 +107,19 @@ def test_the_tray_keeps_a_sliding_cube_within_reach(direction):
     env.close()
 
 
+def test_the_tcp_stays_over_the_tray():
+    """Actions toward every side stop the TCP inside the tray (the task's workspace box)."""
+    env = gym.make('PandaBinRelocation-v0')
+    env.reset(seed=0)
+    sim = env.unwrapped.sim
+    for action in ([1, 0, 0, 1], [-1, 0, 0, 1], [0, 1, 0, 1], [0, -1, 0, 1]):
+        for _ in range(40):
+            env.step(np.array(action, np.float32))
+        tcp = sim.tcp_position()
+        assert np.all(tcp[:2] > np.array(TRAY_MIN)) and np.all(tcp[:2] < np.array(TRAY_MAX)), tcp
+    env.close()
+
+
 def test_expert_without_a_simulator_needs_a_direction_and_works_from_observations():
     env = gym.make('PandaBinRelocation-v0', direction='backward')
     with pytest.raises(ValueError, match='direction'):

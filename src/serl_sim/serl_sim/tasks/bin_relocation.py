@@ -7,7 +7,8 @@ arXiv 2401.16013, "Resets"). Here the two bins are two square regions marked on 
 ``A`` (y < 0, the robot's right) and ``B`` (y > 0), each ``REGION_HALF`` x 2 wide, centred
 at x = 0.45 m, y = -/+ 0.15 m (``fr3_link0``); the object is the pick-cube task's 4 cm cube.
 A low tray (3 cm walls, ``TRAY_MIN``..``TRAY_MAX``) surrounds both, as SERL's bins do: a cube
-pushed or slid stops at a wall where the arm can still pick it up.
+pushed or slid stops at a wall where the arm can still pick it up; the TCP's workspace box is
+the tray's inside, so a held cube is not carried over a wall.
 
 - ``direction='forward'``: the cube starts in A, success = it rests in B; ``'backward'``: the
   reverse. ``direction`` may change between episodes (the env's ``reset(options=...)``).
@@ -79,6 +80,12 @@ class BinRelocationTask(CubeTask):
     """
 
     name = 'bin_relocation'
+    #: The TCP stays over the tray's inside (1 cm from its walls), as SERL's real task bounds
+    #: the arm's pose over its bins: a held cube cannot be carried over a wall and dropped
+    #: out of reach. The first forward-backward run with the tray alone still lost the cube
+    #: 11 times in 254 episodes.
+    workspace_min = np.array([TRAY_MIN[0] + 0.01, TRAY_MIN[1] + 0.01, 0.0])
+    workspace_max = np.array([TRAY_MAX[0] - 0.01, TRAY_MAX[1] - 0.01, 0.5])
 
     def __init__(self, direction: str = 'forward') -> None:
         self.direction = direction
