@@ -58,6 +58,7 @@ def run_seed(seed: int, out: Path, budget: int, eval_every: int) -> dict:
             'resets': result['resets'], 'out_of_reach_resets': result['out_of_reach_resets'],
             'resets_per_50_episodes': round(50.0 * result['resets'] / episodes, 3),
             'skipped': result['skipped'], 'per_direction': result['per_direction'],
+            'lost_at': result['lost_at'],
             'seconds': round(result['seconds'], 1),
             'load': [round(load0, 2), round(os.getloadavg()[0], 2)], 'cpu': cpu_model(),
             'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}

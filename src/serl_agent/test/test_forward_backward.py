@@ -39,3 +39,20 @@ def test_short_run_skips_a_met_goal_trains_each_direction_and_resumes(tmp_path):
     assert again['env_steps'] >= first['env_steps'] + 150   # counted on from the checkpoints
     assert again['per_direction']['backward']['env_steps'] >= 150   # it starts in B
     assert again['per_direction']['backward']['critic_updates'] >= 150
+
+
+def test_where_the_object_was_lost_is_recorded_at_each_out_of_reach_reset(tmp_path):
+    config = RLPDConfig(batch_size=16, hidden_dims=(32, 32), num_critics=2, utd_ratio=1,
+                        torch_compile=False)
+    calls = []
+
+    def every_other_episode_out_of_reach(env):
+        calls.append(1)
+        return len(calls) % 2 == 1
+
+    result = train_forward_backward('PandaBinRelocation-v0', 250, tmp_path / 'fb', config,
+                                    seed=0, eval_every=0,
+                                    in_reach=every_other_episode_out_of_reach)
+    assert result['out_of_reach_resets'] >= 1
+    assert len(result['lost_at']) == result['out_of_reach_resets']
+    assert all(len(position) == 3 for position in result['lost_at'])   # m, fr3_link0

@@ -129,7 +129,8 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
     :param in_reach: ``in_reach(env)``: whether the object can still be handled.
     :param log: called with one line per evaluation.
     :param first_direction: the direction of the first episode (after a reset).
-    :returns: ``{'env_steps', 'episodes', 'resets', 'out_of_reach_resets', 'skipped',
+    :returns: ``{'env_steps', 'episodes', 'resets', 'out_of_reach_resets', 'lost_at' (the
+        object's position, m, where each out-of-reach episode left it), 'skipped',
         'evals': [(env_steps, forward_success, backward_success)], 'reached_at' (env steps
         of the first evaluation where both reached ``target_success``, or None),
         'per_direction': {direction: {'env_steps', 'episodes', 'successes', 'critic_updates'}},
@@ -185,9 +186,14 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
 
     next_eval = (total_steps() // eval_every + 1) * eval_every if eval_every else None
     episode_seed = seed
+    lost = []   # where the object was when an episode left it out of reach (m, fr3_link0)
+    obs = None
     try:
         while total_steps() < steps and reached_at is None:
-            direction, reset = schedule.next_episode(in_reach(env))
+            reach = in_reach(env)
+            if schedule.started and not reach and obs is not None and 'object_pos' in obs:
+                lost.append([round(float(v), 3) for v in obs['object_pos']])
+            direction, reset = schedule.next_episode(reach)
             episode_seed += 1
             options = {'direction': direction} if reset else {'direction': direction,
                                                               'keep_objects': True}
@@ -218,6 +224,7 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
     return {'env_steps': total_steps(), 'episodes': sum(s.episodes for s in states.values()),
             'resets': schedule.resets, 'out_of_reach_resets': schedule.out_of_reach_resets,
             'skipped': schedule.skipped, 'evals': evals, 'reached_at': reached_at,
+            'lost_at': lost,
             'per_direction': {d: {'env_steps': s.env_steps, 'episodes': s.episodes,
                                   'successes': s.successes,
                                   'critic_updates': s.agent.critic_updates}
