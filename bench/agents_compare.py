@@ -239,8 +239,10 @@ def main(argv=None) -> int:
         if not recs:
             continue
         summary[name] = median_steps(recs, args.budget)
-        per = ', '.join(f'>{args.budget}' if r['steps_to_target'] is None
-                        else str(r['steps_to_target']) for r in recs)
+        per = ', '.join(str(r['steps_to_target']) if r['steps_to_target'] is not None
+                        else f'>{r.get("budget", args.budget)}'
+                        if r['env_steps'] >= r.get('budget', args.budget)
+                        else 'not reached' for r in recs)
         best = ', '.join(f'{r["best_success"]:.2f}' for r in recs)
         after = ', '.join(success_after(r) for r in recs)
         seconds = ', '.join(f'{r["seconds"]:.0f}' for r in recs)
