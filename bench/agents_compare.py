@@ -183,7 +183,9 @@ def plot(results, path: Path) -> None:
                 row.append(last)
             rows.append(row)
         rows = np.array(rows)
+        index = list(VARIANTS).index(name)   # one colour per variant (tab20: 20 of them)
         line, = ax.plot(steps, np.median(rows, axis=0), marker='o', ms=6 if len(steps) == 1 else 3,
+                        color=plt.cm.tab20(index % 20), ls='-' if index < 10 else '--',
                         label=f'{name} (n={len(recs)})')
         ax.fill_between(steps, rows.min(axis=0), rows.max(axis=0), alpha=0.15,
                         color=line.get_color())
