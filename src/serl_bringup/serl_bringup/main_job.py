@@ -461,9 +461,14 @@ def training_graph_argv(args, run_dir: Path, demos: str, model: Optional[Path],
     return argv
 
 
+def reward_scale_name(args) -> str:
+    """Return the run's ``--reward-scale`` ('sparse' for arguments made before it existed)."""
+    return getattr(args, 'reward_scale', 'sparse')
+
+
 def agent_overrides(args) -> dict:
     """Return the agent config fields the job replaces: reward form, precision, --agent-set."""
-    overrides = dict(REWARD_SCALES[getattr(args, 'reward_scale', 'sparse')].agent)
+    overrides = dict(REWARD_SCALES[reward_scale_name(args)].agent)
     if getattr(args, 'precision', None):
         overrides['precision'] = args.precision
     overrides.update(getattr(args, 'agent_overrides', {}))   # the user's last: they win
@@ -487,7 +492,7 @@ def training_params(args, run_dir: Path, encoder: Optional[Path] = None) -> Path
     agent_config = args.agent_config or str(config_dir() / 'agent_pick_cube.yaml')
     if args.smoke:
         agent_config = str(smoke_agent_config(run_dir, args.agent))
-    scale = REWARD_SCALES[getattr(args, 'reward_scale', 'sparse')]
+    scale = REWARD_SCALES[reward_scale_name(args)]
     overrides = agent_overrides(args)
     if overrides:   # the chosen config with these fields replaced
         data = yaml.safe_load(Path(agent_config).read_text()) or {}
@@ -707,7 +712,7 @@ def _finish(args, run_dir: Path, monitor, progress, outcome: str, learner: dict)
               'intervention_steps': progress.intervention_steps,
               'intervened_episodes': progress.intervened_episodes,
               'reward': dict(progress.reward_summary(), source=args.reward,
-                             scale=getattr(args, 'reward_scale', 'sparse')),
+                             scale=reward_scale_name(args)),
               # the last status covers its last second only: the run's UTD too
               'learner': dict(learner, run_utd=learner.get('critic_updates', 0.0)
                               / max(learner.get('env_steps', 0.0), 1.0))}
