@@ -197,7 +197,8 @@ def evaluate_in_graph(args, run_dir: Path, run: dict, video) -> dict:
     from rclpy.node import Node
     from rclpy.signals import SignalHandlerOptions
     from serl_agent.runtime.evaluation import summarize
-    from serl_bringup.main_job import Graph, write_yaml
+    from serl_bringup.job.common import write_yaml
+    from serl_bringup.job.launched_graph import Graph
 
     direction = run.get('direction', '')
     out = run_dir / 'eval'

@@ -1,6 +1,6 @@
 """serl_train's forward-backward step without ROS: the status line and when both are done."""
 
-from serl_bringup.forward_backward_job import status_line, target_round
+from serl_bringup.job.forward_backward import status_line, target_round
 from serl_bringup.progress import Progress
 
 
@@ -52,7 +52,7 @@ def test_status_line_shows_each_direction_and_the_resets(tmp_path):
 
 
 def test_resets_of_earlier_sessions_are_kept(tmp_path):
-    from serl_bringup.forward_backward_job import earlier_resets, save_resets
+    from serl_bringup.job.forward_backward import earlier_resets, save_resets
     assert earlier_resets(tmp_path) == (0, 0)
     save_resets(tmp_path, (4, 3))
     assert earlier_resets(tmp_path) == (4, 3)

@@ -5,13 +5,19 @@ from serl_agent.agents.config import RLPDConfig
 from serl_agent.agents.registry import load_config
 from serl_bringup import main_job
 from serl_bringup.graph import get_graph
+from serl_bringup.job.cli import parse_args
+from serl_bringup.job.common import config_dir
+from serl_bringup.job.preflight import other_graph_nodes
+from serl_bringup.job.record import record_negatives
+from serl_bringup.job.training_params import training_graph_argv, training_params
 from serl_bringup.launcher import parse_launch_arguments
+from serl_bringup.recipes import directions_of
 import yaml
 
 
 def _written(tmp_path, *argv):
-    args = main_job.parse_args(['--run-dir', str(tmp_path), *argv])
-    return yaml.safe_load(main_job.training_params(args, tmp_path).read_text())
+    args = parse_args(['--run-dir', str(tmp_path), *argv])
+    return yaml.safe_load(training_params(args, tmp_path).read_text())
 
 
 def test_default_training_uses_the_pick_cube_rlpd_settings(tmp_path):
@@ -52,8 +58,8 @@ def test_agent_and_prior_runs_are_arguments(tmp_path):
 
 def test_teleop_reaches_the_training_graph(tmp_path):
     for teleop in ('none', 'gamepad'):
-        args = main_job.parse_args(['--run-dir', str(tmp_path), '--teleop', teleop])
-        argv = main_job.training_graph_argv(args, tmp_path, 'demos', None)
+        args = parse_args(['--run-dir', str(tmp_path), '--teleop', teleop])
+        argv = training_graph_argv(args, tmp_path, 'demos', None)
         assert f'teleop:={teleop}' in argv
         # the graph accepts it: a teleop node joins when a person may take over
         names = [s.name for s in get_graph('sim').nodes(parse_launch_arguments(argv[1:]),
@@ -62,8 +68,8 @@ def test_teleop_reaches_the_training_graph(tmp_path):
 
 
 def test_viz_reaches_the_training_graph(tmp_path):
-    args = main_job.parse_args(['--run-dir', str(tmp_path), '--viz'])
-    argv = main_job.training_graph_argv(args, tmp_path, 'demos', None)
+    args = parse_args(['--run-dir', str(tmp_path), '--viz'])
+    argv = training_graph_argv(args, tmp_path, 'demos', None)
     names = [s.name for s in get_graph('sim').nodes(parse_launch_arguments(argv[1:]), tmp_path)]
     assert 'viz:=true' in argv and 'serl_viewer' in names
 
@@ -75,8 +81,8 @@ def test_vision_task_learns_only_from_what_a_real_fr3_provides(tmp_path):
     from serl_agent.ros.ros_env import RosEnv, RosEnvSettings
 
     encoder = tmp_path / 'image_encoder.pt'
-    args = main_job.parse_args(['--run-dir', str(tmp_path), '--task', 'PandaPickCubeVision-v0'])
-    params = yaml.safe_load(main_job.training_params(args, tmp_path, encoder).read_text())
+    args = parse_args(['--run-dir', str(tmp_path), '--task', 'PandaPickCubeVision-v0'])
+    params = yaml.safe_load(training_params(args, tmp_path, encoder).read_text())
     learner = params['learner_node']['ros__parameters']
     actor = params['actor_node']['ros__parameters']
     assert learner['image_encoder'] == actor['image_encoder'] == str(encoder)
@@ -105,8 +111,8 @@ def test_vision_task_learns_only_from_what_a_real_fr3_provides(tmp_path):
 
 
 def test_each_task_has_its_run_dir_and_another_tasks_run_is_not_resumed(tmp_path, capsys):
-    assert main_job.parse_args([]).run_dir == 'runs/pick_cube'
-    vision = main_job.parse_args(['--task', 'PandaPickCubeVision-v0'])
+    assert parse_args([]).run_dir == 'runs/pick_cube'
+    vision = parse_args(['--task', 'PandaPickCubeVision-v0'])
     assert vision.run_dir == 'runs/pick_cube_vision'
     run = tmp_path / 'run'
     run.mkdir()
@@ -118,27 +124,27 @@ def test_each_task_has_its_run_dir_and_another_tasks_run_is_not_resumed(tmp_path
 
 
 def test_vice_reward_records_no_failures_and_starts_the_vice_graph(tmp_path):
-    args = main_job.parse_args(['--run-dir', str(tmp_path), '--reward', 'vice'])
-    assert main_job.record_negatives(args, tmp_path) is None   # returns before any graph
+    args = parse_args(['--run-dir', str(tmp_path), '--reward', 'vice'])
+    assert record_negatives(args, tmp_path) is None   # returns before any graph
     model = tmp_path / 'reward_classifier.pt'
-    argv = main_job.training_graph_argv(args, tmp_path, str(tmp_path / 'demos'), model)
+    argv = training_graph_argv(args, tmp_path, str(tmp_path / 'demos'), model)
     assert 'reward:=vice' in argv and f'reward_model:={model}' in argv
     launch_args = parse_launch_arguments(argv[1:])
-    nodes = {s.name for s in get_graph('sim').nodes(launch_args, main_job.config_dir())}
+    nodes = {s.name for s in get_graph('sim').nodes(launch_args, config_dir())}
     assert {'reward_node', 'label_server_node'} <= nodes
 
 
 def test_bin_relocation_trains_forward_backward_from_per_direction_data(tmp_path):
-    args = main_job.parse_args(['--run-dir', str(tmp_path), '--task', 'PandaBinRelocation-v0'])
-    assert args.episode_steps == 100 and main_job.directions_of(args) == ('forward', 'backward')
-    params = yaml.safe_load(main_job.training_params(args, tmp_path).read_text())
+    args = parse_args(['--run-dir', str(tmp_path), '--task', 'PandaBinRelocation-v0'])
+    assert args.episode_steps == 100 and directions_of(args) == ('forward', 'backward')
+    params = yaml.safe_load(training_params(args, tmp_path).read_text())
     assert 'learner_node' not in params   # the namespaced learners take /**/learner_node
     learner = params['/**/learner_node']['ros__parameters']
     assert learner['observation_keys'][-2:] == ['object_pos', 'object_rel']
     model = tmp_path / 'reward_classifier_{direction}.pt'
-    argv = main_job.training_graph_argv(args, tmp_path, str(tmp_path / 'demos'), model)
+    argv = training_graph_argv(args, tmp_path, str(tmp_path / 'demos'), model)
     nodes = {s.label: s for s in get_graph('sim').nodes(parse_launch_arguments(argv[1:]),
-                                                        main_job.config_dir())}
+                                                        config_dir())}
     assert dict(nodes['forward/reward_node'].parameters)['model_path'] == \
         str(tmp_path / 'reward_classifier_forward.pt')
     assert dict(nodes['backward/learner_node'].parameters)['demo_paths'] == \
@@ -167,7 +173,7 @@ def test_log_p_reward_sets_the_reward_node_mode_and_the_agents_reward_scale(tmp_
     assert RLPDConfig.from_yaml(
         sparse['learner_node']['ros__parameters']['agent_config']).reward_scale == 1.0
     with pytest.raises(SystemExit):
-        main_job.parse_args(['--reward', 'ground_truth', '--reward-scale', 'log_p'])
+        parse_args(['--reward', 'ground_truth', '--reward-scale', 'log_p'])
     assert '--reward-scale log_p needs a classifier reward' in capsys.readouterr().err
 
 
@@ -183,14 +189,13 @@ def test_agent_settings_are_set_on_the_command_line_and_checked_early(tmp_path, 
     assert 'error: agent settings:' in out and "unknown RLPDConfig keys: ['num_critic']" in out
     assert not run.exists()   # refused before the run directory was made
     with pytest.raises(SystemExit):
-        main_job.parse_args(['--agent-set', 'num_critics'])
+        parse_args(['--agent-set', 'num_critics'])
     assert '--agent-set expects key=value' in capsys.readouterr().err
 
 
 def test_vision_bin_relocation_learns_from_the_cameras_in_both_directions(tmp_path):
-    args = main_job.parse_args(['--run-dir', str(tmp_path), '--task',
-                                'PandaBinRelocationVision-v0'])
-    params = yaml.safe_load(main_job.training_params(args, tmp_path, tmp_path / 'enc.pt')
+    args = parse_args(['--run-dir', str(tmp_path), '--task', 'PandaBinRelocationVision-v0'])
+    params = yaml.safe_load(training_params(args, tmp_path, tmp_path / 'enc.pt')
                             .read_text())
     learner = params['/**/learner_node']['ros__parameters']
     actor = params['actor_node']['ros__parameters']
@@ -205,7 +210,7 @@ def test_another_graph_on_the_domain_is_refused(tmp_path, capsys):
     from rclpy.node import Node
     from sensor_msgs.msg import JointState
     from serl_common import qos
-    assert main_job.other_graph_nodes(wait=0.5) == []
+    assert other_graph_nodes(wait=0.5) == []
     context = rclpy.Context()
     rclpy.init(context=context)
     node = Node('sim_node', context=context)   # another run's sim on this domain
@@ -216,7 +221,7 @@ def test_another_graph_on_the_domain_is_refused(tmp_path, capsys):
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
-        assert main_job.other_graph_nodes(wait=10.0) == ['sim_node']
+        assert other_graph_nodes(wait=10.0) == ['sim_node']
         assert main_job.main(['--run-dir', str(tmp_path / 'run')]) == 2
         assert 'another graph runs on ROS_DOMAIN_ID' in capsys.readouterr().out
         assert not (tmp_path / 'run' / 'demos').exists()   # nothing started

@@ -1,8 +1,8 @@
 """
 A training graph with the main job's monitor beside it: start, watch, stop.
 
-``serl_train``'s step 3 (:func:`serl_bringup.main_job.train`, and
-:func:`serl_bringup.forward_backward_job.train_forward_backward` for two directions) starts
+``serl_train``'s step 3 (:func:`serl_bringup.job.train_rl.train`, and
+:func:`serl_bringup.job.forward_backward.train_forward_backward` for two directions) starts
 ``serl_launch`` in its own session and a :class:`~serl_bringup.monitor_node.MonitorNode` in
 this process, spinning in a thread, and must take both down however the watch ends (target,
 budget, a stopped graph, Ctrl-C). :class:`WatchedGraph` does that as a context manager.
@@ -25,9 +25,9 @@ class WatchedGraph:
         (what :class:`MonitorNode` takes).
 
     Inside: :attr:`monitor` (read the progress under ``monitor.lock``), :attr:`graph`
-    (:class:`serl_bringup.main_job.Graph`). On exit the graph is stopped first (SIGINT, then
-    SIGKILL of its session), then the monitor and rclpy; exceptions (KeyboardInterrupt
-    included) propagate.
+    (:class:`serl_bringup.job.launched_graph.Graph`). On exit the graph is stopped first
+    (SIGINT, then SIGKILL of its session), then the monitor and rclpy; exceptions
+    (KeyboardInterrupt included) propagate.
     """
 
     def __init__(self, argv: List[str], log_path: Path, progress):
@@ -41,7 +41,7 @@ class WatchedGraph:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.signals import SignalHandlerOptions
-        from serl_bringup.main_job import Graph
+        from serl_bringup.job.launched_graph import Graph
         from serl_bringup.monitor_node import MonitorNode
 
         # Ctrl-C must reach the watch loop as KeyboardInterrupt (stop the graph, then exit),

@@ -16,7 +16,9 @@ from pathlib import Path
 import time
 from typing import Dict, Optional, Tuple
 
-from serl_bringup.main_job import log, save_policy, training_graph_argv
+from serl_bringup.job.common import log
+from serl_bringup.job.train_rl import save_policy
+from serl_bringup.job.training_params import training_graph_argv
 from serl_bringup.recipes import TASKS
 
 
@@ -77,7 +79,7 @@ def train_forward_backward(args, run_dir: Path, demos: Path, model: Optional[Pat
     from torch.utils.tensorboard import SummaryWriter
 
     from serl_bringup.curve import plot_learning_curve
-    from serl_bringup.graph_watch import WatchedGraph
+    from serl_bringup.job.graph_watch import WatchedGraph
     from serl_bringup.progress import Progress
 
     directions = TASKS[args.task].directions
