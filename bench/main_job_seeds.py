@@ -10,6 +10,15 @@ interrupted run resumes where it stopped). The table and the last line read ever
 minutes, false-reward episodes, label queries (``--reward vice``), critic updates per env step,
 scene resets per 50 training episodes (forward-backward).
 
+Paired by default: the variants of one seed share what comes before RL. Before a run starts,
+the files of steps 1 and 2 (demos, explorer episodes, reward classifier, image encoder) of an
+earlier variant's run of the same seed are hard-linked into its run directory where the
+arguments those steps read are the same (``--task``, ``--seed``, ``--demos``; explorer
+episodes: ``--reward``, ``--negative-episodes``, ``--episode-steps``; classifier: also
+``--reward-steps``, ``--reward-fpr``; encoder: ``--encoder-steps``), so the variants differ in
+what they name, not in their demos or classifier (whose recall varied most between unpaired
+runs). The job skips a step whose output exists. ``--no-share`` runs every step per run.
+
     python bench/main_job_seeds.py --out runs/bench_reward --variant classifier=
         --variant vice='--reward vice' --variant gt='--reward ground_truth'
     python bench/main_job_seeds.py --out runs/bench_bf16 --variant fp32=
@@ -30,6 +39,7 @@ import json
 import os
 from pathlib import Path
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,12 +63,67 @@ def load() -> str:
     return f'{os.getloadavg()[0]:.2f}'
 
 
-def run_one(out: Path, name: str, extra, seed: int, budget: int) -> dict:
+#: What each shared file of steps 1 and 2 depends on: serl_train arguments that must agree.
+SHARED_STEPS = (
+    ('demos', ('task', 'seed', 'demos')),
+    ('negatives', ('task', 'seed', 'demos', 'reward', 'negative_episodes', 'episode_steps')),
+    ('reward_classifier*.pt', ('task', 'seed', 'demos', 'reward', 'negative_episodes',
+                               'episode_steps', 'reward_steps', 'reward_fpr')),
+    ('image_encoder.pt', ('task', 'seed', 'demos', 'encoder_steps')),
+)
+
+
+def job_args(extra, seed: int) -> dict:
+    """Return serl_train's parsed arguments for a variant's arguments and a seed."""
+    from serl_bringup.job.cli import parse_args
+    return vars(parse_args(['--seed', str(seed), *extra]))
+
+
+def share_offline_steps(out: Path, name: str, extra, seed: int) -> str:
+    """
+    Hard-link steps 1-2's files of an earlier variant's run of ``seed`` into this run's.
+
+    A donor is a run directory ``<out>/<other>_s<seed>`` whose training graph has started
+    (``params_train.yaml`` exists: its steps 1 and 2 are complete); a file this run already has
+    is kept. Returns the donors' names, comma-separated ('' when none was used).
+    """
+    run_dir = out / f'{name}_s{seed}'
+    mine = job_args(extra, seed)
+    donors = []
+    for donor in sorted(out.glob(f'*_s{seed}')):
+        args_file = donor / 'job_args.json'
+        if donor == run_dir or not (donor / 'params_train.yaml').exists() \
+                or not args_file.exists():
+            continue
+        theirs = json.loads(args_file.read_text())
+        linked = []
+        for pattern, keys in SHARED_STEPS:
+            if any(mine.get(k) != theirs.get(k) for k in keys):
+                continue
+            for source in donor.glob(pattern):
+                target = run_dir / source.name
+                if target.exists():
+                    continue
+                run_dir.mkdir(parents=True, exist_ok=True)
+                if source.is_dir():
+                    shutil.copytree(source, target, copy_function=os.link)
+                else:
+                    os.link(source, target)
+                linked.append(source.name)
+        if linked:
+            print(f'  {name} seed {seed}: {", ".join(linked)} shared from {donor.name}',
+                  flush=True)
+            donors.append(donor.name)
+    return ','.join(donors)
+
+
+def run_one(out: Path, name: str, extra, seed: int, budget: int, share: bool = True) -> dict:
     """Run (or resume) one seed of one variant; return its record (result.json and more)."""
     run_dir = out / f'{name}_s{seed}'
     record_path = out / f'{name}_s{seed}.json'
     if record_path.exists():
         return json.loads(record_path.read_text())
+    shared = share_offline_steps(out, name, extra, seed) if share else ''
     cmd = ['bash', str(ROOT / 'scripts' / 'train.sh'), '--run-dir', str(run_dir),
            '--seed', str(seed), '--max-env-steps', str(budget), *extra]
     print(f'[{time.strftime("%H:%M:%S")}] {name} seed {seed}: {" ".join(cmd)} (load {load()})',
@@ -72,6 +137,7 @@ def run_one(out: Path, name: str, extra, seed: int, budget: int) -> dict:
         return {'variant': name, 'seed': seed, 'failed': code}
     result = json.loads(result_path.read_text())
     record = {'variant': name, 'seed': seed, 'args': extra, 'result': result,
+              'shared_from': shared,
               'end_to_end_min': round((time.time() - started) / 60.0, 1),
               'load': f'{load_start}-{load()}', 'cpu': cpu_model(),
               'finished': time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}
@@ -107,12 +173,16 @@ def main(argv=None) -> int:
                    help='name=serl_train arguments (repeat for several variants)')
     p.add_argument('--budget', type=int, default=25000, help='--max-env-steps of every run')
     p.add_argument('--target-success', type=float, default=0.9)
+    p.add_argument('--no-share', dest='share', action='store_false',
+                   help='record demos and train the classifier in every run (default: a '
+                        "seed's variants share them where their arguments agree)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     records = {}
     for seed in args.seeds:   # seeds outer: a drift of the machine hits every variant alike
         for name, extra in args.variant:
-            records[name, seed] = run_one(args.out, name, extra, seed, args.budget)
+            records[name, seed] = run_one(args.out, name, extra, seed, args.budget,
+                                          args.share)
     print('| variant | seed | reached | env steps | training min | end to end min | false '
           'reward episodes | queries answered (failures caught) | UTD | resets per 50 '
           'episodes | load | finished |')
