@@ -15,9 +15,9 @@ the files of steps 1 and 2 (demos, explorer episodes, reward classifier, image e
 earlier variant's run of the same seed are hard-linked into its run directory where the
 arguments those steps read are the same (``--task``, ``--seed``, ``--demos``; explorer
 episodes: ``--reward``, ``--negative-episodes``, ``--episode-steps``; classifier: also
-``--reward-steps``, ``--reward-fpr``; encoder: ``--encoder-steps``), so the variants differ in
-what they name, not in their demos or classifier (whose recall varied most between unpaired
-runs). The job skips a step whose output exists. ``--no-share`` runs every step per run.
+``--reward-steps``, ``--reward-fpr``, ``--reward-min-threshold``; encoder:
+``--encoder-steps``), so the variants differ in what they name, not in their demos or
+classifier (whose recall varied most between unpaired runs). The job skips a step whose output exists. ``--no-share`` runs every step per run.
 
     python bench/main_job_seeds.py --out runs/bench_reward --variant classifier=
         --variant vice='--reward vice' --variant gt='--reward ground_truth'
@@ -68,7 +68,8 @@ SHARED_STEPS = (
     ('demos', ('task', 'seed', 'demos')),
     ('negatives', ('task', 'seed', 'demos', 'reward', 'negative_episodes', 'episode_steps')),
     ('reward_classifier*.pt', ('task', 'seed', 'demos', 'reward', 'negative_episodes',
-                               'episode_steps', 'reward_steps', 'reward_fpr')),
+                               'episode_steps', 'reward_steps', 'reward_fpr',
+                               'reward_min_threshold')),
     ('image_encoder.pt', ('task', 'seed', 'demos', 'encoder_steps')),
 )
 

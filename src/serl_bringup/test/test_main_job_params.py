@@ -8,6 +8,7 @@ from serl_bringup.graph import get_graph
 from serl_bringup.job.cli import parse_args
 from serl_bringup.job.common import config_dir
 from serl_bringup.job.preflight import other_graph_nodes
+from serl_bringup.job.pretrain import reward_training_command
 from serl_bringup.job.record import record_negatives
 from serl_bringup.job.training_params import training_graph_argv, training_params
 from serl_bringup.launcher import parse_launch_arguments
@@ -191,6 +192,19 @@ def test_agent_settings_are_set_on_the_command_line_and_checked_early(tmp_path, 
     with pytest.raises(SystemExit):
         parse_args(['--agent-set', 'num_critics'])
     assert '--agent-set expects key=value' in capsys.readouterr().err
+
+
+def test_the_reward_classifier_threshold_has_a_floor(tmp_path, capsys):
+    args = parse_args(['--run-dir', str(tmp_path)])
+    cmd = reward_training_command(args, tmp_path / 'm.pt', ['demos', 'negatives'])
+    assert cmd[cmd.index('--min-threshold') + 1] == '0.95'
+    assert cmd[cmd.index('--target-fpr') + 1] == '0.001'
+    args = parse_args(['--run-dir', str(tmp_path), '--reward-min-threshold', '0.8'])
+    cmd = reward_training_command(args, tmp_path / 'm.pt', ['demos'])
+    assert cmd[cmd.index('--min-threshold') + 1] == '0.8'
+    with pytest.raises(SystemExit):
+        parse_args(['--reward-min-threshold', '1'])
+    assert '--reward-min-threshold must be in [0, 1), got 1.0' in capsys.readouterr().err
 
 
 def test_vision_bin_relocation_learns_from_the_cameras_in_both_directions(tmp_path):

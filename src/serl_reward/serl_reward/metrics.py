@@ -52,13 +52,15 @@ def select_threshold(negative_probabilities, target_fpr, floor=0.5):
 
     :returns: float: the threshold in [floor, 1].
 
-    :raises ValueError: no negatives, or ``target_fpr`` outside [0, 1).
+    :raises ValueError: no negatives, ``target_fpr`` outside [0, 1) or ``floor`` outside [0, 1].
     """
     scores = np.sort(np.asarray(negative_probabilities, dtype=np.float64).reshape(-1))[::-1]
     if scores.size == 0:
         raise ValueError('threshold selection needs at least one held-out negative frame')
     if not 0.0 <= target_fpr < 1.0:
         raise ValueError(f'target_fpr must be in [0, 1), got {target_fpr}')
+    if not 0.0 <= floor <= 1.0:
+        raise ValueError(f'the threshold floor must be in [0, 1], got {floor}')
     allowed = int(np.floor(target_fpr * scores.size))
     threshold = scores[min(allowed, scores.size - 1)]
     return float(min(max(threshold, floor), 1.0))

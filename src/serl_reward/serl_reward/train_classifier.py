@@ -45,6 +45,9 @@ def build_parser():
     parser.add_argument('--learning-rate', type=float, default=TrainConfig.learning_rate)
     parser.add_argument('--shift-pad', type=int, default=TrainConfig.shift_pad)
     parser.add_argument('--target-fpr', type=float, default=TrainConfig.target_fpr)
+    parser.add_argument('--min-threshold', type=float, default=TrainConfig.min_threshold,
+                        help='lowest decision threshold chosen, in [0, 1) (the held-out '
+                             'failure frames may allow a lower one)')
     parser.add_argument('--holdout', type=float, default=0.2,
                         help='share of frames (whole episodes) held out')
     parser.add_argument('--pretrained-encoder', default='',
@@ -65,6 +68,8 @@ def main(argv=None):
         config.validate()
         if not args.bags and not args.labels:
             raise ValueError('give at least one bag or --labels file')
+        if not 0.0 <= args.min_threshold < 1.0:
+            raise ValueError(f'--min-threshold must be in [0, 1), got {args.min_threshold}')
         datasets = []
         if args.bags:
             datasets.append(read_labelled_frames(args.bags, config.image_keys,
@@ -82,13 +87,14 @@ def main(argv=None):
         train_config = TrainConfig(steps=args.steps, batch_size=args.batch_size,
                                    learning_rate=args.learning_rate,
                                    shift_pad=args.shift_pad, target_fpr=args.target_fpr,
-                                   seed=args.seed)
+                                   min_threshold=args.min_threshold, seed=args.seed)
         classifier, metrics = fit_classifier(train, heldout, config, train_config, log=print)
     except (BagReadError, DatasetError, ValueError, OSError) as error:
         print(f'serl_train_reward: error: {error}', file=sys.stderr)
         return 2
     print(f'held-out: {format_metrics(metrics)}')
-    print(f'threshold={classifier.threshold:.4f} (target FPR {args.target_fpr})')
+    print(f'threshold={classifier.threshold:.4f} (target FPR {args.target_fpr}, at least '
+          f'{args.min_threshold})')
     save_model(args.output, classifier, metrics)
     print(f'wrote {args.output}')
     return 0

@@ -30,6 +30,8 @@ class TrainConfig:
     :ivar shift_pad: random-shift augmentation in pixels (0 disables it).
     :ivar positive_fraction: share of each batch drawn from success frames.
     :ivar target_fpr: false-positive rate the held-out threshold must meet.
+    :ivar min_threshold: lowest threshold chosen, whatever the held-out frames allow (0.5: the
+        natural boundary; ``serl_train`` uses 0.95, docs/reward.md says why).
     :ivar seed: seed of the network initialisation, sampling and augmentation.
     """
 
@@ -40,6 +42,7 @@ class TrainConfig:
     shift_pad: int = 4
     positive_fraction: float = 0.5
     target_fpr: float = 0.01
+    min_threshold: float = 0.5
     seed: int = 0
 
 
@@ -102,8 +105,9 @@ def fit_classifier(train_set, heldout_set, classifier_config, train_config, log=
     """
     Train a classifier, pick its threshold on ``heldout_set``, and measure it there.
 
-    The threshold is the lowest one (>= 0.5) whose false-positive rate on the held-out failure
-    frames is <= ``train_config.target_fpr`` (:func:`select_threshold`); the metrics are those
+    The threshold is the lowest one (>= ``train_config.min_threshold``) whose false-positive
+    rate on the held-out failure frames is <= ``train_config.target_fpr``
+    (:func:`select_threshold`); the metrics are those
     of that threshold on the same frames, so they are slightly optimistic: evaluate on frames of
     other episodes for an unbiased figure (bench/reward_classifier.py does).
 
@@ -120,8 +124,10 @@ def fit_classifier(train_set, heldout_set, classifier_config, train_config, log=
     classifier = SuccessClassifier(net)
     probabilities = predict(classifier, heldout_set)
     negatives = probabilities[~heldout_set.labels]
-    classifier.threshold = select_threshold(negatives, train_config.target_fpr)
+    classifier.threshold = select_threshold(negatives, train_config.target_fpr,
+                                            floor=train_config.min_threshold)
     metrics = binary_metrics(probabilities, heldout_set.labels, classifier.threshold)
     metrics.update(threshold=classifier.threshold, target_fpr=train_config.target_fpr,
+                   min_threshold=train_config.min_threshold,
                    train_frames=len(train_set), heldout_frames=len(heldout_set))
     return classifier, metrics

@@ -44,18 +44,27 @@ def test_train_command_reads_bags_and_labels(tmp_path, capsys):
     status = train_main([str(tmp_path / 'bags'), '--labels', str(tmp_path / 'queries.npz'),
                          '--output', model, '--image-size', '32', '32', '--steps', '250',
                          '--batch-size', '32', '--learning-rate', '1e-3', '--target-fpr',
-                         '0.02', '--threads', '1'])
+                         '0.02', '--min-threshold', '0.6', '--threads', '1'])
     out = capsys.readouterr().out
     assert status == 0, out
     assert 'data: 440 frames' in out
     assert 'precision=' in out and 'recall=' in out and 'fpr=' in out and 'threshold=' in out
     classifier, metrics = load_model(model)
     assert metrics['fpr'] <= 0.02 and metrics['accuracy'] >= 0.9, metrics
-    assert classifier.threshold == metrics['threshold']
+    assert classifier.threshold == metrics['threshold'] >= 0.6 == metrics['min_threshold']
 
 
 def test_train_command_rejects_bad_input(tmp_path, capsys):
     status = train_main([str(tmp_path / 'nothing'), '--output', str(tmp_path / 'm.pt')])
     assert status == 2
     assert 'nothing' in capsys.readouterr().err
+
+
+def test_train_command_rejects_a_threshold_floor_outside_0_1(tmp_path, capsys):
+    write_transition_bag(str(tmp_path / 'a'), make_frames(20, size=32, seed=1))
+    status = train_main([str(tmp_path / 'a'), '--output', str(tmp_path / 'm.pt'),
+                         '--min-threshold', '1.2'])
+    assert status == 2
+    assert '--min-threshold must be in [0, 1), got 1.2' in capsys.readouterr().err
+    assert not (tmp_path / 'm.pt').exists()
     assert not (tmp_path / 'm.pt').exists()

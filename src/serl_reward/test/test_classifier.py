@@ -49,6 +49,11 @@ def test_select_threshold_counts_allowed_false_positives():
     assert np.sum(negatives > threshold) == 5
     assert select_threshold(negatives, 0.0, floor=0.0) == pytest.approx(0.99)
     assert select_threshold(np.array([0.1, 0.2]), 0.5) == 0.5  # floor
+    # serl_train's floor: held-out failures far below it do not pull the threshold down
+    assert select_threshold(np.array([0.1, 0.2]), 0.001, floor=0.95) == 0.95
+    assert select_threshold(np.array([0.1, 0.97]), 0.001, floor=0.95) == pytest.approx(0.97)
+    with pytest.raises(ValueError, match='floor'):
+        select_threshold(np.array([0.1]), 0.1, floor=1.5)
     with pytest.raises(ValueError, match='negative'):
         select_threshold(np.array([]), 0.1)
 

@@ -8,7 +8,7 @@ and, for a vision task, the frozen image encoder (``serl_pretrain_encoder``).
 from pathlib import Path
 import subprocess
 import sys
-from typing import Optional
+from typing import List, Optional
 
 from serl_bringup.job.common import JobError, log
 from serl_bringup.recipes import CAMERAS, direction_dir, directions_of, TASKS
@@ -30,6 +30,18 @@ def train_reward(args, run_dir: Path, demos: Path,
                                negatives)
 
 
+def reward_training_command(args, model: Path, sources: List[str]) -> List[str]:
+    """Return the ``serl_train_reward`` command line that trains ``model`` on ``sources``."""
+    cmd = ['serl_train_reward', *sources, '--output', str(model), '--image-keys', *CAMERAS,
+           '--steps', str(args.reward_steps), '--seed', str(args.seed),
+           '--target-fpr', str(args.reward_fpr),
+           '--min-threshold', str(args.reward_min_threshold)]
+    if args.smoke:
+        # one held-out episode: the others (>= 1 success) train
+        cmd += ['--holdout', '0.01', '--batch-size', '16']
+    return cmd
+
+
 def _train_reward_model(args, run_dir: Path, model: Path, demos: Path,
                         negatives: Optional[Path]) -> Path:
     if model.exists():
@@ -43,12 +55,7 @@ def _train_reward_model(args, run_dir: Path, model: Path, demos: Path,
         log('  VICE: no failure episodes are recorded; the first classifier separates the '
             'success frames of the demos from their other frames, and learns the rest from the '
             'states the policy visits')
-    cmd = ['serl_train_reward', *sources, '--output', str(model), '--image-keys', *CAMERAS,
-           '--steps', str(args.reward_steps), '--seed', str(args.seed),
-           '--target-fpr', str(args.reward_fpr)]
-    if args.smoke:
-        # one held-out episode: the others (>= 1 success) train
-        cmd += ['--holdout', '0.01', '--batch-size', '16']
+    cmd = reward_training_command(args, model, sources)
     with log_path.open('ab') as out:   # on a terminal its progress bar (stderr) shows there
         code = subprocess.call(cmd, stdout=out,
                                stderr=None if sys.stderr.isatty() else subprocess.STDOUT)
