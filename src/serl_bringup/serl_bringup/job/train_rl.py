@@ -13,7 +13,7 @@ import time
 from typing import Optional
 
 from serl_bringup.job.common import JobError, log
-from serl_bringup.job.training_params import reward_scale_name, training_graph_argv
+from serl_bringup.job.training_params import training_graph_argv
 
 
 def save_policy(run_dir: Path, weights, result: dict) -> Path:
@@ -190,7 +190,7 @@ def _finish(args, run_dir: Path, monitor, progress, outcome: str, learner: dict)
               'intervention_steps': progress.intervention_steps,
               'intervened_episodes': progress.intervened_episodes,
               'reward': dict(progress.reward_summary(), source=args.reward,
-                             scale=reward_scale_name(args)),
+                             scale=args.reward_scale),
               # the last status covers its last second only: the run's UTD too
               'learner': dict(learner, run_utd=learner.get('critic_updates', 0.0)
                               / max(learner.get('env_steps', 0.0), 1.0))}

@@ -36,17 +36,12 @@ def training_graph_argv(args, run_dir: Path, demos: str, model: Optional[Path],
     return argv
 
 
-def reward_scale_name(args) -> str:
-    """Return the run's ``--reward-scale`` ('sparse' for arguments made before it existed)."""
-    return getattr(args, 'reward_scale', 'sparse')
-
-
 def agent_overrides(args) -> dict:
     """Return the agent config fields the job replaces: reward form, precision, --agent-set."""
-    overrides = dict(REWARD_SCALES[reward_scale_name(args)].agent)
-    if getattr(args, 'precision', None):
+    overrides = dict(REWARD_SCALES[args.reward_scale].agent)
+    if args.precision:
         overrides['precision'] = args.precision
-    overrides.update(getattr(args, 'agent_overrides', {}))   # the user's last: they win
+    overrides.update(args.agent_overrides)   # the user's last: they win
     return overrides
 
 
@@ -67,7 +62,7 @@ def training_params(args, run_dir: Path, encoder: Optional[Path] = None) -> Path
     agent_config = args.agent_config or str(config_dir() / 'agent_pick_cube.yaml')
     if args.smoke:
         agent_config = str(smoke_agent_config(run_dir, args.agent))
-    scale = REWARD_SCALES[reward_scale_name(args)]
+    scale = REWARD_SCALES[args.reward_scale]
     overrides = agent_overrides(args)
     if overrides:   # the chosen config with these fields replaced
         data = yaml.safe_load(Path(agent_config).read_text()) or {}
