@@ -224,21 +224,38 @@ def test_active_query_answer_joins_the_labelled_set(ros, model_path, tmp_path):
         harness.close()
 
 
+def _sim_ground_truth(node, success=True, start=5.0):
+    """
+    Serve /sim/get_success as the sim does: answers dated in sim time.
+
+    The stamps are ``start`` + 1 ms per call, far from the wall clock the test's nodes run on.
+    """
+    calls = []
+
+    def answer(request, response):
+        calls.append(None)
+        seconds = start + 0.001 * len(calls)
+        response.header.stamp.sec = int(seconds)
+        response.header.stamp.nanosec = int((seconds % 1.0) * 1e9)
+        response.success = success
+        return response
+    return node.create_service(GetSuccess, '/sim/get_success', answer)
+
+
 def test_label_server_answers_from_sim_ground_truth(ros):
     server = LabelServerNode(parameter_overrides=[Parameter('poll_period', value=0.02)])
     harness = Harness(server)
     try:
-        harness.node.create_service(
-            GetSuccess, '/sim/get_success',
-            lambda request, response: setattr(response, 'success', True) or response)
+        _sim_ground_truth(harness.node, success=True, start=5.0)
         wait_for(lambda: len(server.history) > 0, what='ground-truth polls')
         client = harness.node.create_client(QueryLabel, '/reward/query_label')
         assert client.wait_for_service(timeout_sec=TIMEOUT)
         request = QueryLabel.Request()
-        request.header.stamp = harness.node.get_clock().now().to_msg()
+        request.header.stamp.sec = 5   # sim time of the first answers
         response = client.call(request, timeout_sec=TIMEOUT)
         assert response.answered and response.success
-        request.header.stamp.sec -= 3600  # an hour ago: no ground truth that old
+        # the answers are dated by the sim's stamps, not by when they arrived (wall clock)
+        request.header.stamp = harness.node.get_clock().now().to_msg()
         response = client.call(request, timeout_sec=TIMEOUT)
         assert not response.answered
     finally:
@@ -256,9 +273,7 @@ def test_label_server_polls_again_after_a_lost_response(ros):
         wait_for(lambda: server._pending is not None, what='a poll sent to the silent server')
         silent.destroy_node()   # the request is lost with it
         silent = None
-        harness.node.create_service(
-            GetSuccess, '/sim/get_success',
-            lambda request, response: setattr(response, 'success', True) or response)
+        _sim_ground_truth(harness.node)
         wait_for(lambda: len(server.history) > 0, what='ground truth after the lost poll')
         assert server.polls_abandoned >= 1
     finally:

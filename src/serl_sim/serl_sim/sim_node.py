@@ -320,6 +320,7 @@ class SimNode(Node):
                         response: GetSuccess.Response) -> GetSuccess.Response:
         check = getattr(self.sim.task, 'object_in_reach', None)
         with self._lock:
+            response.header.stamp = _stamp(self.clock_seconds())
             response.success, response.message = self.sim.success()
             response.object_in_reach = True if check is None else bool(check(self.sim))
         return response

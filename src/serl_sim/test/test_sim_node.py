@@ -227,8 +227,12 @@ def test_reset_is_deterministic_per_seed_and_success_is_queried(ros):
              what='object pose of the new episode')
     tcp = wait_for(lambda: probe.latest['/franka_robot_state_broadcaster/current_pose'])
     np.testing.assert_allclose(tcp.pose.position.x, 0.4, atol=0.01)
+    before = sim.clock_seconds()
     result = probe.call(probe.get_success, GetSuccess.Request())
     assert result.success is False and 'above table' in result.message
+    # the answer is dated in sim time (the camera stamps' clock), between the call and now
+    stamp = result.header.stamp.sec + result.header.stamp.nanosec * 1e-9
+    assert before - 1e-6 <= stamp <= sim.clock_seconds() + 1e-6
 
 
 def test_reset_keeping_objects_moves_only_the_arm_and_bad_directions_are_refused(ros):
