@@ -25,6 +25,11 @@ from serl_msgs.srv import GetSuccess, QueryLabel
 from serl_reward.label_history import LabelHistory
 
 
+def _seconds(stamp) -> float:
+    """Return a ``builtin_interfaces/Time`` (sim time here) as seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
 class LabelServerNode(Node):
     """Ground-truth label server for RAQ in simulation."""
 
@@ -79,11 +84,10 @@ class LabelServerNode(Node):
             self.get_logger().warn(f'/sim/get_success failed: {error}',
                                    throttle_duration_sec=10.0)
             return
-        stamp = result.header.stamp
-        self.history.add(stamp.sec + stamp.nanosec * 1e-9, result.success)
+        self.history.add(_seconds(result.header.stamp), result.success)
 
     def _answer(self, request, response):
-        stamp = request.header.stamp.sec + request.header.stamp.nanosec * 1e-9
+        stamp = _seconds(request.header.stamp)
         label = self.history.lookup(stamp, self.get_parameter('tolerance').value)
         response.answered = label is not None
         response.success = bool(label)
