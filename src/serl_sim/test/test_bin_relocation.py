@@ -7,7 +7,8 @@ import pytest
 
 import serl_sim  # noqa: F401 - registers the envs
 from serl_sim.experts import BinRelocationExpert, make_expert
-from serl_sim.tasks.bin_relocation import CUBE_HALF, REGION_HALF, TRAY_MAX, TRAY_MIN
+from serl_sim.tasks.bin_relocation import (
+    CUBE_HALF, REGION_HALF, START_TCP, TCP_CEILING, TRAY_MAX, TRAY_MIN, TRAY_WALL_HEIGHT)
 
 
 def _run(env, expert, obs, steps=100):
@@ -107,16 +108,41 @@ def test_the_tray_keeps_a_sliding_cube_within_reach(direction):
     env.close()
 
 
-def test_the_tcp_stays_over_the_tray():
-    """Actions toward every side stop the TCP inside the tray (the task's workspace box)."""
+def test_the_tcp_stays_over_the_tray_and_below_its_rim():
+    """Actions toward every side and up stop the TCP inside the tray, below the walls' top."""
     env = gym.make('PandaBinRelocation-v0')
     env.reset(seed=0)
     sim = env.unwrapped.sim
-    for action in ([1, 0, 0, 1], [-1, 0, 0, 1], [0, 1, 0, 1], [0, -1, 0, 1]):
+    np.testing.assert_allclose(sim.tcp_position(), START_TCP, atol=3e-3)   # settled
+    for action in ([1, 0, 1, 1], [-1, 0, 1, 1], [0, 1, 1, 1], [0, -1, 1, 1]):
         for _ in range(40):
             env.step(np.array(action, np.float32))
         tcp = sim.tcp_position()
         assert np.all(tcp[:2] > np.array(TRAY_MIN)) and np.all(tcp[:2] < np.array(TRAY_MAX)), tcp
+        assert tcp[2] < TCP_CEILING + 0.005, tcp
+    env.close()
+
+
+@pytest.mark.parametrize('direction', [(1, 0), (-1, 0), (0, 1), (0, -1)])
+def test_a_held_cube_flung_at_a_wall_stays_in_the_tray(direction):
+    """Carried at full speed up and toward a wall and let go there: it lands inside the tray."""
+    env = gym.make('PandaBinRelocation-v0')
+    obs, _ = env.reset(seed=2)
+    sim, task = env.unwrapped.sim, env.unwrapped.task
+    expert = BinRelocationExpert(env)
+    while expert.phase != 'carry':   # picked up
+        obs, *_ = env.step(expert(obs))
+    rush = np.array([*direction, 1.0, -1.0], np.float32)
+    for _ in range(15):   # at the wall, pressing up
+        env.step(rush)
+        assert task.cube_position(sim)[2] - CUBE_HALF < TRAY_WALL_HEIGHT - 0.015   # 1.5 cm under
+    assert np.linalg.norm(task.cube_position(sim) - sim.tcp_position()) < 0.03   # still held
+    rush[3] = 1.0   # let go while still rushing
+    for _ in range(15):
+        env.step(rush)
+    cube = task.cube_position(sim)
+    assert task.object_in_reach(sim), cube
+    assert np.all(cube[:2] > np.array(TRAY_MIN)) and np.all(cube[:2] < np.array(TRAY_MAX)), cube
     env.close()
 
 

@@ -6,14 +6,21 @@ work, so the robot can train for hours with no person resetting the scene (Luo e
 arXiv 2401.16013, "Resets"). Here the two bins are two square regions marked on the table,
 ``A`` (y < 0, the robot's right) and ``B`` (y > 0), each ``REGION_HALF`` x 2 wide, centred
 at x = 0.45 m, y = -/+ 0.15 m (``fr3_link0``); the object is the pick-cube task's 4 cm cube.
-A low tray (3 cm walls, ``TRAY_MIN``..``TRAY_MAX``) surrounds both, as SERL's bins do: a cube
-pushed or slid stops at a wall where the arm can still pick it up; the TCP's workspace box is
-the tray's inside, so a held cube is not carried over a wall.
+A tray (6 cm walls, ``TRAY_MIN``..``TRAY_MAX``) surrounds both, as SERL's bins do: a cube
+pushed or slid stops at a wall where the arm can still pick it up. The TCP's workspace box is
+the tray's inside, 1 cm from the walls, and below ``TCP_CEILING`` (1 cm under the rim), as
+SERL bounds its arm's pose over the bins: the fingers hold a cube's centre at most 2 cm above
+the TCP (0.9 cm in the expert's grasp), so a held cube's bottom stays 1 cm (2.1 cm) below the
+rim, and the TCP's 0.3 m/s lifts a released cube 5 mm: it can be neither carried nor thrown
+over a wall. The hand's underside, 4.3 cm above the TCP, clears the rim while the fingers
+grasp a cube anywhere in the regions.
 
 - ``direction='forward'``: the cube starts in A, success = it rests in B; ``'backward'``: the
   reverse. ``direction`` may change between episodes (the env's ``reset(options=...)``).
 - Start: the cube flat at a position uniform in the source region, shrunk so that the whole
-  cube lies inside it; the arm at ``description.ARM.home`` with the gripper open.
+  cube lies inside it; the TCP at ``START_TCP`` (between the regions, pointing down, at the
+  rim's height, where even the closed fingers clear a cube resting below), the gripper open.
+  A reset-free episode starts with the arm there too.
 - Success ("resting in the target region"): the cube's centre inside the target square, the
   cube on the table (its bottom within 1 cm of it) and still (< 5 cm/s), and released (the
   TCP more than 3 cm from its centre, or the gripper open wider than the cube).
@@ -30,6 +37,7 @@ import numpy as np
 
 from serl_sim import description
 from serl_sim.tasks.cube import CUBE_HALF, CubeTask
+from serl_sim.tasks.peg_insert import DOWN
 
 DIRECTIONS = ('forward', 'backward')
 #: Centres (x, y) of the regions, m in ``fr3_link0``, and their half width.
@@ -39,16 +47,21 @@ REGION_HALF = 0.06
 #: z: below the table top (fallen off it) is out of reach, any height above it is not.
 REACH_MIN = np.array([0.28, -0.3, -0.01])
 REACH_MAX = np.array([0.6, 0.3, np.inf])
-#: A low tray around both regions (inner x, y bounds, m; wall height and thickness): a cube
-#: the policy pushes or slides stops at a wall where the arm can still pick it up, as SERL's
-#: bins keep their object (without it, the first forward-backward run without ROS pushed the
-#: cube out of reach 30 times in 251 episodes). Lifted over a wall and dropped, it is out.
+#: A tray around both regions (inner x, y bounds, m; wall height and thickness): a cube the
+#: policy pushes or slides stops at a wall where the arm can still pick it up, as SERL's bins
+#: keep their object (without it, the first forward-backward run without ROS pushed the cube
+#: out of reach 30 times in 251 episodes). With 3 cm walls and the TCP free to rise 0.5 m,
+#: the policies threw the cube over a wall 48 times in 3 runs (docs/benchmarks.md, session 13).
 TRAY_MIN = (0.30, -0.27)
 TRAY_MAX = (0.58, 0.27)
-TRAY_WALL_HEIGHT = 0.03
+TRAY_WALL_HEIGHT = 0.06
+#: m, the highest the TCP goes (the workspace box's top): a held cube stays below the rim.
+TCP_CEILING = TRAY_WALL_HEIGHT - 0.01
 TRAY_WALL_THICKNESS = 0.02
 RESTING_SPEED = 0.05   # m/s
 RELEASED_DISTANCE = 0.03   # m, TCP to cube centre
+#: (3,) m, where every episode starts the TCP (pointing down): between the regions, at the rim.
+START_TCP = (0.45, 0.0, TRAY_WALL_HEIGHT)
 
 
 def tray_walls() -> str:
@@ -80,12 +93,12 @@ class BinRelocationTask(CubeTask):
     """
 
     name = 'bin_relocation'
-    #: The TCP stays over the tray's inside (1 cm from its walls), as SERL's real task bounds
-    #: the arm's pose over its bins: a held cube cannot be carried over a wall and dropped
-    #: out of reach. The first forward-backward run with the tray alone still lost the cube
-    #: 11 times in 254 episodes.
+    #: The TCP stays over the tray's inside (1 cm from its walls) and below its rim, as SERL's
+    #: real task bounds the arm's pose over its bins: a held cube cannot leave the tray (the
+    #: module docstring). The first forward-backward run with the tray alone lost the cube 11
+    #: times in 254 episodes; bounded in x and y only, 52 times in 3 runs.
     workspace_min = np.array([TRAY_MIN[0] + 0.01, TRAY_MIN[1] + 0.01, 0.0])
-    workspace_max = np.array([TRAY_MAX[0] - 0.01, TRAY_MAX[1] - 0.01, 0.5])
+    workspace_max = np.array([TRAY_MAX[0] - 0.01, TRAY_MAX[1] - 0.01, TCP_CEILING])
 
     def __init__(self, direction: str = 'forward') -> None:
         self.direction = direction
@@ -132,12 +145,12 @@ class BinRelocationTask(CubeTask):
         ) + tray_walls() + super().mjcf_worldbody()
 
     def reset(self, sim, rng: np.random.Generator) -> None:
-        """Cube flat inside the source region at a sampled (x, y); arm home, gripper open."""
+        """Cube flat inside the source region at a sampled (x, y); TCP at ``START_TCP``, open."""
         room = REGION_HALF - CUBE_HALF - 0.005
         centre = self.region_centre(self.source)
         x, y = centre[:2] + rng.uniform(-room, room, 2)
         self.place_cube(sim, x, y)
-        sim.set_arm_configuration(description.ARM.home)
+        sim.set_tcp_pose(START_TCP, DOWN)
         sim.set_finger_opening(description.FINGER_TRAVEL)
 
     def in_region(self, sim, region: str) -> bool:
