@@ -157,10 +157,12 @@ def test_bin_relocation_trains_forward_backward_with_a_learner_and_reward_per_di
     assert reward.remappings == (('/reward', '/reward/forward'),)
     actor = dict(specs['actor_node'].parameters)
     assert actor['directions'] == ['forward', 'backward'] and actor['ground_truth_success']
-    # the TCP stays over the tray, as in the sim task (a held cube is not carried out of it)
-    from serl_sim.tasks.bin_relocation import TRAY_MAX, TRAY_MIN
+    # the TCP stays over the tray and below its rim, as in the sim task (a held cube cannot
+    # leave it)
+    from serl_sim.tasks.bin_relocation import TRAY_MAX, TRAY_MIN, TRAY_WALL_HEIGHT
     assert TRAY_MIN[0] < actor['workspace_min'][0] < actor['workspace_max'][0] < TRAY_MAX[0]
     assert TRAY_MIN[1] < actor['workspace_min'][1] < actor['workspace_max'][1] < TRAY_MAX[1]
+    assert 0.0 <= actor['workspace_min'][2] < actor['workspace_max'][2] < TRAY_WALL_HEIGHT
     # the same wiring on the robot, asked for by name
     real_args = {k: v for k, v in args.items() if k != 'task'}
     real_args['forward_backward'] = 'true'
