@@ -224,9 +224,9 @@ class BinRelocationExpert(_Expert):
 
     """
 
-    # at or below the task's TCP_CEILING (9 cm: 1 cm under the tray's rim)
-    HOVER = 0.06        # m above the cube centre before descending
-    CARRY_Z = 0.08      # m, TCP height while carrying
+    # at or below the task's TCP_CEILING (5 cm: 1 cm under the tray's rim)
+    HOVER = 0.03        # m above the cube centre before descending (closed fingers clear it)
+    CARRY_Z = 0.045     # m, TCP height while carrying (the cube's bottom ~3.4 cm up)
     RELEASE_Z = CUBE_HALF + 0.006   # m, TCP height at which the cube is let go
     OPEN_STEPS = 3
     CLOSE_STEPS = 4

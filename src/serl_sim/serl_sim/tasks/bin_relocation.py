@@ -6,16 +6,14 @@ work, so the robot can train for hours with no person resetting the scene (Luo e
 arXiv 2401.16013, "Resets"). Here the two bins are two square regions marked on the table,
 ``A`` (y < 0, the robot's right) and ``B`` (y > 0), each ``REGION_HALF`` x 2 wide, centred
 at x = 0.45 m, y = -/+ 0.15 m (``fr3_link0``); the object is the pick-cube task's 4 cm cube.
-A tray (clear 10 cm walls, ``TRAY_MIN``..``TRAY_MAX``) surrounds both, as SERL's bins do: a
-cube pushed or slid stops at a wall where the arm can still pick it up. The TCP's workspace box is
+A tray (6 cm walls, ``TRAY_MIN``..``TRAY_MAX``) surrounds both, as SERL's bins do: a cube
+pushed or slid stops at a wall where the arm can still pick it up. The TCP's workspace box is
 the tray's inside, 1 cm from the walls, and below ``TCP_CEILING`` (1 cm under the rim), as
 SERL bounds its arm's pose over the bins: the fingers hold a cube's centre at most 2 cm above
 the TCP (0.9 cm in the expert's grasp), so a held cube's bottom stays 1 cm (2.1 cm) below the
 rim, and the TCP's 0.3 m/s lifts a released cube 5 mm: it can be neither carried nor thrown
-over a wall. Under the ceiling the closed fingers pass 4.5 cm above a resting cube. The tray
-is wide enough in y for the hand (+-9 cm along y) to stay off its walls while the fingers
-grasp a cube anywhere in the regions. The walls are clear (acrylic): the front camera sees
-the regions through the near one.
+over a wall. The hand's underside, 4.3 cm above the TCP, clears the rim while the fingers
+grasp a cube anywhere in the regions.
 
 - ``direction='forward'``: the cube starts in A, success = it rests in B; ``'backward'``: the
   reverse. ``direction`` may change between episodes (the env's ``reset(options=...)``).
@@ -45,19 +43,20 @@ DIRECTIONS = ('forward', 'backward')
 #: Centres (x, y) of the regions, m in ``fr3_link0``, and their half width.
 REGION_CENTRES = {'A': (0.45, -0.15), 'B': (0.45, 0.15)}
 REGION_HALF = 0.06
-#: Where the cube can still be picked up: the tray with its walls (x, y), with 1 cm margin;
+#: Where the cube can still be picked up: the pick-cube task's reachable box, with margin;
 #: z: below the table top (fallen off it) is out of reach, any height above it is not.
-REACH_MIN = np.array([0.28, -0.33, -0.01])
-REACH_MAX = np.array([0.6, 0.33, np.inf])
+REACH_MIN = np.array([0.28, -0.3, -0.01])
+REACH_MAX = np.array([0.6, 0.3, np.inf])
 #: A tray around both regions (inner x, y bounds, m; wall height and thickness): a cube the
 #: policy pushes or slides stops at a wall where the arm can still pick it up, as SERL's bins
 #: keep their object (without it, the first forward-backward run without ROS pushed the cube
 #: out of reach 30 times in 251 episodes). With 3 cm walls and the TCP free to rise 0.5 m,
-#: the policies threw the cube over a wall 48 times in 3 runs; with 6 cm walls and a 5 cm
-#: ceiling, 7 times, but learned slower (docs/benchmarks.md, sessions 13 and 14).
-TRAY_MIN = (0.30, -0.30)
-TRAY_MAX = (0.58, 0.30)
-TRAY_WALL_HEIGHT = 0.10
+#: the policies threw the cube over a wall 48 times in 3 runs; with these walls and ceiling,
+#: 7 times. A clear 10 cm tray with a 9 cm ceiling lost none, but no run learned within
+#: 30,000 env steps (docs/benchmarks.md, sessions 13 and 14).
+TRAY_MIN = (0.30, -0.27)
+TRAY_MAX = (0.58, 0.27)
+TRAY_WALL_HEIGHT = 0.06
 #: m, the highest the TCP goes (the workspace box's top): a held cube stays below the rim.
 TCP_CEILING = TRAY_WALL_HEIGHT - 0.01
 TRAY_WALL_THICKNESS = 0.02
@@ -137,7 +136,7 @@ class BinRelocationTask(CubeTask):
         return (super().mjcf_asset()
                 + '    <material name="region_a_mat" rgba="0.2 0.4 0.9 1"/>\n'
                 '    <material name="region_b_mat" rgba="0.2 0.75 0.3 1"/>\n'
-                '    <material name="tray_mat" rgba="0.75 0.85 0.9 0.3"/>\n')
+                '    <material name="tray_mat" rgba="0.55 0.45 0.35 1"/>\n')
 
     def mjcf_worldbody(self) -> str:
         """Return the two regions (thin marks, no collision), the tray's walls and the cube."""
