@@ -13,6 +13,8 @@ both reach >= 90 % in the same evaluation, or at ``--budget`` env steps.
 
     python bench/forward_backward.py --out runs/forward_backward --seeds 0 1 2
 
+``--keep-runs`` keeps each seed's run directory (both agents' last checkpoints) to inspect.
+
 Goal (issue 19): both >= 90 % within 30,000 env steps in all, at most one reset per 50
 training episodes. Results accumulate in ``<out>/results.json`` (a rerun skips finished seeds).
 Last line: ``steps_median=... steps_range=... resets_per_50_episodes_max=... goal_met=...``.
@@ -36,8 +38,9 @@ GOAL_STEPS = 30_000
 GOAL_RESETS_PER_50 = 1.0
 
 
-def run_seed(seed: int, out: Path, budget: int, eval_every: int) -> dict:
-    """Train both directions with ``seed``; return the record."""
+def run_seed(seed: int, out: Path, budget: int, eval_every: int,
+             keep_run: bool = False) -> dict:
+    """Train both directions with ``seed``; return the record (``keep_run``: keep checkpoints)."""
     from serl_agent.agents.registry import load_config
     from serl_agent.cli.train_gym import expert_demos
     from serl_agent.runtime.forward_backward import train_forward_backward
@@ -51,7 +54,8 @@ def run_seed(seed: int, out: Path, budget: int, eval_every: int) -> dict:
         demo_factory=lambda env: expert_demos(env, DEMO_EPISODES, DEMO_SEED),
         eval_every=eval_every, eval_episodes=20, target_success=TARGET,
         log=lambda line: print(f'  seed {seed}: {line}', flush=True))
-    shutil.rmtree(run_dir, ignore_errors=True)
+    if not keep_run:
+        shutil.rmtree(run_dir, ignore_errors=True)
     episodes = max(1, result['episodes'])
     return {'seed': seed, 'steps_to_target': result['reached_at'], 'evals': result['evals'],
             'env_steps': result['env_steps'], 'episodes': result['episodes'],
@@ -72,6 +76,8 @@ def main():
     p.add_argument('--budget', type=int, default=GOAL_STEPS)
     p.add_argument('--eval-every', type=int, default=2000)
     p.add_argument('--threads', type=int, default=1, help='torch threads')
+    p.add_argument('--keep-runs', action='store_true',
+                   help="keep <out>/runs/seed<N> (both agents' last checkpoints) to inspect")
     args = p.parse_args()
     import torch
     torch.set_num_threads(args.threads)
@@ -81,7 +87,7 @@ def main():
         if results_file.has(seed=seed):
             continue
         print(f'seed {seed}: training (budget {args.budget} env steps)', flush=True)
-        results_file.add(run_seed(seed, args.out, args.budget, args.eval_every))
+        results_file.add(run_seed(seed, args.out, args.budget, args.eval_every, args.keep_runs))
     results = results_file.load()
     print('| seed | env steps to both >= 90 % | episodes | resets (out of reach) | '
           'resets per 50 episodes | skipped | minutes | load |')
