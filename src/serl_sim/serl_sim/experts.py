@@ -16,7 +16,7 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from serl_sim.tasks.bin_relocation import BinRelocationTask
+from serl_sim.tasks.bin_relocation import BinRelocationTask, TCP_CEILING
 from serl_sim.tasks.peg_insert import (
     HOLE_DEPTH, PEG_BELOW_TCP, PEG_HALF_LENGTH, PegInsertTask)
 from serl_sim.tasks.pick_cube import CUBE_HALF, PickCubeTask
@@ -224,9 +224,9 @@ class BinRelocationExpert(_Expert):
 
     """
 
-    # at or below the task's TCP_CEILING (5 cm: 1 cm under the tray's rim)
-    HOVER = 0.03        # m above the cube centre before descending (closed fingers clear it)
-    CARRY_Z = 0.045     # m, TCP height while carrying (the cube's bottom ~3.4 cm up)
+    # under the task's TCP_CEILING (1 cm under the tray's rim)
+    HOVER = TCP_CEILING - CUBE_HALF   # m above the cube centre before descending: at the ceiling
+    CARRY_Z = TCP_CEILING - 0.005     # m, TCP height while carrying
     RELEASE_Z = CUBE_HALF + 0.006   # m, TCP height at which the cube is let go
     OPEN_STEPS = 3
     CLOSE_STEPS = 4

@@ -32,10 +32,8 @@ from serl_sim.impedance_loop import ImpedanceLoop
 from serl_sim.rendering import CameraRenderer
 from serl_sim.scene import CAMERA_NAMES
 from serl_sim.simulation import FrankaSim
-from serl_sim.tasks.base import Task
+from serl_sim.tasks.base import DOWN, Task
 
-#: TCP orientation of every task: pointing down (quaternion xyzw).
-DOWN = np.array([1.0, 0.0, 0.0, 0.0])
 #: Observation bounds (observations are clipped to them): positions within 2 m of the base,
 #: unit quaternions, TCP speeds up to 5 m/s and 30 rad/s (beyond the FR3's limits).
 POSE_BOUND = np.array([2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0], np.float32)

@@ -6,6 +6,9 @@ from typing import Dict, Tuple
 import numpy as np
 from serl_controller.params import ImpedanceParams
 
+#: TCP orientation of every task: pointing down (quaternion xyzw, ``fr3_link0``).
+DOWN = np.array([1.0, 0.0, 0.0, 0.0])
+
 
 class Task(abc.ABC):
     """

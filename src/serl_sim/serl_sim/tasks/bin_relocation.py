@@ -36,8 +36,8 @@ from typing import Tuple
 import numpy as np
 
 from serl_sim import description
+from serl_sim.tasks.base import DOWN
 from serl_sim.tasks.cube import CUBE_HALF, CubeTask
-from serl_sim.tasks.peg_insert import DOWN
 
 DIRECTIONS = ('forward', 'backward')
 #: Centres (x, y) of the regions, m in ``fr3_link0``, and their half width.

@@ -18,7 +18,7 @@ from typing import Tuple
 import numpy as np
 
 from serl_sim import description
-from serl_sim.tasks.base import Task
+from serl_sim.tasks.base import DOWN, Task
 
 PEG_HALF = 0.01           # radius of the peg, m
 PEG_HALF_LENGTH = 0.04    # half length including the rounded ends, m
@@ -31,7 +31,6 @@ SIDES = 16                # sides of the polygonal hole
 INSERT_DEPTH = 0.02       # success depth, m
 X_RANGE = (0.4, 0.5)
 Y_RANGE = (-0.1, 0.1)
-DOWN = np.array([1.0, 0.0, 0.0, 0.0])  # TCP pointing down, quaternion xyzw
 
 
 class PegInsertTask(Task):
