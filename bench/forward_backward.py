@@ -25,9 +25,11 @@ import os
 from pathlib import Path
 import shutil
 import time
+from typing import Optional
 
 from agents_compare import cpu_model, ResultsFile
 import numpy as np
+from serl_common.overrides import parse_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = 'PandaBinRelocation-v0'
@@ -39,19 +41,26 @@ GOAL_RESETS_PER_50 = 1.0
 
 
 def run_seed(seed: int, out: Path, budget: int, eval_every: int,
-             keep_run: bool = False) -> dict:
-    """Train both directions with ``seed``; return the record (``keep_run``: keep checkpoints)."""
+             keep_run: bool = False, overrides: Optional[dict] = None,
+             demo_episodes: int = DEMO_EPISODES) -> dict:
+    """
+    Train both directions with ``seed``; return the record.
+
+    :param keep_run: keep the run directory (both agents' last checkpoints).
+    :param overrides: RLPD config fields replacing config/agent_pick_cube.yaml's.
+    :param demo_episodes: scripted demos per direction.
+    """
     from serl_agent.agents.registry import load_config
     from serl_agent.cli.train_gym import expert_demos
     from serl_agent.runtime.forward_backward import train_forward_backward
 
-    config = load_config('rlpd', ROOT / 'config' / 'agent_pick_cube.yaml')
+    config = load_config('rlpd', ROOT / 'config' / 'agent_pick_cube.yaml', **(overrides or {}))
     run_dir = out / 'runs' / f'seed{seed}'
     shutil.rmtree(run_dir, ignore_errors=True)
     load0 = os.getloadavg()[0]
     result = train_forward_backward(
         TASK, budget, run_dir, config, seed=seed,
-        demo_factory=lambda env: expert_demos(env, DEMO_EPISODES, DEMO_SEED),
+        demo_factory=lambda env: expert_demos(env, demo_episodes, DEMO_SEED),
         eval_every=eval_every, eval_episodes=20, target_success=TARGET,
         log=lambda line: print(f'  seed {seed}: {line}', flush=True))
     if not keep_run:
@@ -62,7 +71,8 @@ def run_seed(seed: int, out: Path, budget: int, eval_every: int,
             'resets': result['resets'], 'out_of_reach_resets': result['out_of_reach_resets'],
             'resets_per_50_episodes': round(50.0 * result['resets'] / episodes, 3),
             'skipped': result['skipped'], 'per_direction': result['per_direction'],
-            'lost_at': result['lost_at'],
+            'lost_at': result['lost_at'], 'agent_set': overrides or {},
+            'demo_episodes': demo_episodes,
             'seconds': round(result['seconds'], 1),
             'load': [round(load0, 2), round(os.getloadavg()[0], 2)], 'cpu': cpu_model(),
             'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}
@@ -78,7 +88,12 @@ def main():
     p.add_argument('--threads', type=int, default=1, help='torch threads')
     p.add_argument('--keep-runs', action='store_true',
                    help="keep <out>/runs/seed<N> (both agents' last checkpoints) to inspect")
+    p.add_argument('--agent-set', nargs='*', default=[], metavar='KEY=VALUE',
+                   help='replace RLPD config fields (values as YAML), e.g. actor_bc_weight=1')
+    p.add_argument('--demos', type=int, default=DEMO_EPISODES,
+                   help='scripted demos per direction')
     args = p.parse_args()
+    overrides = parse_overrides(args.agent_set, '--agent-set')
     import torch
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -87,7 +102,8 @@ def main():
         if results_file.has(seed=seed):
             continue
         print(f'seed {seed}: training (budget {args.budget} env steps)', flush=True)
-        results_file.add(run_seed(seed, args.out, args.budget, args.eval_every, args.keep_runs))
+        results_file.add(run_seed(seed, args.out, args.budget, args.eval_every, args.keep_runs,
+                                  overrides, args.demos))
     results = results_file.load()
     print('| seed | env steps to both >= 90 % | episodes | resets (out of reach) | '
           'resets per 50 episodes | skipped | minutes | load |')
