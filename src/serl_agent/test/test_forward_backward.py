@@ -56,3 +56,19 @@ def test_where_the_object_was_lost_is_recorded_at_each_out_of_reach_reset(tmp_pa
     assert result['out_of_reach_resets'] >= 1
     assert len(result['lost_at']) == result['out_of_reach_resets']
     assert all(len(position) == 3 for position in result['lost_at'])   # m, fr3_link0
+
+
+def test_a_reached_target_stops_the_run_unless_told_to_train_on(tmp_path):
+    config = RLPDConfig(batch_size=16, hidden_dims=(32, 32), num_critics=2, utd_ratio=1,
+                        torch_compile=False)
+    # target 0 %: met at the first evaluation
+    kwargs = {'seed': 0, 'eval_every': 100, 'eval_episodes': 1, 'target_success': 0.0}
+    stopped = train_forward_backward('PandaBinRelocation-v0', 300, tmp_path / 'a', config,
+                                     **kwargs)
+    assert stopped['reached_at'] == 100 and stopped['env_steps'] == 100
+    # counted when reached: the episode then running (here the first) finishes afterwards
+    assert stopped['at_target'] == {'episodes': 0, 'resets': 1} and stopped['episodes'] == 1
+    on = train_forward_backward('PandaBinRelocation-v0', 300, tmp_path / 'b', config,
+                                stop_at_target=False, **kwargs)
+    assert on['reached_at'] == 100 and on['env_steps'] >= 300 and len(on['evals']) == 3
+    assert on['at_target'] == {'episodes': 0, 'resets': 1} and on['episodes'] >= 3

@@ -194,6 +194,21 @@ def test_agent_settings_are_set_on_the_command_line_and_checked_early(tmp_path, 
     assert '--agent-set expects key=value' in capsys.readouterr().err
 
 
+def test_bin_relocation_trains_rlpd_with_its_recipes_bc_term_unless_told_otherwise(tmp_path):
+    def bc_weight(name, *argv):
+        (tmp_path / name).mkdir()
+        params = _written(tmp_path / name, *argv)
+        learner = params.get('/**/learner_node', params.get('learner_node'))
+        return RLPDConfig.from_yaml(learner['ros__parameters']['agent_config']).actor_bc_weight
+
+    task = ('--task', 'PandaBinRelocation-v0')
+    assert bc_weight('recipe', *task) == 1.0   # the task's recipe, over agent_pick_cube.yaml
+    assert bc_weight('off', *task, '--agent-set', 'actor_bc_weight=0') == 0.0   # user's wins
+    own = str(config_dir() / 'agent_pick_cube.yaml')
+    assert bc_weight('own', *task, '--agent-config', own) == 0.0   # a user's file is kept
+    assert bc_weight('pick', '--task', 'PandaPickCube-v0') == 0.0
+
+
 def test_the_reward_classifier_threshold_has_a_floor(tmp_path, capsys):
     args = parse_args(['--run-dir', str(tmp_path)])
     cmd = reward_training_command(args, tmp_path / 'm.pt', ['demos', 'negatives'])

@@ -111,7 +111,8 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
                            target_success: float = 0.9, capacity: int = 200_000,
                            in_reach: Callable[[gym.Env], bool] = object_in_reach,
                            log: Optional[Callable[[str], None]] = None,
-                           first_direction: str = 'forward') -> dict:
+                           first_direction: str = 'forward',
+                           stop_at_target: bool = True) -> dict:
     """
     Train a forward and a backward agent in turns on one env, resetting only when needed.
 
@@ -125,7 +126,9 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
         made in that direction (e.g. the scripted expert); None: no demos.
     :param eval_every: env steps (in all) between evaluations of both directions.
     :param eval_episodes: deterministic episodes per direction and evaluation.
-    :param target_success: stop once both directions reach it in the same evaluation.
+    :param target_success: stop once both directions reach it in the same evaluation (with
+        ``stop_at_target``; else train on to ``steps``, e.g. to see whether success lasts and
+        how often the scene needs a reset later).
     :param in_reach: ``in_reach(env)``: whether the object can still be handled.
     :param log: called with one line per evaluation.
     :param first_direction: the direction of the first episode (after a reset).
@@ -133,6 +136,7 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
         object's position, m, where each out-of-reach episode left it), 'skipped',
         'evals': [(env_steps, forward_success, backward_success)], 'reached_at' (env steps
         of the first evaluation where both reached ``target_success``, or None),
+        'at_target': {'episodes', 'resets'} when ``reached_at`` was recorded (else None),
         'per_direction': {direction: {'env_steps', 'episodes', 'successes', 'critic_updates'}},
         'seconds'}``.
     :raises ValueError: an env without the ``direction`` option, or a bad config.
@@ -160,13 +164,14 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
     schedule = ResetFreeSchedule(first_direction)
     evals: List[Tuple[int, float, float]] = []
     reached_at = None
+    at_target = None
     t0 = time.time()
 
     def total_steps():
         return sum(s.env_steps for s in states.values())
 
     def evaluate_both():
-        nonlocal reached_at
+        nonlocal reached_at, at_target
         rates = {}
         for direction, s in states.items():
             rates[direction] = evaluate_policy(s.agent, s.eval_env, eval_episodes,
@@ -178,6 +183,8 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
                 f'{sum(s.episodes for s in states.values())} episodes')
         if reached_at is None and min(rates.values()) >= target_success:
             reached_at = total_steps()
+            at_target = {'episodes': sum(s.episodes for s in states.values()),
+                         'resets': schedule.resets}
 
     def save():
         for s in states.values():
@@ -189,7 +196,7 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
     lost = []   # where the object was when an episode left it out of reach (m, fr3_link0)
     obs = None
     try:
-        while total_steps() < steps and reached_at is None:
+        while total_steps() < steps and (reached_at is None or not stop_at_target):
             reach = in_reach(env)
             if schedule.started and not reach and obs is not None and 'object_pos' in obs:
                 lost.append([round(float(v), 3) for v in obs['object_pos']])
@@ -224,6 +231,7 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
     return {'env_steps': total_steps(), 'episodes': sum(s.episodes for s in states.values()),
             'resets': schedule.resets, 'out_of_reach_resets': schedule.out_of_reach_resets,
             'skipped': schedule.skipped, 'evals': evals, 'reached_at': reached_at,
+            'at_target': at_target,
             'lost_at': lost,
             'per_direction': {d: {'env_steps': s.env_steps, 'episodes': s.episodes,
                                   'successes': s.successes,

@@ -37,8 +37,14 @@ def training_graph_argv(args, run_dir: Path, demos: str, model: Optional[Path],
 
 
 def agent_overrides(args) -> dict:
-    """Return the agent config fields the job replaces: reward form, precision, --agent-set."""
-    overrides = dict(REWARD_SCALES[args.reward_scale].agent)
+    """
+    Return the agent config fields the job replaces.
+
+    In order, a later one winning: the task's (its recipe's ``agent``, only over the default
+    config/agent_pick_cube.yaml), the reward form's, ``--precision``, ``--agent-set``.
+    """
+    overrides = {} if args.agent_config else dict(TASKS[args.task].agent.get(args.agent, {}))
+    overrides.update(REWARD_SCALES[args.reward_scale].agent)
     if args.precision:
         overrides['precision'] = args.precision
     overrides.update(args.agent_overrides)   # the user's last: they win
