@@ -5,12 +5,13 @@ Protocol: ``PandaBinRelocation-v0`` (state: TCP pose, TCP velocity, gripper widt
 position and its offset from the TCP), 100-step episodes; per direction 20 scripted-expert
 demos (full resets, env seeds 10000-10019) in its demo buffer; RLPD with the main job's
 settings (config/agent_pick_cube.yaml's ``rlpd``) and the task's (its recipe in
-``serl_bringup.recipes``: ``actor_bc_weight: 1``, as ``serl_train`` trains it); the two agents take turns on one env, each
-episode starting where the previous one left the cube (``serl_agent.runtime.forward_backward``),
-the scene reset only at the start and when the cube is out of reach; the sim's success as
-reward. Every ``--eval-every`` env steps (both directions together) each direction is
-evaluated over 20 deterministic episodes from full resets with fixed seeds. A seed stops when
-both reach >= 90 % in the same evaluation, or at ``--budget`` env steps.
+``serl_bringup.recipes``: ``actor_bc_weight: 1``, as ``serl_train`` trains it); the two agents
+take turns on one env, each episode starting where the previous one left the cube
+(``serl_agent.runtime.forward_backward``), the scene reset only at the start and when the cube
+is out of reach; the sim's success as reward. Every ``--eval-every`` env steps (both directions
+together) each direction is evaluated over 20 deterministic episodes from full resets with
+fixed seeds. A seed stops when both reach >= 90 % in the same evaluation, or at ``--budget``
+env steps (``--no-stop``: at ``--budget``).
 
     python bench/forward_backward.py --out runs/forward_backward --seeds 0 1 2
 

@@ -282,7 +282,7 @@ class SimNode(Node):
             grip = min(force, description.GRIPPER_FORCE) if force > 0 else \
                 description.GRIPPER_FORCE
             self.sim.model.actuator_forcerange[self.sim.gripper_actuator] = [-grip, grip]
-            self.sim.set_gripper(width)
+            self.sim.set_gripper(width, speed)
 
     def _on_reset(self, request: ResetEpisode.Request,
                   response: ResetEpisode.Response) -> ResetEpisode.Response:

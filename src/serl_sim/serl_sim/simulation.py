@@ -62,6 +62,9 @@ class FrankaSim:
         self.joint_dof = np.concatenate((self.arm_dof, self.finger_dof))
         self.arm_actuators = np.array([m.actuator(n).id for n in description.ARM_JOINT_NAMES])
         self.gripper_actuator = m.actuator('fr3_gripper').id
+        #: m per finger: where the gripper command ramps to (``set_gripper``)
+        self._finger_target = 0.0
+        self._finger_speed = description.GRIPPER_SPEED / 2.0   # m/s per finger
         self.tcp_site = m.site(description.TCP_FRAME).id
         self.effort_limits = description.ARM.effort_limits
         self._jacp = np.zeros((3, m.nv))
@@ -98,6 +101,7 @@ class FrankaSim:
         if keep_objects:
             qpos = self.data.qpos.copy()
         mujoco.mj_resetData(self.model, self.data)
+        self._finger_target = float(self.data.ctrl[self.gripper_actuator])
         self.task.reset(self, rng)
         if keep_objects:
             objects_q = np.setdiff1d(np.arange(self.model.nq), self.joint_qpos)
@@ -114,10 +118,17 @@ class FrankaSim:
         mujoco.mj_kinematics(self.model, self.data)
 
     def set_finger_opening(self, opening: float, target: Optional[float] = None) -> None:
-        """Teleport both fingers to ``opening`` (m, per finger) and command ``target`` (m)."""
+        """
+        Teleport both fingers to ``opening`` (m, per finger) at rest, commanded to ``target``.
+
+        ``target`` (m, per finger; None: ``opening``) is commanded at once, without the
+        gripper's speed ramp: a target inside ``opening`` squeezes what the fingers hold (a
+        grasped peg) from the first step.
+        """
         self.data.qpos[self.finger_qpos] = opening
         self.data.qvel[self.finger_dof] = 0.0
-        self.data.ctrl[self.gripper_actuator] = opening if target is None else target
+        self._finger_target = opening if target is None else target
+        self.data.ctrl[self.gripper_actuator] = self._finger_target
 
     def set_tcp_pose(self, position: Sequence[float], quaternion: Sequence[float]) -> None:
         """
@@ -202,12 +213,29 @@ class FrankaSim:
         """
         if tau is not None:
             self.data.ctrl[self.arm_actuators] = tau
+        ctrl = self.data.ctrl[self.gripper_actuator]
+        if ctrl != self._finger_target:   # the command ramps at the gripper's speed
+            step = self._finger_speed * self.model.opt.timestep
+            self.data.ctrl[self.gripper_actuator] = min(max(self._finger_target, ctrl - step),
+                                                        ctrl + step)
         mujoco.mj_step(self.model, self.data)
 
-    def set_gripper(self, width: float) -> None:
-        """Command the gripper to an opening ``width`` (m, between the fingers, 0..0.08)."""
-        per_finger = min(max(float(width) / 2.0, 0.0), description.FINGER_TRAVEL)
-        self.data.ctrl[self.gripper_actuator] = per_finger
+    def set_gripper(self, width: float, speed: Optional[float] = None) -> None:
+        """
+        Command the gripper to an opening ``width`` (m, between the fingers, 0..0.08).
+
+        The fingers' position command ramps there at ``speed`` (m/s of the opening, as
+        franka_gripper's move action), at most and by default ``description.GRIPPER_SPEED``;
+        a command given while it ramps replaces its goal.
+
+        :raises ValueError: a ``speed`` that is not a positive number.
+        """
+        if speed is not None and not (np.isfinite(speed) and speed > 0.0):
+            raise ValueError(f'gripper speed must be a positive number of m/s, got {speed}')
+        self._finger_target = min(max(float(width) / 2.0, 0.0), description.FINGER_TRAVEL)
+        opening_speed = description.GRIPPER_SPEED if speed is None else \
+            min(float(speed), description.GRIPPER_SPEED)
+        self._finger_speed = opening_speed / 2.0
 
     # ------------------------------------------------------------------ readings
     def joint_positions(self) -> np.ndarray:

@@ -51,7 +51,36 @@ def test_gripper_width_follows_the_command_and_is_clamped():
         sim.step()
     assert sim.gripper_width() == pytest.approx(0.03, abs=1e-3)
     sim.set_gripper(1.0)
+    for _ in range(500):
+        sim.step()
     assert sim.data.ctrl[sim.gripper_actuator] == pytest.approx(description.FINGER_TRAVEL)
+
+
+def test_the_fingers_move_at_the_grippers_speed_not_the_servos():
+    sim = FrankaSim(PickCubeTask())
+    sim.reset(np.random.default_rng(0))
+    sim.set_gripper(0.0)   # close from 0.08 m: 0.8 s at 0.1 m/s
+    steps = int(round(0.1 / sim.physics_dt))
+    fastest = 0.0
+    for _ in range(steps):
+        sim.step()
+        fastest = max(fastest, float(np.abs(sim.joint_velocities()[7:]).max()))
+    assert sim.gripper_width() == pytest.approx(0.08 - 0.1 * description.GRIPPER_SPEED,
+                                                abs=2e-3)
+    assert fastest < 0.6 * description.GRIPPER_SPEED   # per finger: half the opening's speed
+    sim.set_gripper(0.08, speed=0.02)   # a slower command (sim_node's GripperCommand.speed)
+    width = sim.gripper_width()
+    for _ in range(steps):
+        sim.step()
+    assert sim.gripper_width() - width == pytest.approx(0.1 * 0.02, abs=1e-3)
+    sim.set_gripper(0.08, speed=5.0)   # faster than the hand: its speed
+    before = sim.data.ctrl[sim.gripper_actuator]
+    sim.step()
+    assert 2 * (sim.data.ctrl[sim.gripper_actuator] - before) == pytest.approx(
+        description.GRIPPER_SPEED * sim.physics_dt)
+    for bad in (0.0, -1.0, float('nan')):
+        with pytest.raises(ValueError, match='gripper speed'):
+            sim.set_gripper(0.0, speed=bad)
 
 
 def test_peg_starts_held_between_the_fingers_above_the_hole():
