@@ -33,6 +33,8 @@ class TaskRecipe:
         behaviour cloning of the demos) and give them to the learner and the actor.
     :ivar run_dir: the run directory when ``--run-dir`` is not given.
     :ivar episode_steps: env steps per episode when ``--episode-steps`` is not given (10 Hz).
+    :ivar max_env_steps: the job's env-step budget when ``--max-env-steps`` is not given (both
+        directions together for forward-backward).
     :ivar directions: forward-backward (reset-free) training: demos, failure episodes, reward
         classifier, learner and policy per direction, in ``<run_dir>/<direction>`` or
         ``<run_dir>/demos/<direction>``; ``()``: one task, one policy.
@@ -46,14 +48,18 @@ class TaskRecipe:
     image_encoder: bool = False
     run_dir: str = 'runs/pick_cube'
     episode_steps: int = 50
+    #: pick-cube through the graph: 7,100-8,000 env steps to 90 % with instant fingers, ~1.5x
+    #: that with the gripper's real speed (docs/benchmarks.md, session 15): room above both
+    max_env_steps: int = 15000
     directions: Tuple[str, ...] = ()
     agent: Dict[str, Dict[str, object]] = field(default_factory=dict)
 
 
 #: Bin relocation's RLPD agents keep the demos' actions in the actor's loss (TD3+BC's term,
-#: ``actor_bc_weight``): without it RLPD first succeeded after 14,000-24,000 env steps and
-#: reached both directions >= 90 % on 1 of 6 seeds within 30,000; with it, 6,000-8,000 on 3
-#: of 3 (docs/benchmarks.md, "Forward-backward", session 15).
+#: ``actor_bc_weight``): without it the policies stayed at 0 % for 14,000-24,000 env steps
+#: and reached both directions >= 90 % in 1 of 6 runs within 30,000; with it, 6,000-8,000 on
+#: 3 of 3 seeds (10,000 / 30,000 / 10,000 with the fingers at the gripper's real speed;
+#: docs/benchmarks.md, "Forward-backward", session 15).
 FORWARD_BACKWARD_AGENT = {'rlpd': {'actor_bc_weight': 1.0}}
 
 TASKS = {
@@ -64,12 +70,12 @@ TASKS = {
                                          run_dir='runs/pick_cube_vision'),
     # SERL's bin relocation, reset-free: forward (A -> B) and backward (B -> A) in turns
     'PandaBinRelocation-v0': TaskRecipe(STATE_KEYS, run_dir='runs/bin_relocation',
-                                        episode_steps=100,
+                                        episode_steps=100, max_env_steps=30000,
                                         directions=('forward', 'backward'),
                                         agent=FORWARD_BACKWARD_AGENT),
     'PandaBinRelocationVision-v0': TaskRecipe(
         PROPRIOCEPTION + CAMERAS, cameras=CAMERAS, object_pose=False, image_encoder=True,
-        run_dir='runs/bin_relocation_vision', episode_steps=100,
+        run_dir='runs/bin_relocation_vision', episode_steps=100, max_env_steps=30000,
         directions=('forward', 'backward'), agent=FORWARD_BACKWARD_AGENT),
 }
 

@@ -209,6 +209,13 @@ def test_bin_relocation_trains_rlpd_with_its_recipes_bc_term_unless_told_otherwi
     assert bc_weight('pick', '--task', 'PandaPickCube-v0') == 0.0
 
 
+def test_the_env_step_budget_is_the_tasks_unless_given():
+    assert parse_args([]).max_env_steps == 15000   # pick-cube
+    assert parse_args(['--task', 'PandaBinRelocation-v0']).max_env_steps == 30000   # in all
+    assert parse_args(['--task', 'PandaBinRelocation-v0',
+                       '--max-env-steps', '500']).max_env_steps == 500
+
+
 def test_the_reward_classifier_threshold_has_a_floor(tmp_path, capsys):
     args = parse_args(['--run-dir', str(tmp_path)])
     cmd = reward_training_command(args, tmp_path / 'm.pt', ['demos', 'negatives'])

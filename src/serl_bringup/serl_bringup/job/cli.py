@@ -42,8 +42,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help="classifier and vice: the reward from the classifier's p(success | "
                         's): sparse (1 above its threshold, else 0) or log_p (log p, clipped '
                         'at -10; the agent scales it by 0.1)')
-    p.add_argument('--max-env-steps', type=int, default=10000,
-                   help='stop when the learner has this many env steps')
+    p.add_argument('--max-env-steps', type=int, default=None,
+                   help='stop when the learner has this many env steps (both directions '
+                        "together for forward-backward; default: the task's, 15000 for "
+                        'pick-cube, 30000 for bin relocation)')
     p.add_argument('--target-success', type=float, default=0.9,
                    help='stop when an evaluation round reaches this success rate')
     p.add_argument('--eval-every', type=int, default=20,
@@ -111,6 +113,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         args.run_dir = TASKS[args.task].run_dir
     if args.episode_steps is None:
         args.episode_steps = TASKS[args.task].episode_steps
+    if args.max_env_steps is None:
+        args.max_env_steps = TASKS[args.task].max_env_steps
     if args.smoke:
         args.demos = min(args.demos, 2)
         args.negative_episodes = min(args.negative_episodes, 1)
