@@ -43,10 +43,11 @@ FINGER_TRAVEL = 0.04
 #: Franka Hand continuous grasping force (N), used as the finger actuator force limit.
 GRIPPER_FORCE = 70.0
 #: m/s, the fastest the opening between the fingers changes (each finger at half of it): the
-#: speed franka_gripper's move and grasp actions are usually given. The fingers' position servo
-#: alone closed them at up to 5 m/s each, and a finger flipping its command beside a cube hit
-#: it at 2-5 m/s and flung it up to 10 cm high: 37 of 37 such launches in 300 reset-free
-#: bin-relocation episodes (2026-12-07); ramped at this speed, none in 200.
+#: Franka Hand's top speed for libfranka's move and grasp (frankx's ``Gripper::max_speed``).
+#: The fingers' position servo alone moved each at up to 5 m/s: in 33 of 37 fast launches of
+#: the cube in 300 reset-free bin-relocation episodes (2026-12-07) a finger whose command had
+#: just flipped hit it at 2-5 m/s, flinging it up to 10 cm high; ramped at this speed, no
+#: launch above 0.5 m/s in 200.
 GRIPPER_SPEED = 0.1
 
 
