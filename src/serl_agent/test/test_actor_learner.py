@@ -93,6 +93,9 @@ def _run_actor_until(tmp_path, actor_params, done, what):
             actor, alog = start_node('actor_node', actor_params, alog_path)
             spin_until(executor, lambda: done(alog_path.read_text()) or actor.poll() is not None,
                        90.0, what)
+            # its 1 Hz diagnostics at least once (under load the condition above can come first)
+            spin_until(executor, lambda: any(d.startswith('actor_node') for d in obs.diagnostics)
+                       or actor.poll() is not None, 30.0, "the actor's diagnostics")
             actor.send_signal(signal.SIGINT)  # ends the episode, drains, exits
             spin_until(executor, lambda: actor.poll() is not None, 40.0, 'the actor to exit')
             text = alog_path.read_text()

@@ -48,9 +48,7 @@ class TaskRecipe:
     image_encoder: bool = False
     run_dir: str = 'runs/pick_cube'
     episode_steps: int = 50
-    #: pick-cube through the graph: 7,100-8,000 env steps to 90 % with instant fingers, ~1.5x
-    #: that with the gripper's real speed (docs/benchmarks.md, session 15): room above both
-    max_env_steps: int = 15000
+    max_env_steps: int = 10000
     directions: Tuple[str, ...] = ()
     agent: Dict[str, Dict[str, object]] = field(default_factory=dict)
 

@@ -210,7 +210,7 @@ def test_bin_relocation_trains_rlpd_with_its_recipes_bc_term_unless_told_otherwi
 
 
 def test_the_env_step_budget_is_the_tasks_unless_given():
-    assert parse_args([]).max_env_steps == 15000   # pick-cube
+    assert parse_args([]).max_env_steps == 10000   # pick-cube
     assert parse_args(['--task', 'PandaBinRelocation-v0']).max_env_steps == 30000   # in all
     assert parse_args(['--task', 'PandaBinRelocation-v0',
                        '--max-env-steps', '500']).max_env_steps == 500

@@ -47,7 +47,7 @@ GRIPPER_FORCE = 70.0
 #: The fingers' position servo alone moved each at up to 5 m/s: in 33 of 37 fast launches of
 #: the cube in 300 reset-free bin-relocation episodes (2026-12-07) a finger whose command had
 #: just flipped hit it at 2-5 m/s, flinging it up to 10 cm high; ramped at this speed, no
-#: launch above 0.5 m/s in 200.
+#: launch above 0.5 m/s in 200. A task's ``gripper_speed`` (pick-cube keeps the servo's).
 GRIPPER_SPEED = 0.1
 
 

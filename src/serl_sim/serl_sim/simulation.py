@@ -64,7 +64,9 @@ class FrankaSim:
         self.gripper_actuator = m.actuator('fr3_gripper').id
         #: m per finger: where the gripper command ramps to (``set_gripper``)
         self._finger_target = 0.0
-        self._finger_speed = description.GRIPPER_SPEED / 2.0   # m/s per finger
+        #: m/s of opening: the fastest the command moves (None: it jumps, the task's choice)
+        self._max_opening_speed = task.gripper_speed
+        self._finger_speed = (task.gripper_speed or 0.0) / 2.0   # m/s per finger
         self.tcp_site = m.site(description.TCP_FRAME).id
         self.effort_limits = description.ARM.effort_limits
         self._jacp = np.zeros((3, m.nv))
@@ -225,17 +227,20 @@ class FrankaSim:
         Command the gripper to an opening ``width`` (m, between the fingers, 0..0.08).
 
         The fingers' position command ramps there at ``speed`` (m/s of the opening, as
-        franka_gripper's move action), at most and by default ``description.GRIPPER_SPEED``;
-        a command given while it ramps replaces its goal.
+        franka_gripper's move action), at most and by default the task's ``gripper_speed``
+        (``description.GRIPPER_SPEED``); a command given while it ramps replaces its goal. A
+        task with ``gripper_speed = None`` (pick-cube) jumps the command there.
 
         :raises ValueError: a ``speed`` that is not a positive number.
         """
         if speed is not None and not (np.isfinite(speed) and speed > 0.0):
             raise ValueError(f'gripper speed must be a positive number of m/s, got {speed}')
         self._finger_target = min(max(float(width) / 2.0, 0.0), description.FINGER_TRAVEL)
-        opening_speed = description.GRIPPER_SPEED if speed is None else \
-            min(float(speed), description.GRIPPER_SPEED)
-        self._finger_speed = opening_speed / 2.0
+        top = self._max_opening_speed
+        if top is None:   # the task's choice: the command jumps (the servo sets the speed)
+            self.data.ctrl[self.gripper_actuator] = self._finger_target
+            return
+        self._finger_speed = (top if speed is None else min(float(speed), top)) / 2.0
 
     # ------------------------------------------------------------------ readings
     def joint_positions(self) -> np.ndarray:

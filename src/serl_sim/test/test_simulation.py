@@ -9,6 +9,7 @@ from serl_controller.params import ImpedanceParams
 from serl_sim import description
 from serl_sim.simulation import FrankaSim
 from serl_sim.tasks import make_task, PegInsertTask, PickCubeTask
+from serl_sim.tasks.bin_relocation import BinRelocationTask
 
 
 def test_pressing_down_on_the_table_reads_an_upward_external_force():
@@ -57,7 +58,7 @@ def test_gripper_width_follows_the_command_and_is_clamped():
 
 
 def test_the_fingers_move_at_the_grippers_speed_not_the_servos():
-    sim = FrankaSim(PickCubeTask())
+    sim = FrankaSim(BinRelocationTask())
     sim.reset(np.random.default_rng(0))
     sim.set_gripper(0.0)   # close from 0.08 m: 0.8 s at 0.1 m/s
     steps = int(round(0.1 / sim.physics_dt))
@@ -81,6 +82,10 @@ def test_the_fingers_move_at_the_grippers_speed_not_the_servos():
     for bad in (0.0, -1.0, float('nan')):
         with pytest.raises(ValueError, match='gripper speed'):
             sim.set_gripper(0.0, speed=bad)
+    pick = FrankaSim(PickCubeTask())   # gripper_speed None: the command jumps, as measured
+    pick.reset(np.random.default_rng(0))
+    pick.set_gripper(0.0)
+    assert pick.data.ctrl[pick.gripper_actuator] == 0.0
 
 
 def test_peg_starts_held_between_the_fingers_above_the_hole():

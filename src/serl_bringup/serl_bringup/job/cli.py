@@ -44,7 +44,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'at -10; the agent scales it by 0.1)')
     p.add_argument('--max-env-steps', type=int, default=None,
                    help='stop when the learner has this many env steps (both directions '
-                        "together for forward-backward; default: the task's, 15000 for "
+                        "together for forward-backward; default: the task's, 10000 for "
                         'pick-cube, 30000 for bin relocation)')
     p.add_argument('--target-success', type=float, default=0.9,
                    help='stop when an evaluation round reaches this success rate')

@@ -1,10 +1,11 @@
 """What a task adds to the scene: its objects, how an episode starts, and when it succeeds."""
 
 import abc
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 from serl_controller.params import ImpedanceParams
+from serl_sim import description
 
 #: TCP orientation of every task: pointing down (quaternion xyzw, ``fr3_link0``).
 DOWN = np.array([1.0, 0.0, 0.0, 0.0])
@@ -19,6 +20,9 @@ class Task(abc.ABC):
         workspace_min / workspace_max: (3,) m, corners of the box in ``fr3_link0`` the TCP
             target is clipped into.
         gripper_locked: the gripper stays closed whatever the action says (peg insertion).
+        gripper_speed: m/s of opening, the fastest the fingers' command moves
+            (``description.GRIPPER_SPEED``, a real hand's); None: the command jumps and the
+            fingers' position servo alone sets their speed (up to 5 m/s per finger).
         impedance: overrides of ``serl_controller.params.ImpedanceParams`` for this task's
             Gymnasium env (stiffness, clip, ...).
 
@@ -28,6 +32,7 @@ class Task(abc.ABC):
     workspace_min = np.array([0.2, -0.3, 0.0])
     workspace_max = np.array([0.6, 0.3, 0.5])
     gripper_locked = False
+    gripper_speed: Optional[float] = description.GRIPPER_SPEED
     impedance: Dict[str, object] = {}
 
     def impedance_params(self, **fields) -> ImpedanceParams:

@@ -28,6 +28,10 @@ class PickCubeTask(CubeTask):
     """Lift the cube >= 0.1 m off the table, held between the fingers."""
 
     name = 'pick_cube'
+    #: The fingers' servo speed, as every pick-cube result was measured (the main job, the
+    #: agents' comparison, the learning tests): with the real gripper's speed RLPD needed 1.5x
+    #: the env steps and BC from 20 demos fell to 0 % (docs/benchmarks.md, session 15).
+    gripper_speed = None
 
     def reset(self, sim, rng: np.random.Generator) -> None:
         """Cube on the table at a sampled (x, y); arm at home, gripper open."""
