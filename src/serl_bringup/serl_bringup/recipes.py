@@ -56,8 +56,8 @@ class TaskRecipe:
 #: Bin relocation's RLPD agents keep the demos' actions in the actor's loss (TD3+BC's term,
 #: ``actor_bc_weight``): without it the policies stayed at 0 % for 14,000-24,000 env steps
 #: and reached both directions >= 90 % in 1 of 6 runs within 30,000; with it, 6,000-8,000 on
-#: 3 of 3 seeds (10,000 / 30,000 / 10,000 with the fingers at the gripper's real speed;
-#: docs/benchmarks.md, "Forward-backward", session 15).
+#: 3 of 3 seeds (with the fingers at the gripper's real speed: 10,000 on 2 of 3, the third
+#: not within 30,000; docs/benchmarks.md, "Forward-backward", session 15).
 FORWARD_BACKWARD_AGENT = {'rlpd': {'actor_bc_weight': 1.0}}
 
 TASKS = {
