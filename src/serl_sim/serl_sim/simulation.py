@@ -64,8 +64,6 @@ class FrankaSim:
         self.gripper_actuator = m.actuator('fr3_gripper').id
         #: m per finger: where the gripper command ramps to (``set_gripper``)
         self._finger_target = 0.0
-        #: m/s of opening: the fastest the command moves (None: it jumps, the task's choice)
-        self._max_opening_speed = task.gripper_speed
         self._finger_speed = (task.gripper_speed or 0.0) / 2.0   # m/s per finger
         self.tcp_site = m.site(description.TCP_FRAME).id
         self.effort_limits = description.ARM.effort_limits
@@ -236,7 +234,7 @@ class FrankaSim:
         if speed is not None and not (np.isfinite(speed) and speed > 0.0):
             raise ValueError(f'gripper speed must be a positive number of m/s, got {speed}')
         self._finger_target = min(max(float(width) / 2.0, 0.0), description.FINGER_TRAVEL)
-        top = self._max_opening_speed
+        top = self.task.gripper_speed
         if top is None:   # the task's choice: the command jumps (the servo sets the speed)
             self.data.ctrl[self.gripper_actuator] = self._finger_target
             return
