@@ -339,3 +339,27 @@ def test_actor_bc_regulariser_pulls_toward_the_prior_actions_only():
         pytest.approx(2.0 * bc, rel=1e-4)
     with pytest.raises(ValueError, match='actor_bc_weight'):
         RLPDConfig(actor_bc_weight=-1.0).validate()
+
+
+def test_actor_bc_on_the_sampled_action_also_narrows_the_policy():
+    """actor_bc_action 'sample': ||a~ - a||^2, whose expectation adds the policy's variance."""
+    import copy
+    online, prior = buffers(16, 16)   # prior actions 0.5
+    base = RLPDAgent(OBS, ACT, RLPDConfig(**TINY, num_critics=2, init_temperature=0.1),
+                     seed=0)
+    set_policy(base, math.atanh(0.5), 0.0)   # the mean action is the demos' (tanh(mu) = 0.5)
+    batch = base.sample_batch(online, prior)
+    out = {}
+    for mode in ('mean', 'sample'):
+        agent = copy.deepcopy(base)   # same weights and random draws
+        agent.config = RLPDConfig(**TINY, num_critics=2, init_temperature=0.1,
+                                  actor_bc_weight=2.0, actor_bc_action=mode)
+        loss = float(agent.actor_temperature_step(batch)['actor_bc_loss'])
+        out[mode] = loss, float(agent.policy.head.out.bias.grad[1])   # d loss / d log_std
+    assert out['mean'][0] == pytest.approx(0.0, abs=1e-6)
+    assert out['sample'][0] > 0.01   # the sampled actions spread around 0.5
+    # the same draws: the gradients differ by the BC term's alone, which widens nothing
+    # in 'mean' and pushes log_std down (a positive gradient) in 'sample'
+    assert out['sample'][1] - out['mean'][1] > 1e-3
+    with pytest.raises(ValueError, match='actor_bc_action'):
+        RLPDConfig(actor_bc_action='mode').validate()

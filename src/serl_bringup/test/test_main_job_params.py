@@ -199,14 +199,16 @@ def test_bin_relocation_trains_rlpd_with_its_recipes_bc_term_unless_told_otherwi
         (tmp_path / name).mkdir()
         params = _written(tmp_path / name, *argv)
         learner = params.get('/**/learner_node', params.get('learner_node'))
-        return RLPDConfig.from_yaml(learner['ros__parameters']['agent_config']).actor_bc_weight
+        config = RLPDConfig.from_yaml(learner['ros__parameters']['agent_config'])
+        return config.actor_bc_weight, config.actor_bc_action
 
     task = ('--task', 'PandaBinRelocation-v0')
-    assert bc_weight('recipe', *task) == 1.0   # the task's recipe, over agent_pick_cube.yaml
-    assert bc_weight('off', *task, '--agent-set', 'actor_bc_weight=0') == 0.0   # user's wins
+    # the task's recipe, over agent_pick_cube.yaml
+    assert bc_weight('recipe', *task) == (1.0, 'sample')
+    assert bc_weight('off', *task, '--agent-set', 'actor_bc_weight=0')[0] == 0.0   # user's wins
     own = str(config_dir() / 'agent_pick_cube.yaml')
-    assert bc_weight('own', *task, '--agent-config', own) == 0.0   # a user's file is kept
-    assert bc_weight('pick', '--task', 'PandaPickCube-v0') == 0.0
+    assert bc_weight('own', *task, '--agent-config', own)[0] == 0.0   # a user's file is kept
+    assert bc_weight('pick', '--task', 'PandaPickCube-v0')[0] == 0.0
 
 
 def test_the_env_step_budget_is_the_tasks_unless_given():

@@ -205,6 +205,15 @@ class SACConfig(AgentConfig):
     # improves on them (TD3+BC, Fujimoto & Gu 2021, arXiv 2106.06860, Eq. 3, without its
     # Q normalisation; IBRL, Hu et al. 2023, arXiv 2311.02198, keeps a BC policy instead).
     actor_bc_weight: float = 0.0
+    # Which action of the actor the BC term pulls toward the demo action: 'mean', tanh(mu(s)),
+    # TD3+BC's deterministic action; 'sample', the reparameterised a~ ~ pi(.|s) the Q term
+    # scores (TD3+BC's pi(s) is the action its critic scores). E||a~ - a||^2 = ||E a~ - a||^2
+    # + the policy's variance: 'sample' also narrows the policy at the demos' states. With
+    # 'mean' and a sparse reward nothing narrows it: the temperature only falls while the
+    # entropy is above target, and bin relocation's forward policy was at pre-tanh std ~2 per
+    # dimension after 8,000 env steps, its sampled actions succeeding 0 of 20 times from
+    # resets where its deterministic ones did 19 (docs/benchmarks.md, session 16).
+    actor_bc_action: str = 'mean'
     # torch.compile the critic step (target, loss and its backward; eager if compiling fails):
     # true, false, or 'auto' = on for critics of >= 2e7 multiply-adds per forward when a C++
     # compiler (CPU) or Triton (CUDA) is there (docs/benchmarks.md). This project's choice.
@@ -242,6 +251,8 @@ class SACConfig(AgentConfig):
             self._bad('offline_actor', "must be 'rl' or 'bc'")
         if not self.actor_bc_weight >= 0.0:
             self._bad('actor_bc_weight', 'must be >= 0')
+        if self.actor_bc_action not in ('mean', 'sample'):
+            self._bad('actor_bc_action', "must be 'mean' or 'sample'")
         if self.torch_compile not in (True, False, 'auto'):
             self._bad('torch_compile', "must be true, false or 'auto'")
         if not isinstance(self.cuda_graphs, bool):

@@ -219,9 +219,10 @@ class SACAgent(Agent):
 
         Policy loss: mean_b [alpha log pi(a~|s) - (1/E) sum_i Q_i(s, a~)], plus
         ``actor_bc_weight`` x the mean over the batch's prior rows of ||tanh(mu(s)) - a||^2
-        when that weight is > 0 (TD3+BC Eq. 3); the encoder and critics get no gradient from
-        it. Temperature loss: alpha (H - H_target) with
-        H = -mean_b log pi(a~|s), so alpha falls when the entropy is above target.
+        (``actor_bc_action`` 'mean') or ||a~ - a||^2 ('sample') when that weight is > 0
+        (TD3+BC Eq. 3); the encoder and critics get no gradient from it. Temperature loss:
+        alpha (H - H_target) with H = -mean_b log pi(a~|s), so alpha falls when the entropy is
+        above target.
         """
         with self.autocast():
             with torch.no_grad():
@@ -239,8 +240,9 @@ class SACAgent(Agent):
         metrics = {}
         prior = batch.get('prior')
         if self.config.actor_bc_weight > 0 and prior is not None and bool(prior.any()):
-            # TD3+BC's term on the prior rows: the deterministic action toward the demo action
-            bc = (torch.tanh(mean[prior]) - batch['actions'][prior]).square().sum(-1).mean()
+            # TD3+BC's term on the prior rows: the actor's action toward the demo action
+            own = torch.tanh(mean) if self.config.actor_bc_action == 'mean' else actions
+            bc = (own[prior] - batch['actions'][prior]).square().sum(-1).mean()
             actor_loss = actor_loss + self.config.actor_bc_weight * bc
             metrics['actor_bc_loss'] = bc.detach()
         self.actor_optimizer.zero_grad(set_to_none=True)
