@@ -204,7 +204,7 @@ def test_bin_relocation_trains_rlpd_with_its_recipes_bc_term_unless_told_otherwi
 
     task = ('--task', 'PandaBinRelocation-v0')
     # the task's recipe, over agent_pick_cube.yaml
-    assert bc_weight('recipe', *task) == (1.0, 'sample')
+    assert bc_weight('recipe', *task) == (1.0, 'mean')
     assert bc_weight('off', *task, '--agent-set', 'actor_bc_weight=0')[0] == 0.0   # user's wins
     own = str(config_dir() / 'agent_pick_cube.yaml')
     assert bc_weight('own', *task, '--agent-config', own)[0] == 0.0   # a user's file is kept
