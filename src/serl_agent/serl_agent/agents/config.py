@@ -212,7 +212,8 @@ class SACConfig(AgentConfig):
     # 'mean' and a sparse reward nothing narrows it: the temperature only falls while the
     # entropy is above target, and bin relocation's forward policy was at pre-tanh std ~2 per
     # dimension after 8,000 env steps, its sampled actions succeeding 0 of 20 times from
-    # resets where its deterministic ones did 19 (docs/benchmarks.md, session 16).
+    # resets where its deterministic ones did 19. Yet with 'sample' no seed learned bin
+    # relocation faster (docs/benchmarks.md, session 16): its recipe keeps 'mean'.
     actor_bc_action: str = 'mean'
     # torch.compile the critic step (target, loss and its backward; eager if compiling fails):
     # true, false, or 'auto' = on for critics of >= 2e7 multiply-adds per forward when a C++

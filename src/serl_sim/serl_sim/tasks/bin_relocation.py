@@ -1,29 +1,27 @@
 """
-Move a cube from one bin to the other (SERL's bin relocation, Sec. 4).
+Move a cube from one marked region of the table to the other (SERL's bin relocation, Sec. 4).
 
 SERL's third real-robot task trains a forward and a backward policy that undo each other's
 work, so the robot can train for hours with no person resetting the scene (Luo et al. 2024,
-arXiv 2401.16013, "Resets"). Here a tray (6 cm walls, ``TRAY_MIN``..``TRAY_MAX``) with a
-low divider across it at y = 0 (``DIVIDER_HEIGHT``) is the two bins, ``A`` (y < 0, the
-robot's right) and ``B`` (y > 0) (``BINS``, ``fr3_link0``); the object is the pick-cube
-task's 4 cm cube. A cube pushed or slid stops at a wall where the arm can still pick it up,
-and wherever it comes to rest it lies in one bin, so one direction's goal holds there; the
-divider is too high to push the cube across and low enough to carry it over. The TCP's
-workspace box is the tray's inside, 1 cm from the walls, and below ``TCP_CEILING`` (1 cm under the rim), as
+arXiv 2401.16013, "Resets"). Here the two bins are two square regions marked on the table,
+``A`` (y < 0, the robot's right) and ``B`` (y > 0), each ``REGION_HALF`` x 2 wide, centred
+at x = 0.45 m, y = -/+ 0.15 m (``fr3_link0``); the object is the pick-cube task's 4 cm cube.
+A tray (6 cm walls, ``TRAY_MIN``..``TRAY_MAX``) surrounds both, as SERL's bins do: a cube
+pushed or slid stops at a wall where the arm can still pick it up. The TCP's workspace box is
+the tray's inside, 1 cm from the walls, and below ``TCP_CEILING`` (1 cm under the rim), as
 SERL bounds its arm's pose over the bins: the fingers hold a cube's centre at most 2 cm above
 the TCP (0.9 cm in the expert's grasp), so a held cube's bottom stays 1 cm (2.1 cm) below the
 rim, and the TCP's 0.3 m/s lifts a released cube 5 mm: it can be neither carried nor thrown
 over a wall. The hand's underside, 4.3 cm above the TCP, clears the rim while the fingers
-grasp a cube anywhere in the bins.
+grasp a cube anywhere in the regions.
 
 - ``direction='forward'``: the cube starts in A, success = it rests in B; ``'backward'``: the
   reverse. ``direction`` may change between episodes (the env's ``reset(options=...)``).
-- Start: the cube flat at a position uniform in the source bin's start square (centred at
-  x = 0.45 m, y = -/+ 0.15 m, ``REGION_HALF`` x 2 wide, shrunk so that the whole cube lies
-  inside it); the TCP at ``START_TCP`` (over the divider, pointing down, at the
+- Start: the cube flat at a position uniform in the source region, shrunk so that the whole
+  cube lies inside it; the TCP at ``START_TCP`` (between the regions, pointing down, at the
   rim's height, where even the closed fingers clear a cube resting below), the gripper open.
   A reset-free episode starts with the arm there too.
-- Success ("resting in the target region"): the cube's centre inside the target bin, the
+- Success ("resting in the target region"): the cube's centre inside the target square, the
   cube on the table (its bottom within 1 cm of it) and still (< 5 cm/s), and released (the
   TCP more than 3 cm from its centre, or the gripper open wider than the cube).
 - ``object_in_reach``: the cube's centre over the table inside ``REACH_MIN``..``REACH_MAX`` in
@@ -42,8 +40,7 @@ from serl_sim.tasks.base import DOWN
 from serl_sim.tasks.cube import CUBE_HALF, CubeTask
 
 DIRECTIONS = ('forward', 'backward')
-#: Centres (x, y) of the start squares, m in ``fr3_link0``, and their half width: a cube
-#: starts inside its source bin's square (and the expert sets it down at the target's centre).
+#: Centres (x, y) of the regions, m in ``fr3_link0``, and their half width.
 REGION_CENTRES = {'A': (0.45, -0.15), 'B': (0.45, 0.15)}
 REGION_HALF = 0.06
 #: Where the cube can still be picked up: the pick-cube task's reachable box, with margin;
@@ -63,21 +60,9 @@ TRAY_WALL_HEIGHT = 0.06
 #: m, the highest the TCP goes (the workspace box's top): a held cube stays below the rim.
 TCP_CEILING = TRAY_WALL_HEIGHT - 0.01
 TRAY_WALL_THICKNESS = 0.02
-#: A divider across the tray at y = 0 (height, thickness, m) makes its halves two bins, A
-#: (y < 0) and B (y > 0), as SERL's two bins: a cube resting anywhere in the tray lies in one
-#: of them, so one direction's goal always holds. (With two 12 cm squares marked in one tray,
-#: a cube the policies left beside a wall or between the squares was in neither; from there
-#: both directions failed, episode after episode: 15 of 30 reset-free episodes of session
-#: 15's policies, docs/benchmarks.md, session 16.) Low enough for a held cube to pass over
-#: (its bottom ~3.4 cm up at the expert's carry height), too high to push the cube across.
-DIVIDER_HEIGHT = 0.025
-DIVIDER_THICKNESS = 0.02
-#: (x, y) lower and upper corners of each bin's inside, m: the tray's half beside the divider.
-BINS = {'A': ((TRAY_MIN[0], TRAY_MIN[1]), (TRAY_MAX[0], -DIVIDER_THICKNESS / 2)),
-        'B': ((TRAY_MIN[0], DIVIDER_THICKNESS / 2), (TRAY_MAX[0], TRAY_MAX[1]))}
 RESTING_SPEED = 0.05   # m/s
 RELEASED_DISTANCE = 0.03   # m, TCP to cube centre
-#: (3,) m, where every episode starts the TCP (pointing down): over the divider, at the rim.
+#: (3,) m, where every episode starts the TCP (pointing down): between the regions, at the rim.
 START_TCP = (0.45, 0.0, TRAY_WALL_HEIGHT)
 
 
@@ -89,11 +74,9 @@ def tray_walls() -> str:
     walls = {'near': (x0 - t, cy, t, hy), 'far': (x1 + t, cy, t, hy),
              'right': (cx, y0 - t, hx, t), 'left': (cx, y1 + t, hx, t)}
     c, a = description.WORLD_CONTYPE, description.WORLD_CONAFFINITY
-    walls = {name: (x, y, sx, sy, h) for name, (x, y, sx, sy) in walls.items()}
-    walls['divider'] = (cx, 0.0, (x1 - x0) / 2, DIVIDER_THICKNESS / 2, DIVIDER_HEIGHT / 2)
-    return ''.join(f'    <geom name="tray_{name}" type="box" pos="{x:g} {y:g} {hz:g}" '
-                   f'size="{sx:g} {sy:g} {hz:g}" material="tray_mat" contype="{c}" '
-                   f'conaffinity="{a}"/>\n' for name, (x, y, sx, sy, hz) in walls.items())
+    return ''.join(f'    <geom name="tray_{name}" type="box" pos="{x:g} {y:g} {h:g}" '
+                   f'size="{sx:g} {sy:g} {h:g}" material="tray_mat" contype="{c}" '
+                   f'conaffinity="{a}"/>\n' for name, (x, y, sx, sy) in walls.items())
 
 
 class BinRelocationTask(CubeTask):
@@ -144,7 +127,7 @@ class BinRelocationTask(CubeTask):
         return 'B' if self._direction == 'forward' else 'A'
 
     def region_centre(self, region: str) -> np.ndarray:
-        """(3,) m: centre of bin ``region``'s start square on the table top (z = 0)."""
+        """(3,) m: centre of region ``region`` on the table top (z = 0)."""
         x, y = REGION_CENTRES[region]
         return np.array([x, y, 0.0])
 
@@ -156,17 +139,15 @@ class BinRelocationTask(CubeTask):
                 '    <material name="tray_mat" rgba="0.55 0.45 0.35 1"/>\n')
 
     def mjcf_worldbody(self) -> str:
-        """Return the bins' floors (thin marks, no collision), the tray's walls and the cube."""
+        """Return the two regions (thin marks, no collision), the tray's walls and the cube."""
         return ''.join(
-            f'    <geom name="region_{name.lower()}" type="box" '
-            f'pos="{(x0 + x1) / 2:g} {(y0 + y1) / 2:g} 0.0005" '
-            f'size="{(x1 - x0) / 2:g} {(y1 - y0) / 2:g} 0.0005" '
-            f'material="region_{name.lower()}_mat" contype="0" conaffinity="0"/>\n'
-            for name, ((x0, y0), (x1, y1)) in BINS.items()
+            f'    <geom name="region_{name.lower()}" type="box" pos="{x:g} {y:g} 0.0005" '
+            f'size="{REGION_HALF:g} {REGION_HALF:g} 0.0005" material="region_{name.lower()}_mat" '
+            'contype="0" conaffinity="0"/>\n' for name, (x, y) in REGION_CENTRES.items()
         ) + tray_walls() + super().mjcf_worldbody()
 
     def reset(self, sim, rng: np.random.Generator) -> None:
-        """Cube flat in the source bin's start square at a sampled (x, y); TCP at START_TCP."""
+        """Cube flat inside the source region at a sampled (x, y); TCP at ``START_TCP``, open."""
         room = REGION_HALF - CUBE_HALF - 0.005
         centre = self.region_centre(self.source)
         x, y = centre[:2] + rng.uniform(-room, room, 2)
@@ -175,10 +156,9 @@ class BinRelocationTask(CubeTask):
         sim.set_finger_opening(description.FINGER_TRAVEL)
 
     def in_region(self, sim, region: str) -> bool:
-        """Whether the cube's centre lies inside bin ``region`` (x, y)."""
-        (x0, y0), (x1, y1) = BINS[region]
-        x, y = self.cube_position(sim)[:2]
-        return bool(x0 <= x <= x1 and y0 <= y <= y1)
+        """Whether the cube's centre lies inside region ``region`` (x, y)."""
+        offset = self.cube_position(sim)[:2] - self.region_centre(region)[:2]
+        return bool(np.all(np.abs(offset) <= REGION_HALF))
 
     def object_in_reach(self, sim) -> bool:
         """Whether the arm can still pick the cube up (see the module docstring)."""
