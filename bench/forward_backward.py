@@ -3,7 +3,9 @@ Forward-backward reset-free training on bin relocation, no ROS (issue 19, item 4
 
 Protocol: ``PandaBinRelocation-v0`` (state: TCP pose, TCP velocity, gripper width, cube
 position and its offset from the TCP), 100-step episodes; per direction 20 scripted-expert
-demos (full resets, env seeds 10000-10019) in its demo buffer; RLPD with the main job's
+demos from the source region (full resets, env seeds 10000-10019) and 20 from anywhere the
+cube can be picked up outside the target (the task's ``start_area='tray'``, seeds
+11000-11019), as ``serl_train`` records them, in its demo buffer; RLPD with the main job's
 settings (config/agent_pick_cube.yaml's ``rlpd``) and the task's (its recipe in
 ``serl_bringup.recipes``: ``actor_bc_weight: 1``, as ``serl_train`` trains it); the two agents
 take turns on one env, each episode starting where the previous one left the cube
@@ -38,6 +40,7 @@ from serl_common.overrides import parse_overrides
 ROOT = Path(__file__).resolve().parents[1]
 TASK = 'PandaBinRelocation-v0'
 DEMO_EPISODES = 20
+TRAY_DEMO_EPISODES = 20
 DEMO_SEED = 0
 TARGET = 0.9
 GOAL_STEPS = 30_000
@@ -46,18 +49,21 @@ GOAL_RESETS_PER_50 = 1.0
 
 def run_seed(seed: int, out: Path, budget: int, eval_every: int,
              keep_run: bool = False, overrides: Optional[dict] = None,
-             demo_episodes: int = DEMO_EPISODES, stop: bool = True) -> dict:
+             demo_episodes: int = DEMO_EPISODES, stop: bool = True,
+             tray_demo_episodes: int = TRAY_DEMO_EPISODES) -> dict:
     """
     Train both directions with ``seed``; return the record.
 
     :param keep_run: keep the run directory (both agents' last checkpoints).
     :param overrides: RLPD config fields replacing config/agent_pick_cube.yaml's and the
         task recipe's.
-    :param demo_episodes: scripted demos per direction.
+    :param demo_episodes: scripted demos per direction from the source region.
+    :param tray_demo_episodes: and from anywhere pickable outside the target region.
     :param stop: stop at the first evaluation with both >= 90 % (else train to ``budget``).
     """
     from serl_agent.agents.registry import load_config
     from serl_agent.cli.train_gym import expert_demos
+    from serl_agent.data.replay import ReplayBuffer
     from serl_agent.runtime.forward_backward import train_forward_backward
 
     settings = dict(TASKS[TASK].agent.get('rlpd', {}))   # the task's, as serl_train's
@@ -66,9 +72,17 @@ def run_seed(seed: int, out: Path, budget: int, eval_every: int,
     run_dir = out / 'runs' / f'seed{seed}'
     shutil.rmtree(run_dir, ignore_errors=True)
     load0 = os.getloadavg()[0]
+
+    def demos(env):
+        buffers = [expert_demos(env, demo_episodes, DEMO_SEED)]
+        if tray_demo_episodes:
+            env.unwrapped.task.start_area = 'tray'
+            buffers.append(expert_demos(env, tray_demo_episodes, DEMO_SEED + 1000))
+        return ReplayBuffer.concatenate(buffers)
+
     result = train_forward_backward(
         TASK, budget, run_dir, config, seed=seed,
-        demo_factory=lambda env: expert_demos(env, demo_episodes, DEMO_SEED),
+        demo_factory=demos,
         eval_every=eval_every, eval_episodes=20, target_success=TARGET, stop_at_target=stop,
         log=lambda line: print(f'  seed {seed}: {line}', flush=True))
     if not keep_run:
@@ -87,7 +101,7 @@ def run_seed(seed: int, out: Path, budget: int, eval_every: int,
             'at_target': at_target,
             'skipped': result['skipped'], 'per_direction': result['per_direction'],
             'lost_at': result['lost_at'], 'agent_settings': settings,
-            'demo_episodes': demo_episodes,
+            'demo_episodes': demo_episodes, 'tray_demo_episodes': tray_demo_episodes,
             'seconds': round(result['seconds'], 1),
             'load': [round(load0, 2), round(os.getloadavg()[0], 2)], 'cpu': cpu_model(),
             'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}
@@ -106,7 +120,9 @@ def main():
     p.add_argument('--agent-set', nargs='*', default=[], metavar='KEY=VALUE',
                    help='replace RLPD config fields (values as YAML), e.g. actor_bc_weight=1')
     p.add_argument('--demos', type=int, default=DEMO_EPISODES,
-                   help='scripted demos per direction')
+                   help='scripted demos per direction from the source region')
+    p.add_argument('--tray-demos', type=int, default=TRAY_DEMO_EPISODES,
+                   help='and from anywhere pickable outside the target region')
     p.add_argument('--no-stop', action='store_true',
                    help='train to --budget after both reach 90 %% (resets over the whole run, '
                         'whether success lasts)')
@@ -121,7 +137,7 @@ def main():
             continue
         print(f'seed {seed}: training (budget {args.budget} env steps)', flush=True)
         results_file.add(run_seed(seed, args.out, args.budget, args.eval_every, args.keep_runs,
-                                  overrides, args.demos, not args.no_stop))
+                                  overrides, args.demos, not args.no_stop, args.tray_demos))
     results = results_file.load()
     print('| seed | env steps to both >= 90 % | episodes, resets, per 50 episodes until then | '
           'lowest success after | env steps in all | episodes | resets (out of reach) | '

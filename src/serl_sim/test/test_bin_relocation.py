@@ -8,7 +8,8 @@ import pytest
 import serl_sim  # noqa: F401 - registers the envs
 from serl_sim.experts import BinRelocationExpert, make_expert
 from serl_sim.tasks.bin_relocation import (
-    CUBE_HALF, REGION_HALF, START_TCP, TCP_CEILING, TRAY_MAX, TRAY_MIN, TRAY_WALL_HEIGHT)
+    CUBE_HALF, PICKABLE_MAX, PICKABLE_MIN, REGION_HALF, START_TCP, TCP_CEILING, TRAY_MAX,
+    TRAY_MIN, TRAY_WALL_HEIGHT)
 
 
 def _run(env, expert, obs, steps=100):
@@ -89,8 +90,8 @@ def test_out_of_reach_is_told_and_bad_directions_are_named():
 
 
 @pytest.mark.parametrize('direction', [(1, 0), (-1, 0), (0, 1), (0, -1)])
-def test_the_tray_keeps_a_sliding_cube_within_reach(direction):
-    """A cube sliding at 1.5 m/s towards a wall 2 cm away stops there, still pickable."""
+def test_the_tray_stops_a_sliding_cube_pickable_only_at_the_near_and_far_walls(direction):
+    """A cube sliding at 1.5 m/s at a wall 2 cm away stops there (out of reach at a side wall)."""
     env = gym.make('PandaBinRelocation-v0')
     env.reset(seed=0)
     sim, task = env.unwrapped.sim, env.unwrapped.task
@@ -104,6 +105,42 @@ def test_the_tray_keeps_a_sliding_cube_within_reach(direction):
         mujoco.mj_step(sim.model, sim.data)
     cube = task.cube_position(sim)
     assert np.all(cube[:2] >= lo - 0.005) and np.all(cube[:2] <= hi + 0.005), cube
+    assert task.object_in_reach(sim) == (direction[1] == 0), cube
+    env.close()
+
+
+@pytest.mark.parametrize('direction, target', [('forward', 'B'), ('backward', 'A')])
+def test_tray_starts_lie_anywhere_pickable_outside_the_target(direction, target):
+    env = gym.make('PandaBinRelocation-v0', direction=direction, start_area='tray')
+    sim, task = env.unwrapped.sim, env.unwrapped.task
+    starts = []
+    for seed in range(40):
+        obs, info = env.reset(seed=seed)
+        assert not task.in_region(sim, target) and not info['succeed']
+        assert task.object_in_reach(sim)
+        starts.append(obs['object_pos'][:2])
+    starts = np.array(starts)
+    assert np.all(starts >= PICKABLE_MIN) and np.all(starts <= PICKABLE_MAX)
+    # spread over the tray, beyond the source region (12 cm square)
+    assert np.ptp(starts[:, 0]) > 0.15 and np.ptp(starts[:, 1]) > 0.3
+    obs, _ = env.reset(seed=0, options={'start_area': 'source'})
+    assert task.in_region(sim, 'A' if target == 'B' else 'B')
+    with pytest.raises(ValueError, match='middle'):
+        env.reset(options={'start_area': 'middle'})
+    env.close()
+
+
+def test_a_cube_against_a_side_wall_is_out_of_reach_unless_lifted():
+    """The scripted expert picks a cube up at |y| = 0.23 m, not at 0.24 m (at every x)."""
+    env = gym.make('PandaBinRelocation-v0')
+    env.reset(seed=0)
+    sim, task = env.unwrapped.sim, env.unwrapped.task
+    for y, in_reach in ((0.23, True), (0.24, False), (-0.23, True), (-0.24, False)):
+        task.place_cube(sim, 0.45, y)
+        mujoco.mj_forward(sim.model, sim.data)
+        assert task.object_in_reach(sim) == in_reach, y
+    sim.data.qpos[task._qpos + 2] = 0.04   # held 2 cm above the table there: not yet lost
+    mujoco.mj_forward(sim.model, sim.data)
     assert task.object_in_reach(sim)
     env.close()
 
@@ -141,7 +178,8 @@ def test_a_held_cube_flung_at_a_wall_stays_in_the_tray(direction):
     for _ in range(15):
         env.step(rush)
     cube = task.cube_position(sim)
-    assert task.object_in_reach(sim), cube
+    # in the tray; against a side wall it cannot be picked up (out of reach: a counted reset)
+    assert task.object_in_reach(sim) == (direction[1] == 0), cube
     assert np.all(cube[:2] > np.array(TRAY_MIN)) and np.all(cube[:2] < np.array(TRAY_MAX)), cube
     env.close()
 

@@ -14,21 +14,25 @@ class PandaBinRelocationEnv(FrankaEnv):
     ``reset(options={'direction': ...})`` changes it, and ``reset(options={'keep_objects':
     True})`` starts the next episode without touching the cube (only the arm and gripper start
     over): forward-backward training alternates the two directions that way, resetting the
-    scene only when the cube is out of reach (``task.object_in_reach``).
+    scene only when the cube is out of reach (``task.object_in_reach``). ``start_area='tray'``
+    (constructor or reset option) starts the cube anywhere pickable outside the target region
+    instead of in the source region (``serl_sim.tasks.bin_relocation``).
     """
 
     image_obs = False
 
     def __init__(self, render_mode: Optional[str] = None, direction: str = 'forward',
-                 **kwargs) -> None:
-        super().__init__(BinRelocationTask(direction), image_obs=self.image_obs,
+                 start_area: str = 'source', **kwargs) -> None:
+        super().__init__(BinRelocationTask(direction, start_area), image_obs=self.image_obs,
                          render_mode=render_mode, **kwargs)
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None):
-        """Gymnasium reset; ``options``: ``direction``, and ``keep_objects`` (see the class)."""
+        """Gymnasium reset; ``options``: ``direction``, ``start_area``, ``keep_objects``."""
         options = dict(options or {})
         if 'direction' in options:
             self.task.direction = options.pop('direction')
+        if 'start_area' in options:
+            self.task.start_area = options.pop('start_area')
         return super().reset(seed=seed, options=options)
 
     def step(self, action):

@@ -24,11 +24,21 @@ grasp a cube anywhere in the regions.
 - Success ("resting in the target region"): the cube's centre inside the target square, the
   cube on the table (its bottom within 1 cm of it) and still (< 5 cm/s), and released (the
   TCP more than 3 cm from its centre, or the gripper open wider than the cube).
+- ``start_area='tray'`` (a constructor argument and reset option; default ``'source'``): the
+  cube starts anywhere the arm can pick it up in the tray (``PICKABLE_MIN``..``PICKABLE_MAX``)
+  outside the target region, as a reset-free episode finds it wherever the other direction
+  left it: demos from there show the policies the starts they meet (``serl_train`` records
+  half of each direction's demos so). Evaluation starts in the source region.
 - ``object_in_reach``: the cube's centre over the table inside ``REACH_MIN``..``REACH_MAX`` in
-  (x, y), where the arm can still pick it up, and not fallen off the table; outside it the
-  scene must be reset (a person's intervention on a real robot). A cube in the air (held, or
-  dropped) is judged by where it is over the table: it lands there. (Until 2026-12-07 a
-  cube held above 0.3 m counted as out of reach and cost a reset.)
+  (x, y), and not fallen off the table, and, resting on the table, not against a side wall:
+  where the arm can still pick it up; otherwise the scene must be reset (a person's
+  intervention on a real robot). The fingers open along y, so a cube closer than
+  ``SIDE_WALL_CLEARANCE`` to a side wall leaves no room for the outer finger (the scripted
+  expert picks it up at |y| = 0.23 m and fails at 0.24 m at every x). A cube in the air (held,
+  or dropped) is judged by where it is over the table: it lands there. (Until 2026-12-07 a
+  cube held above 0.3 m counted as out of reach and cost a reset; until 2026-12-08 a cube
+  against a side wall counted as in reach, and reset-free training left it there for tens of
+  episodes that neither policy could succeed in, docs/forward_backward.md.)
 """
 
 from typing import Tuple
@@ -40,6 +50,8 @@ from serl_sim.tasks.base import DOWN
 from serl_sim.tasks.cube import CUBE_HALF, CubeTask
 
 DIRECTIONS = ('forward', 'backward')
+#: Where an episode after a full reset starts the cube (the module docstring).
+START_AREAS = ('source', 'tray')
 #: Centres (x, y) of the regions, m in ``fr3_link0``, and their half width.
 REGION_CENTRES = {'A': (0.45, -0.15), 'B': (0.45, 0.15)}
 REGION_HALF = 0.06
@@ -60,6 +72,16 @@ TRAY_WALL_HEIGHT = 0.06
 #: m, the highest the TCP goes (the workspace box's top): a held cube stays below the rim.
 TCP_CEILING = TRAY_WALL_HEIGHT - 0.01
 TRAY_WALL_THICKNESS = 0.02
+#: m, the least room between a resting cube's side and a side wall (y = TRAY_MIN/MAX[1]) for a
+#: top-down grasp: the fingers open along y, the outer one needs the room (module docstring).
+SIDE_WALL_CLEARANCE = 0.015
+#: (2,) m, the cube centres (x, y) where the arm can pick a resting cube up: 5 mm from the
+#: near and far walls, ``SIDE_WALL_CLEARANCE`` from the side walls.
+PICKABLE_MIN = np.array([TRAY_MIN[0] + CUBE_HALF + 0.005,
+                         TRAY_MIN[1] + CUBE_HALF + SIDE_WALL_CLEARANCE])
+PICKABLE_MAX = np.array([TRAY_MAX[0] - CUBE_HALF - 0.005,
+                         TRAY_MAX[1] - CUBE_HALF - SIDE_WALL_CLEARANCE])
+ON_TABLE = 0.01   # m, a cube whose bottom is within this of the table top rests on it
 RESTING_SPEED = 0.05   # m/s
 RELEASED_DISTANCE = 0.03   # m, TCP to cube centre
 #: (3,) m, where every episode starts the TCP (pointing down): between the regions, at the rim.
@@ -87,10 +109,13 @@ class BinRelocationTask(CubeTask):
     ----------
     direction
         ``'forward'`` (A -> B) or ``'backward'`` (B -> A).
+    start_area
+        ``'source'``: a full reset starts the cube in the source region; ``'tray'``: anywhere
+        it can be picked up, outside the target region.
 
     Raises
     ------
-        ValueError: an unknown direction.
+        ValueError: an unknown direction or start area.
 
     """
 
@@ -102,8 +127,20 @@ class BinRelocationTask(CubeTask):
     workspace_min = np.array([TRAY_MIN[0] + 0.01, TRAY_MIN[1] + 0.01, 0.0])
     workspace_max = np.array([TRAY_MAX[0] - 0.01, TRAY_MAX[1] - 0.01, TCP_CEILING])
 
-    def __init__(self, direction: str = 'forward') -> None:
+    def __init__(self, direction: str = 'forward', start_area: str = 'source') -> None:
         self.direction = direction
+        self.start_area = start_area
+
+    @property
+    def start_area(self) -> str:
+        """'source' or 'tray': where a full reset starts the cube (see the class)."""
+        return self._start_area
+
+    @start_area.setter
+    def start_area(self, value: str) -> None:
+        if value not in START_AREAS:
+            raise ValueError(f'start_area must be one of {START_AREAS}, got {value!r}')
+        self._start_area = value
 
     @property
     def direction(self) -> str:
@@ -147,10 +184,16 @@ class BinRelocationTask(CubeTask):
         ) + tray_walls() + super().mjcf_worldbody()
 
     def reset(self, sim, rng: np.random.Generator) -> None:
-        """Cube flat inside the source region at a sampled (x, y); TCP at ``START_TCP``, open."""
-        room = REGION_HALF - CUBE_HALF - 0.005
-        centre = self.region_centre(self.source)
-        x, y = centre[:2] + rng.uniform(-room, room, 2)
+        """Cube flat at a sampled (x, y) in the start area; TCP at ``START_TCP``, open."""
+        if self._start_area == 'source':
+            room = REGION_HALF - CUBE_HALF - 0.005
+            x, y = self.region_centre(self.source)[:2] + rng.uniform(-room, room, 2)
+        else:   # anywhere pickable outside the target square (it covers < 20 % of the area)
+            target = self.region_centre(self.target)[:2]
+            while True:
+                x, y = rng.uniform(PICKABLE_MIN, PICKABLE_MAX)
+                if np.any(np.abs(np.array([x, y]) - target) > REGION_HALF):
+                    break
         self.place_cube(sim, x, y)
         sim.set_tcp_pose(START_TCP, DOWN)
         sim.set_finger_opening(description.FINGER_TRAVEL)
@@ -163,13 +206,16 @@ class BinRelocationTask(CubeTask):
     def object_in_reach(self, sim) -> bool:
         """Whether the arm can still pick the cube up (see the module docstring)."""
         cube = self.cube_position(sim)
-        return bool(np.all(cube >= REACH_MIN) and np.all(cube <= REACH_MAX))
+        if not (np.all(cube >= REACH_MIN) and np.all(cube <= REACH_MAX)):
+            return False
+        resting = cube[2] - CUBE_HALF < ON_TABLE
+        return not (resting and (cube[1] < PICKABLE_MIN[1] or cube[1] > PICKABLE_MAX[1]))
 
     def success(self, sim) -> Tuple[bool, str]:
         """Resting in the target region, released."""
         cube = self.cube_position(sim)
         inside = self.in_region(sim, self.target)
-        on_table = cube[2] - CUBE_HALF < 0.01
+        on_table = cube[2] - CUBE_HALF < ON_TABLE
         speed = self.cube_speed(sim)
         distance = float(np.linalg.norm(cube - sim.tcp_position()))
         width = sim.gripper_width()
