@@ -40,6 +40,10 @@ class TaskRecipe:
         ``<run_dir>/demos/<direction>``; ``()``: one task, one policy.
     :ivar agent: per agent name, config fields that replace config/agent_pick_cube.yaml's for
         this task (not applied over a user's ``--agent-config``; ``--agent-set`` wins).
+    :ivar extra_demo_starts: the sim task's other start areas (its ``start_area`` values,
+        sim_node's parameter) to record ``--demos`` more demos from each, per direction, in
+        ``<run_dir>/demos/<direction>/<area>``: bin relocation's ``'tray'`` (anywhere the cube
+        can be picked up outside the target), the starts a reset-free episode meets.
     """
 
     observation_keys: Tuple[str, ...]
@@ -51,6 +55,7 @@ class TaskRecipe:
     max_env_steps: int = 10000
     directions: Tuple[str, ...] = ()
     agent: Dict[str, Dict[str, object]] = field(default_factory=dict)
+    extra_demo_starts: Tuple[str, ...] = ()
 
 
 #: Bin relocation's RLPD agents keep the demos' actions in the actor's loss (TD3+BC's term,
@@ -72,11 +77,13 @@ TASKS = {
     'PandaBinRelocation-v0': TaskRecipe(STATE_KEYS, run_dir='runs/bin_relocation',
                                         episode_steps=100, max_env_steps=30000,
                                         directions=('forward', 'backward'),
-                                        agent=FORWARD_BACKWARD_AGENT),
+                                        agent=FORWARD_BACKWARD_AGENT,
+                                        extra_demo_starts=('tray',)),
     'PandaBinRelocationVision-v0': TaskRecipe(
         PROPRIOCEPTION + CAMERAS, cameras=CAMERAS, object_pose=False, image_encoder=True,
         run_dir='runs/bin_relocation_vision', episode_steps=100, max_env_steps=30000,
-        directions=('forward', 'backward'), agent=FORWARD_BACKWARD_AGENT),
+        directions=('forward', 'backward'), agent=FORWARD_BACKWARD_AGENT,
+        extra_demo_starts=('tray',)),
 }
 
 

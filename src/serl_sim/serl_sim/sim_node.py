@@ -62,6 +62,9 @@ CONTROL_MODES = ('effort', 'impedance')
 #: name -> (default, description). Loaded from config/sim.yaml.
 PARAMETERS = {
     'task': ('PandaPickCube-v0', 'Gymnasium env id of the task'),
+    'start_area': ('', 'tasks with start areas (bin relocation): where a full reset starts the '
+                   'object, source (its source region) or tray (anywhere pickable outside the '
+                   "target); empty: the task's default"),
     'physics_rate': (500.0, 'Hz; MuJoCo timestep = 1 / physics_rate'),
     'real_time_factor': (1.0, 'sim seconds per wall second (> 0)'),
     'state_rate': (500.0, 'Hz (sim time) of the joint state, pose, wrench and /clock streams'),
@@ -121,6 +124,13 @@ class SimNode(Node):
             self.declare_parameter(name, default, ParameterDescriptor(description=text))
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
         task = make_task(p['task'])
+        if p['start_area']:
+            if not hasattr(task, 'start_area'):
+                raise ValueError(f'parameter start_area: task {p["task"]} has no start areas')
+            try:
+                task.start_area = p['start_area']
+            except ValueError as exc:
+                raise ValueError(f'parameter start_area: {exc}') from None
         for name, default in impedance_defaults(task).items():
             self.declare_parameter(f'impedance.{name}', default, ParameterDescriptor(
                 description='impedance mode: serl_controller ImpedanceParams field '

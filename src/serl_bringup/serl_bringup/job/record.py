@@ -22,6 +22,7 @@ def record_demos(args, run_dir: Path) -> Path:
     """
     Record scripted demo episodes into ``run_dir/demos`` until ``--demos`` of them succeeded.
 
+    And as many from each of the recipe's ``extra_demo_starts`` (``demos/<direction>/<area>``).
     Failed episodes stay (the demo buffer and the classifier use them too); unfinished ones are
     set aside. At most three recording sessions, then :class:`JobError`.
     """
@@ -31,12 +32,15 @@ def record_demos(args, run_dir: Path) -> Path:
     # takes 45-80 steps before it holds the success
     steps = 300 if args.smoke else 150 if TASKS[args.task].directions else 100
     for direction in directions_of(args):
-        directory = direction_dir(demos, direction)
-        have = _record_until(args, run_dir, directory, 'expert', args.demos, successful_bags,
-                             'demo episodes succeeded', episode_steps=steps,
-                             direction=direction)
-        log(f'step 1/3 demos: {have} successful episodes ({len(complete_bags(directory))} in '
-            f'all) in {directory}')
+        for area in ('',) + TASKS[args.task].extra_demo_starts:
+            directory = direction_dir(demos, direction) / area if area else \
+                direction_dir(demos, direction)
+            what = '_'.join(w for w in ('demos', direction, area) if w)
+            have = _record_until(args, run_dir, directory, 'expert', args.demos,
+                                 successful_bags, 'demo episodes succeeded', episode_steps=steps,
+                                 direction=direction, what=what, start_area=area)
+            log(f'step 1/3 demos: {have} successful episodes ({len(complete_bags(directory))} '
+                f'in all) in {directory}')
     return demos
 
 
@@ -66,22 +70,23 @@ def record_negatives(args, run_dir: Path) -> Optional[Path]:
 
 def _record_until(args, run_dir: Path, directory: Path, scripted: str, wanted: int,
                   count: Callable[[Path], int], counted: str, episode_steps: int,
-                  direction: str = '') -> int:
+                  direction: str = '', what: str = '', start_area: str = '') -> int:
     """
     Record ``scripted`` episodes into ``directory`` until ``count(directory) >= wanted``.
 
-    At most three recording sessions; returns the count.
+    At most three recording sessions; returns the count. ``what``: the recording's name in
+    logs and files (default :func:`_recording_name`); ``start_area``: sim_node's.
 
     :raises JobError: still fewer than ``wanted`` after three sessions (the message says
         ``<count> of <wanted> <counted>``).
     """
-    what = _recording_name(directory, direction)
+    what = what or _recording_name(directory, direction)
     for _ in range(3):
         have = count(directory)
         if have >= wanted:
             return have
         _record_session(args, run_dir, directory, wanted - have, scripted, episode_steps,
-                        direction)
+                        direction, what, start_area)
     have = count(directory)
     if have < wanted:
         raise JobError(f'{have} of {wanted} {counted} after 3 recording sessions; see '
@@ -95,9 +100,8 @@ def _recording_name(directory: Path, direction: str) -> str:
 
 
 def _record_session(args, run_dir: Path, directory: Path, missing: int, scripted: str,
-                    episode_steps: int, direction: str = '') -> None:
+                    episode_steps: int, direction: str, what: str, start_area: str) -> None:
     total = len(complete_bags(directory))
-    what = _recording_name(directory, direction)
     log(f'step 1/3 {what}: recording {missing} scripted episodes ({scripted}) through the ROS '
         f'graph into {directory} (log: {run_dir}/logs/record_{what}.log)')
     params = write_yaml(run_dir / f'params_{what}.yaml', {
@@ -105,7 +109,8 @@ def _record_session(args, run_dir: Path, directory: Path, missing: int, scripted
             'seed': args.seed * 1000 + total, 'spool_dir': str(run_dir / f'actor_spool_{what}'),
             'drain_timeout': 10.0, 'state_timeout': SIM_STATE_TIMEOUT,
             'max_episode_steps': episode_steps}},
-        'sim_node': {'ros__parameters': {'seed': args.seed * 1000 + total}},
+        'sim_node': {'ros__parameters': {'seed': args.seed * 1000 + total,
+                                         'start_area': start_area}},
     })
     argv = ['record_demos', f'task:={args.task}', f'episodes:={missing}',
             f'output:={directory}', 'cameras:=' + ','.join(CAMERAS),

@@ -7,7 +7,11 @@ arXiv 2401.16013, "Resets"). Here the two bins are two square regions marked on 
 ``A`` (y < 0, the robot's right) and ``B`` (y > 0), each ``REGION_HALF`` x 2 wide, centred
 at x = 0.45 m, y = -/+ 0.15 m (``fr3_link0``); the object is the pick-cube task's 4 cm cube.
 A tray (6 cm walls, ``TRAY_MIN``..``TRAY_MAX``) surrounds both, as SERL's bins do: a cube
-pushed or slid stops at a wall where the arm can still pick it up. The TCP's workspace box is
+pushed or slid stops at a wall where the arm can still pick it up. Its side walls (y) slope at
+``RAMP_ANGLE`` at their foot, as a real bin's do: the fingers open along y, so a cube resting
+against a vertical side wall leaves no room for the outer finger (the scripted expert failed at
+every such start), while one pushed into a slope slides back to its foot, 2 cm from it, where
+the expert picks it up (after 11 of 12 pushes, 2026-12-08). The TCP's workspace box is
 the tray's inside, 1 cm from the walls, and below ``TCP_CEILING`` (1 cm under the rim), as
 SERL bounds its arm's pose over the bins: the fingers hold a cube's centre at most 2 cm above
 the TCP (0.9 cm in the expert's grasp), so a held cube's bottom stays 1 cm (2.1 cm) below the
@@ -25,20 +29,20 @@ grasp a cube anywhere in the regions.
   cube on the table (its bottom within 1 cm of it) and still (< 5 cm/s), and released (the
   TCP more than 3 cm from its centre, or the gripper open wider than the cube).
 - ``start_area='tray'`` (a constructor argument and reset option; default ``'source'``): the
-  cube starts anywhere the arm can pick it up in the tray (``PICKABLE_MIN``..``PICKABLE_MAX``)
+  cube starts anywhere flat on the tray's floor (``TRAY_START_MIN``..``TRAY_START_MAX``)
   outside the target region, as a reset-free episode finds it wherever the other direction
   left it: demos from there show the policies the starts they meet (``serl_train`` records
   half of each direction's demos so). Evaluation starts in the source region.
 - ``object_in_reach``: the cube's centre over the table inside ``REACH_MIN``..``REACH_MAX`` in
-  (x, y), and not fallen off the table, and, resting on the table, not against a side wall:
-  where the arm can still pick it up; otherwise the scene must be reset (a person's
-  intervention on a real robot). The fingers open along y, so a cube closer than
-  ``SIDE_WALL_CLEARANCE`` to a side wall leaves no room for the outer finger (the scripted
-  expert picks it up at |y| = 0.23 m and fails at 0.24 m at every x). A cube in the air (held,
-  or dropped) is judged by where it is over the table: it lands there. (Until 2026-12-07 a
-  cube held above 0.3 m counted as out of reach and cost a reset; until 2026-12-08 a cube
-  against a side wall counted as in reach, and reset-free training left it there for tens of
-  episodes that neither policy could succeed in, docs/forward_backward.md.)
+  (x, y), and not fallen off the table, and, resting on the table, not within
+  ``SIDE_WALL_CLEARANCE`` of a side wall: where the arm can still pick it up; otherwise the
+  scene must be reset (a person's intervention on a real robot). Without the slopes the
+  scripted expert picked a cube up at |y| = 0.23 m and failed at 0.24 m, at every x; the
+  slopes keep a resting cube out of that band. A cube in the air (held, or dropped) is judged
+  by where it is over the table: it lands there. (Until 2026-12-07 a cube held above 0.3 m
+  counted as out of reach; until 2026-12-08 the side walls were vertical and a cube against
+  one counted as in reach: reset-free training left it there for tens of episodes that
+  neither policy could succeed in, docs/forward_backward.md.)
 """
 
 from typing import Tuple
@@ -72,15 +76,24 @@ TRAY_WALL_HEIGHT = 0.06
 #: m, the highest the TCP goes (the workspace box's top): a held cube stays below the rim.
 TCP_CEILING = TRAY_WALL_HEIGHT - 0.01
 TRAY_WALL_THICKNESS = 0.02
-#: m, the least room between a resting cube's side and a side wall (y = TRAY_MIN/MAX[1]) for a
-#: top-down grasp: the fingers open along y, the outer one needs the room (module docstring).
+#: rad, the slope at the foot of each side wall, from the floor up to the rim (a plate
+#: ``RAMP_WIDTH`` wide); its surface's friction, smooth as a plastic bin's (the cube's is 1):
+#: a cube pushed into it slides back. 30 degrees (friction 0.2) and 45 (0.1) held a cube
+#: driven in at 1.5 m/s where the expert failed; 60 degrees did not (module docstring).
+RAMP_ANGLE = np.radians(60.0)
+RAMP_WIDTH = TRAY_WALL_HEIGHT / np.tan(RAMP_ANGLE)   # 3.5 cm
+RAMP_FRICTION = 0.2
+#: m, the least room between a resting cube's side and a vertical side wall for a top-down
+#: grasp (the fingers open along y; module docstring).
 SIDE_WALL_CLEARANCE = 0.015
-#: (2,) m, the cube centres (x, y) where the arm can pick a resting cube up: 5 mm from the
-#: near and far walls, ``SIDE_WALL_CLEARANCE`` from the side walls.
-PICKABLE_MIN = np.array([TRAY_MIN[0] + CUBE_HALF + 0.005,
-                         TRAY_MIN[1] + CUBE_HALF + SIDE_WALL_CLEARANCE])
-PICKABLE_MAX = np.array([TRAY_MAX[0] - CUBE_HALF - 0.005,
-                         TRAY_MAX[1] - CUBE_HALF - SIDE_WALL_CLEARANCE])
+#: |y| m beyond which a cube resting on the table cannot be picked up.
+PICKABLE_Y = TRAY_MAX[1] - CUBE_HALF - SIDE_WALL_CLEARANCE
+#: (2,) m, where ``start_area='tray'`` puts the cube's centre: flat on the floor, 5 mm from
+#: the near and far walls and from the slopes' foot.
+TRAY_START_MIN = np.array([TRAY_MIN[0] + CUBE_HALF + 0.005,
+                           TRAY_MIN[1] + RAMP_WIDTH + CUBE_HALF + 0.005])
+TRAY_START_MAX = np.array([TRAY_MAX[0] - CUBE_HALF - 0.005,
+                           TRAY_MAX[1] - RAMP_WIDTH - CUBE_HALF - 0.005])
 ON_TABLE = 0.01   # m, a cube whose bottom is within this of the table top rests on it
 RESTING_SPEED = 0.05   # m/s
 RELEASED_DISTANCE = 0.03   # m, TCP to cube centre
@@ -89,16 +102,34 @@ START_TCP = (0.45, 0.0, TRAY_WALL_HEIGHT)
 
 
 def tray_walls() -> str:
-    """Return the tray's four walls (MJCF box geoms on the table, colliding with the cube)."""
+    """
+    Return the tray's four walls and the side walls' slopes (MJCF box geoms on the table).
+
+    Each slope is a 5 mm plate whose top face runs from the floor ``RAMP_WIDTH`` inside a side
+    wall up to the wall's rim, at ``RAMP_ANGLE``; ``priority`` makes its ``RAMP_FRICTION`` the
+    contact's (MuJoCo otherwise takes the larger of the two geoms' frictions).
+    """
     (x0, y0), (x1, y1) = TRAY_MIN, TRAY_MAX
     t, h = TRAY_WALL_THICKNESS / 2, TRAY_WALL_HEIGHT / 2
     cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 + 2 * t, (y1 - y0) / 2
     walls = {'near': (x0 - t, cy, t, hy), 'far': (x1 + t, cy, t, hy),
              'right': (cx, y0 - t, hx, t), 'left': (cx, y1 + t, hx, t)}
     c, a = description.WORLD_CONTYPE, description.WORLD_CONAFFINITY
-    return ''.join(f'    <geom name="tray_{name}" type="box" pos="{x:g} {y:g} {h:g}" '
-                   f'size="{sx:g} {sy:g} {h:g}" material="tray_mat" contype="{c}" '
-                   f'conaffinity="{a}"/>\n' for name, (x, y, sx, sy) in walls.items())
+    xml = ''.join(f'    <geom name="tray_{name}" type="box" pos="{x:g} {y:g} {h:g}" '
+                  f'size="{sx:g} {sy:g} {h:g}" material="tray_mat" contype="{c}" '
+                  f'conaffinity="{a}"/>\n' for name, (x, y, sx, sy) in walls.items())
+    plate = 0.0025   # half thickness, m
+    half_length = RAMP_WIDTH / np.cos(RAMP_ANGLE) / 2
+    for name, wall_y, inward in (('right', y0, 1.0), ('left', y1, -1.0)):
+        # the top face's middle, then the plate's centre half a thickness below it
+        my, mz = wall_y + inward * RAMP_WIDTH / 2, TRAY_WALL_HEIGHT / 2
+        normal = np.array([inward * np.sin(RAMP_ANGLE), np.cos(RAMP_ANGLE)])
+        py, pz = np.array([my, mz]) - plate * normal
+        xml += (f'    <geom name="tray_{name}_slope" type="box" pos="{cx:g} {py:.6g} {pz:.6g}" '
+                f'size="{(x1 - x0) / 2:g} {half_length:.6g} {plate:g}" '
+                f'euler="{-inward * RAMP_ANGLE:.6g} 0 0" friction="{RAMP_FRICTION:g} 0.005 '
+                f'0.0001" priority="2" material="tray_mat" contype="{c}" conaffinity="{a}"/>\n')
+    return xml
 
 
 class BinRelocationTask(CubeTask):
@@ -191,7 +222,7 @@ class BinRelocationTask(CubeTask):
         else:   # anywhere pickable outside the target square (it covers < 20 % of the area)
             target = self.region_centre(self.target)[:2]
             while True:
-                x, y = rng.uniform(PICKABLE_MIN, PICKABLE_MAX)
+                x, y = rng.uniform(TRAY_START_MIN, TRAY_START_MAX)
                 if np.any(np.abs(np.array([x, y]) - target) > REGION_HALF):
                     break
         self.place_cube(sim, x, y)
@@ -209,7 +240,7 @@ class BinRelocationTask(CubeTask):
         if not (np.all(cube >= REACH_MIN) and np.all(cube <= REACH_MAX)):
             return False
         resting = cube[2] - CUBE_HALF < ON_TABLE
-        return not (resting and (cube[1] < PICKABLE_MIN[1] or cube[1] > PICKABLE_MAX[1]))
+        return not (resting and abs(cube[1]) > PICKABLE_Y)
 
     def success(self, sim) -> Tuple[bool, str]:
         """Resting in the target region, released."""
