@@ -137,6 +137,9 @@ def test_forward_backward_job_records_and_trains_both_directions(tmp_path, job):
         bags = [d for d in (run / 'demos' / direction).iterdir()
                 if (d / 'metadata.yaml').exists()]
         assert len(bags) >= 1
+        # and as many from anywhere in the tray (the recipe's extra_demo_starts)
+        assert any((d / 'metadata.yaml').exists()
+                   for d in (run / 'demos' / direction / 'tray').iterdir())
         assert (run / direction / 'policy.pt').stat().st_size > 0
         assert (run / direction / 'transitions.spool').exists()
         assert result['directions'][direction]['env_steps'] > 0
