@@ -136,7 +136,8 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
         object's position, m, where each out-of-reach episode left it), 'skipped',
         'evals': [(env_steps, forward_success, backward_success)], 'reached_at' (env steps
         of the first evaluation where both reached ``target_success``, or None),
-        'at_target': {'episodes', 'resets'} when ``reached_at`` was recorded (else None),
+        'at_target': {'episodes', 'resets', 'out_of_reach_resets'} when ``reached_at`` was
+        recorded (else None),
         'per_direction': {direction: {'env_steps', 'episodes', 'successes', 'critic_updates'}},
         'seconds'}``.
     :raises ValueError: an env without the ``direction`` option, or a bad config.
@@ -184,7 +185,8 @@ def train_forward_backward(env_id: str, steps: int, run_dir, config: Optional[Ag
         if reached_at is None and min(rates.values()) >= target_success:
             reached_at = total_steps()
             at_target = {'episodes': sum(s.episodes for s in states.values()),
-                         'resets': schedule.resets}
+                         'resets': schedule.resets,
+                         'out_of_reach_resets': schedule.out_of_reach_resets}
 
     def save():
         for s in states.values():
