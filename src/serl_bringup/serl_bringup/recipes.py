@@ -62,9 +62,10 @@ class TaskRecipe:
 #: ``actor_bc_weight``): without it the policies stayed at 0 % for 14,000-24,000 env steps
 #: and reached both directions >= 90 % in 1 of 6 runs within 30,000; with it, 6,000-8,000 on
 #: 3 of 3 seeds (with the fingers at the gripper's real speed: 10,000 on 2 of 3, the third
-#: not within 30,000; docs/benchmarks.md, "Forward-backward", session 15). On the mean
-#: action (TD3+BC's); on the sampled action (``actor_bc_action: sample``) no seed did better
-#: (session 16).
+#: not within 30,000; docs/benchmarks.md, "Forward-backward", session 15; with the tray's
+#: sloped side walls and the demos from anywhere in it, 4,000-6,000 on 3 of 3, session 17).
+#: On the mean action (TD3+BC's); on the sampled action (``actor_bc_action: sample``) no seed
+#: did better (session 16).
 FORWARD_BACKWARD_AGENT = {'rlpd': {'actor_bc_weight': 1.0}}
 
 TASKS = {

@@ -194,6 +194,9 @@ def _save_policies(args, run_dir: Path, monitor, progresses, outcome: str,
                'training_episodes': episodes, 'resets': resets[0],
                'out_of_reach_resets': resets[1],
                'resets_per_50_episodes': round(50.0 * resets[0] / max(episodes, 1), 2),
+               # the interventions (a person's on a robot): the scene's setup not counted
+               'out_of_reach_resets_per_50_episodes': round(
+                   50.0 * resets[1] / max(episodes, 1), 2),
                'directions': per_direction}
     (run_dir / 'result.json').write_text(json.dumps(summary, indent=2) + '\n')
     return 0
