@@ -10,8 +10,8 @@ A tray (6 cm walls, ``TRAY_MIN``..``TRAY_MAX``) surrounds both, as SERL's bins d
 pushed or slid stops at a wall where the arm can still pick it up. Its side walls (y) slope at
 ``RAMP_ANGLE`` at their foot, as a real bin's do: the fingers open along y, so a cube resting
 against a vertical side wall leaves no room for the outer finger (the scripted expert failed at
-every such start), while one pushed into a slope slides back to its foot, 2 cm from it, where
-the expert picks it up (after 11 of 12 pushes, 2026-12-08). The TCP's workspace box is
+every such start), while one pushed into a slope slides back down to rest beside its foot,
+where the expert picks it up (after 11 of 12 pushes, 2026-12-07). The TCP's workspace box is
 the tray's inside, 1 cm from the walls, and below ``TCP_CEILING`` (1 cm under the rim), as
 SERL bounds its arm's pose over the bins: the fingers hold a cube's centre at most 2 cm above
 the TCP (0.9 cm in the expert's grasp), so a held cube's bottom stays 1 cm (2.1 cm) below the
@@ -40,7 +40,7 @@ grasp a cube anywhere in the regions.
   scripted expert picked a cube up at |y| = 0.23 m and failed at 0.24 m, at every x; the
   slopes keep a resting cube out of that band. A cube in the air (held, or dropped) is judged
   by where it is over the table: it lands there. (Until 2026-12-07 a cube held above 0.3 m
-  counted as out of reach; until 2026-12-08 the side walls were vertical and a cube against
+  counted as out of reach; until later that day the side walls were vertical and a cube against
   one counted as in reach: reset-free training left it there for tens of episodes that
   neither policy could succeed in, docs/forward_backward.md.)
 """
