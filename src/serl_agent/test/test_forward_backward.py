@@ -67,7 +67,8 @@ def test_a_reached_target_stops_the_run_unless_told_to_train_on(tmp_path):
                                      **kwargs)
     assert stopped['reached_at'] == 100 and stopped['env_steps'] == 100
     # counted when reached: the episode then running (here the first) finishes afterwards
-    assert stopped['at_target'] == {'episodes': 0, 'resets': 1} and stopped['episodes'] == 1
+    assert stopped['at_target'] == {'episodes': 0, 'resets': 1, 'out_of_reach_resets': 0}
+    assert stopped['episodes'] == 1
     on = train_forward_backward('PandaBinRelocation-v0', 300, tmp_path / 'b', config,
                                 stop_at_target=False, **kwargs)
     assert on['reached_at'] == 100 and on['env_steps'] >= 300 and len(on['evals']) == 3
