@@ -220,19 +220,22 @@ class BinRelocationTask(CubeTask):
             room = REGION_HALF - CUBE_HALF - 0.005
             x, y = self.region_centre(self.source)[:2] + rng.uniform(-room, room, 2)
         else:   # anywhere pickable outside the target square (it covers < 20 % of the area)
-            target = self.region_centre(self.target)[:2]
             while True:
                 x, y = rng.uniform(TRAY_START_MIN, TRAY_START_MAX)
-                if np.any(np.abs(np.array([x, y]) - target) > REGION_HALF):
+                if not self.point_in_region((x, y), self.target):
                     break
         self.place_cube(sim, x, y)
         sim.set_tcp_pose(START_TCP, DOWN)
         sim.set_finger_opening(description.FINGER_TRAVEL)
 
+    def point_in_region(self, xy, region: str) -> bool:
+        """Whether the point ``xy`` (2,) m, ``fr3_link0``, lies inside region ``region``."""
+        offset = np.asarray(xy) - self.region_centre(region)[:2]
+        return bool(np.all(np.abs(offset) <= REGION_HALF))
+
     def in_region(self, sim, region: str) -> bool:
         """Whether the cube's centre lies inside region ``region`` (x, y)."""
-        offset = self.cube_position(sim)[:2] - self.region_centre(region)[:2]
-        return bool(np.all(np.abs(offset) <= REGION_HALF))
+        return self.point_in_region(self.cube_position(sim)[:2], region)
 
     def object_in_reach(self, sim) -> bool:
         """Whether the arm can still pick the cube up (see the module docstring)."""
